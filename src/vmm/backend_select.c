@@ -1,1 +1,71 @@
+/*
+ * backend_select: which backend runs a VM, and a sentence saying why.
+ *
+ * auto = kvm when /dev/kvm opens and a probe VM works, else emu.  A nested
+ * "PVM" /dev/kvm (kvm_pvm) runs ordinary guest code in KVM's instruction
+ * emulator at ~0.3 µs per instruction — slower than the software CPU — so
+ * auto prefers emu there and says so; accel = "kvm" still uses it.
+ */
 #include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool host_kvm_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0 &&
+	       access("/sys/module/kvm_intel", F_OK) != 0 &&
+	       access("/sys/module/kvm_amd", F_OK) != 0;
+}
+
+const struct backend_ops *backend_select(enum vm_accel want, char *why,
+					 size_t whylen, struct cv_err *err)
+{
+	struct cv_err perr = {0};
+
+	switch (want) {
+	case VM_ACCEL_KVM:
+		if (kvm_backend_ops.probe(&perr)) {
+			snprintf(why, whylen, "kvm requested: %s", perr.msg);
+			cv_err_set(err, perr.code ? perr.code : ENODEV,
+				   "accel = \"kvm\" but KVM is not usable: %s",
+				   perr.msg);
+			return NULL;
+		}
+		snprintf(why, whylen, "requested (accel = \"kvm\")");
+		return &kvm_backend_ops;
+	case VM_ACCEL_EMU:
+		if (emu_backend_ops.probe(&perr)) {
+			snprintf(why, whylen, "emu requested: %s", perr.msg);
+			cv_err_set(err, perr.code ? perr.code : ENODEV,
+				   "the software CPU is not usable: %s",
+				   perr.msg);
+			return NULL;
+		}
+		snprintf(why, whylen, "requested (accel = \"emu\")");
+		return &emu_backend_ops;
+	case VM_ACCEL_AUTO:
+		break;
+	}
+	if (host_kvm_is_pvm()) {
+		snprintf(why, whylen,
+			 "auto: /dev/kvm is nested PVM (guest code would run in "
+			 "KVM's instruction emulator), using the software CPU");
+	} else if (kvm_backend_ops.probe(&perr) == 0) {
+		snprintf(why, whylen, "auto: /dev/kvm works");
+		return &kvm_backend_ops;
+	} else {
+		snprintf(why, whylen, "auto: %s, using the software CPU",
+			 perr.msg[0] ? perr.msg : "KVM is not usable");
+	}
+	cv_err_clear(&perr);
+	if (emu_backend_ops.probe(&perr)) {
+		cv_err_set(err, perr.code ? perr.code : ENODEV,
+			   "no usable backend: KVM is not usable and the "
+			   "software CPU failed: %s", perr.msg);
+		return NULL;
+	}
+	return &emu_backend_ops;
+}

@@ -1,0 +1,953 @@
+/*
+ * vm: lifecycle and state machine of one VM, and its vCPU runner threads.
+ *
+ * Locking: vm->ctl serializes controller operations (start, stop, ...) on
+ * this VM; vm->lock protects the state, the per-vCPU mailboxes and the
+ * guest-event fields; vm->cond is broadcast on every change of those.
+ * Runner threads never take vm->ctl.
+ *
+ * Mailbox protocol (per vCPU): the controller sets `want` under the lock
+ * and kicks; the runner acknowledges by setting `is` under the lock and
+ * broadcasting.  A vCPU is "parked" (is == IS_PARKED) only while its runner
+ * is outside guest execution.  The last vCPU to park moves Stopping to
+ * Stopped; a requested reset is performed by the runner that parked last.
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "bus.h"
+#include "console.h"
+#include "devices.h"
+#include "memory.h"
+#include "vmevent.h"
+#include "vmstate.h"
+
+#define SLICE_US 1000u			/* round-robin slice (single_thread) */
+#define DEFAULT_LOG_CAP (16ull << 20)
+#define RESET_WAIT_NS (5ull * 1000000000ull)
+
+enum mb_want { WANT_PARK, WANT_RUN, WANT_QUIT };
+enum mb_is { IS_PARKED, IS_RUNNING, IS_HALTED, IS_EXITED };
+
+struct runner;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	struct backend_vcpu *bv;
+	struct vcpu_stats stats;
+	enum mb_want want;
+	enum mb_is is;
+	bool halted;		/* executed HLT; cleared by reset */
+	struct runner *runner;
+};
+
+struct runner {
+	struct vm *vm;
+	pthread_t thread;
+	bool started;
+	unsigned first, count;
+	unsigned rr;
+	int tid;
+	clockid_t cpu_clock;
+	bool has_cpu_clock;
+};
+
+struct vm {
+	uint32_t id;
+	struct vm_config cfg;
+	char data_dir[PATH_MAX];
+	bool force_reboot_stop;
+	uint64_t log_cap;
+
+	const struct backend_ops *ops;
+	char backend_why[256];
+	struct guest_mem mem;
+	struct bus bus;
+	struct console *console;
+	struct vm_devices *devs;
+	struct backend_vm *bvm;
+	struct boot_plan plan;
+
+	struct vcpu *vcpus;
+	unsigned nvcpus;
+	struct runner *runners;
+	unsigned nrunners;
+
+	pthread_mutex_t ctl;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum vm_state state;
+	bool reset_requested;
+	bool resetting;
+	enum vm_stop_reason stop_reason;
+	int exit_code;
+	char last_error[256];
+	uint64_t start_ns;
+	uint64_t stop_ns;
+	uint64_t reboots;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait on vm->cond until deadline (absolute, CLOCK_MONOTONIC ns; 0 = ever). */
+static int cond_wait_until(struct vm *vm, uint64_t deadline)
+{
+	if (!deadline)
+		return pthread_cond_wait(&vm->cond, &vm->lock);
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / 1000000000ull),
+		.tv_nsec = (long)(deadline % 1000000000ull),
+	};
+	return pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+}
+
+static uint64_t deadline_after(uint64_t timeout_ns)
+{
+	return timeout_ns ? now_ns() + timeout_ns : 0;
+}
+
+static void kick_all_locked(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].bv)
+			vm->ops->vcpu_kick(vm->vcpus[i].bv);
+}
+
+static void want_all_locked(struct vm *vm, enum mb_want w)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].want != WANT_QUIT)
+			vm->vcpus[i].want = w;
+	if (w != WANT_RUN)
+		kick_all_locked(vm);
+	pthread_cond_broadcast(&vm->cond);
+}
+
+static bool all_parked_locked(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].is != IS_PARKED && vm->vcpus[i].is != IS_EXITED)
+			return false;
+	return true;
+}
+
+/* ---- guest-initiated transitions (any thread, lock held) -------------- */
+
+static void guest_stop_locked(struct vm *vm, enum vm_stop_reason why,
+			      int exit_code)
+{
+	if (vm->state != VM_RUNNING && vm->state != VM_SUSPENDED &&
+	    vm->state != VM_STOPPING)
+		return;
+	if (vm->state != VM_STOPPING || vm->stop_reason == VM_STOP_NONE ||
+	    vm->stop_reason == VM_STOP_REQUESTED) {
+		if (why != VM_STOP_REQUESTED || vm->stop_reason == VM_STOP_NONE)
+			vm->stop_reason = why;
+	}
+	if (exit_code >= 0 && vm->exit_code < 0)
+		vm->exit_code = exit_code;
+	vm->state = VM_STOPPING;
+	want_all_locked(vm, WANT_PARK);
+}
+
+static void guest_reboot_locked(struct vm *vm)
+{
+	if (vm->state != VM_RUNNING)
+		return;
+	if (vm->cfg.on_reboot == VM_ON_REBOOT_STOP || vm->force_reboot_stop) {
+		guest_stop_locked(vm, VM_STOP_REBOOT, -1);
+		return;
+	}
+	vm->reset_requested = true;
+	want_all_locked(vm, WANT_PARK);
+}
+
+static void vm_post_event(void *ctx, enum vm_event_kind kind, int arg)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->lock);
+	switch (kind) {
+	case VM_EVENT_DEBUG_EXIT:
+		guest_stop_locked(vm, VM_STOP_DEBUG_EXIT, arg & 0xff);
+		break;
+	case VM_EVENT_POWEROFF:
+		guest_stop_locked(vm, VM_STOP_POWEROFF, -1);
+		break;
+	case VM_EVENT_RESET:
+		guest_reboot_locked(vm);
+		break;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void record_error_locked(struct vm *vm, const char *msg)
+{
+	snprintf(vm->last_error, sizeof(vm->last_error), "%s", msg);
+}
+
+/* ---- (re)building the machine ---------------------------------------- */
+
+static void destroy_backend(struct vm *vm)
+{
+	if (!vm->ops || !vm->vcpus)
+		return;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].bv)
+			vm->ops->vcpu_destroy(vm->vcpus[i].bv);
+		vm->vcpus[i].bv = NULL;
+	}
+	if (vm->bvm)
+		vm->ops->vm_destroy(vm->bvm);
+	vm->bvm = NULL;
+}
+
+/*
+ * Backend VM + vCPUs + images + boot registers.  Guest memory must be
+ * clear.  On failure everything this built is gone again.
+ */
+static int build_backend(struct vm *vm, struct cv_err *err)
+{
+	struct backend_vm_params p = {
+		.mem = &vm->mem,
+		.bus = &vm->bus,
+		.ncpus = vm->nvcpus,
+		.irqchip = vm->cfg.interrupt_mode != VM_IRQ_NONE,
+	};
+	int rc = boot_load(&vm->cfg, &vm->mem, &vm->plan, err);
+	if (rc)
+		return rc;
+	rc = vm->ops->vm_create(&p, &vm->bvm, err);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		struct boot_cpu_state s;
+		rc = vm->ops->vcpu_create(vm->bvm, i, &v->stats, &v->bv, err);
+		if (rc)
+			goto fail;
+		boot_vcpu_state(&vm->plan, i, vm->nvcpus, &s);
+		rc = vm->ops->vcpu_load_boot_state(v->bv, &s, err);
+		if (rc)
+			goto fail;
+		v->halted = false;
+	}
+	if (vm->ops->code_written)
+		for (size_t i = 0; i < vm->plan.ncode; i++)
+			vm->ops->code_written(vm->bvm, vm->plan.code[i].gpa,
+					      vm->plan.code[i].len);
+	return 0;
+fail:
+	destroy_backend(vm);
+	return rc;
+}
+
+/* A fresh boot: every vCPU must be parked and no controller racing. */
+static int reset_machine(struct vm *vm, struct cv_err *err)
+{
+	destroy_backend(vm);
+	int rc = guest_mem_clear(&vm->mem, err);
+	if (rc)
+		return rc;
+	vm_devices_reset(vm->devs);
+	return build_backend(vm, err);
+}
+
+/* ---- runner threads -------------------------------------------------- */
+
+static void handle_exit_locked(struct vm *vm, struct vcpu *v,
+			       const struct vcpu_exit *ex, int rc)
+{
+	if (rc < 0) {
+		record_error_locked(vm, "vCPU run failed");
+		guest_stop_locked(vm, VM_STOP_ERROR, -1);
+		return;
+	}
+	switch (ex->reason) {
+	case VCPU_EXIT_KICK:
+	case VCPU_EXIT_SLICE:
+	case VCPU_EXIT_EVENT:	/* the device already posted the event */
+		break;
+	case VCPU_EXIT_HLT:
+		v->halted = true;
+		break;
+	case VCPU_EXIT_SHUTDOWN:
+		guest_reboot_locked(vm);
+		break;
+	case VCPU_EXIT_ERROR: {
+		char msg[sizeof(vm->last_error)];
+		snprintf(msg, sizeof(msg), "vCPU %u: %s", v->index, ex->msg);
+		record_error_locked(vm, msg);
+		guest_stop_locked(vm, VM_STOP_ERROR, -1);
+		break;
+	}
+	}
+}
+
+/* Called with the lock held whenever a vCPU changed `is`. */
+static void settle_locked(struct vm *vm)
+{
+	if (vm->state == VM_STOPPING && all_parked_locked(vm)) {
+		vm->state = VM_STOPPED;
+		vm->stop_ns = now_ns();
+		vm->reset_requested = false;
+		console_flush(vm->console);
+	}
+	pthread_cond_broadcast(&vm->cond);
+}
+
+/* The runner that parked last performs a guest-requested reset. */
+static void maybe_reset_locked(struct vm *vm)
+{
+	if (!vm->reset_requested || vm->resetting || !all_parked_locked(vm))
+		return;
+	vm->resetting = true;
+	pthread_mutex_unlock(&vm->lock);
+	struct cv_err err = {0};
+	console_flush(vm->console);
+	int rc = reset_machine(vm, &err);
+	pthread_mutex_lock(&vm->lock);
+	vm->resetting = false;
+	vm->reset_requested = false;
+	if (rc) {
+		record_error_locked(vm, err.msg);
+		vm->stop_reason = VM_STOP_ERROR;
+		vm->state = VM_STOPPING;
+		settle_locked(vm);
+		return;
+	}
+	vm->reboots++;
+	vm->start_ns = now_ns();
+	vm_devices_set_start_time(vm->devs, vm->start_ns);
+	if (vm->state == VM_RUNNING)
+		want_all_locked(vm, WANT_RUN);
+	pthread_cond_broadcast(&vm->cond);
+}
+
+static void block_host_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void *runner_main(void *arg)
+{
+	struct runner *r = arg;
+	struct vm *vm = r->vm;
+
+	block_host_signals();
+	pthread_mutex_lock(&vm->lock);
+	r->tid = (int)syscall(SYS_gettid);
+	r->has_cpu_clock = !pthread_getcpuclockid(pthread_self(), &r->cpu_clock);
+	for (;;) {
+		bool changed = false, all_quit = true;
+		unsigned runnable = 0;
+
+		for (unsigned k = 0; k < r->count; k++) {
+			struct vcpu *v = &vm->vcpus[r->first + k];
+			enum mb_is target;
+			if (v->want == WANT_QUIT)
+				target = IS_EXITED;
+			else if (v->want == WANT_PARK || vm->resetting)
+				target = IS_PARKED;
+			else
+				target = v->halted ? IS_HALTED : IS_RUNNING;
+			if (v->want != WANT_QUIT)
+				all_quit = false;
+			if (target == IS_RUNNING)
+				runnable++;
+			if (v->is != target) {
+				v->is = target;
+				changed = true;
+			}
+		}
+		if (changed)
+			settle_locked(vm);
+		maybe_reset_locked(vm);
+		if (all_quit)
+			break;
+		if (!runnable) {
+			pthread_cond_wait(&vm->cond, &vm->lock);
+			continue;
+		}
+
+		struct vcpu *v = NULL;
+		for (unsigned k = 0; k < r->count && !v; k++) {
+			struct vcpu *c = &vm->vcpus[r->first +
+						    (r->rr + k) % r->count];
+			if (c->want == WANT_RUN && !c->halted)
+				v = c;
+		}
+		r->rr = (v->index - r->first + 1) % r->count;
+		pthread_mutex_unlock(&vm->lock);
+
+		struct vcpu_exit ex = { .reason = VCPU_EXIT_KICK };
+		int rc = vm->ops->vcpu_run(v->bv, runnable > 1 ? SLICE_US : 0,
+					   &ex);
+		console_flush(vm->console);
+
+		pthread_mutex_lock(&vm->lock);
+		handle_exit_locked(vm, v, &ex, rc);
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+static int start_runners(struct vm *vm, struct cv_err *err)
+{
+	bool shared = vm->ops->single_thread;
+	vm->nrunners = shared ? 1 : vm->nvcpus;
+	vm->runners = calloc(vm->nrunners, sizeof(*vm->runners));
+	if (!vm->runners)
+		return cv_err_set(err, ENOMEM, "out of memory");
+	for (unsigned i = 0; i < vm->nrunners; i++) {
+		struct runner *r = &vm->runners[i];
+		r->vm = vm;
+		r->first = shared ? 0 : i;
+		r->count = shared ? vm->nvcpus : 1;
+		for (unsigned k = 0; k < r->count; k++)
+			vm->vcpus[r->first + k].runner = r;
+		int e = pthread_create(&r->thread, NULL, runner_main, r);
+		if (e)
+			return cv_err_set(err, e, "cannot create a vCPU thread: %s",
+					  strerror(e));
+		r->started = true;
+		/* affinity from phys_cpu_sets: best effort (host may differ) */
+		if (!shared && i < vm->cfg.n_phys_cpu_sets &&
+		    vm->cfg.phys_cpu_sets[i]) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			for (unsigned b = 0; b < 64; b++)
+				if (vm->cfg.phys_cpu_sets[i] & (1ull << b))
+					CPU_SET(b, &set);
+			pthread_setaffinity_np(r->thread, sizeof(set), &set);
+		}
+	}
+	return 0;
+}
+
+static void stop_runners(struct vm *vm)
+{
+	if (!vm->runners)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	want_all_locked(vm, WANT_QUIT);
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->nrunners; i++)
+		if (vm->runners[i].started)
+			pthread_join(vm->runners[i].thread, NULL);
+	free(vm->runners);
+	vm->runners = NULL;
+}
+
+/* ---- create / destroy ------------------------------------------------- */
+
+static int make_dirs(const char *path, struct cv_err *err)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return cv_err_set(err, errno, "cannot create %s: %s",
+					  buf, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return cv_err_set(err, errno, "cannot create %s: %s", buf,
+				  strerror(errno));
+	return 0;
+}
+
+static int init_sync(struct vm *vm)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	int e = pthread_cond_init(&vm->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (e)
+		return -e;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->ctl, NULL);
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, uint32_t id,
+	      const struct vm_host_opts *opts, struct vm **out,
+	      struct cv_err *err)
+{
+	*out = NULL;
+	if (cfg->cpu_num == 0 || cfg->cpu_num > VMCFG_MAX_VCPUS)
+		return cv_err_set(err, EINVAL, "cpu_num must be 1..%d",
+				  VMCFG_MAX_VCPUS);
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return cv_err_set(err, ENOMEM, "out of memory");
+	int rc = init_sync(vm);
+	if (rc) {
+		free(vm);
+		return cv_err_set(err, -rc, "cannot initialise VM locks");
+	}
+	vm->id = id;
+	vm->cfg = *cfg;
+	vm->state = VM_LOADING;
+	vm->exit_code = -1;
+	vm->force_reboot_stop = opts && opts->force_reboot_stop;
+	vm->log_cap = opts && opts->console_log_cap ? opts->console_log_cap
+						   : DEFAULT_LOG_CAP;
+	if (opts && opts->data_dir)
+		snprintf(vm->data_dir, sizeof(vm->data_dir), "%s",
+			 opts->data_dir);
+	vm->nvcpus = cfg->cpu_num;
+	bus_init(&vm->bus);
+
+	enum vm_accel want = cfg->accel;
+	if (want == VM_ACCEL_AUTO && opts)
+		want = opts->accel_default;
+	vm->ops = backend_select(want, vm->backend_why,
+				 sizeof(vm->backend_why), err);
+	if (!vm->ops) {
+		rc = -(err && err->code ? err->code : ENODEV);
+		goto fail;
+	}
+
+	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		rc = cv_err_set(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		vm->vcpus[i].vm = vm;
+		vm->vcpus[i].index = i;
+		vm->vcpus[i].want = WANT_PARK;
+		vm->vcpus[i].is = IS_PARKED;
+	}
+
+	char log_path[PATH_MAX + 16];
+	const char *logp = NULL;
+	if (vm->data_dir[0]) {
+		rc = make_dirs(vm->data_dir, err);
+		if (rc)
+			goto fail;
+		snprintf(log_path, sizeof(log_path), "%s/console.log",
+			 vm->data_dir);
+		logp = log_path;
+	}
+	vm->console = console_create(logp, vm->log_cap, err);
+	if (!vm->console) {
+		rc = -(err && err->code ? err->code : ENOMEM);
+		goto fail;
+	}
+	rc = guest_mem_map(&vm->mem, cfg, err);
+	if (rc)
+		goto fail;
+	struct vm_event_sink sink = { .post = vm_post_event, .ctx = vm };
+	rc = vm_devices_create(&vm->devs, &vm->bus, cfg, vm->console, sink,
+			       err);
+	if (rc)
+		goto fail;
+	rc = build_backend(vm, err);
+	if (rc)
+		goto fail;
+	rc = start_runners(vm, err);
+	if (rc)
+		goto fail;
+	pthread_mutex_lock(&vm->lock);
+	vm->state = VM_LOADED;
+	pthread_mutex_unlock(&vm->lock);
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	pthread_mutex_lock(&vm->ctl);
+	stop_runners(vm);
+	destroy_backend(vm);
+	if (vm->devs)
+		vm_devices_destroy(vm->devs);
+	guest_mem_unmap(&vm->mem);
+	if (vm->console)
+		console_destroy(vm->console);
+	free(vm->vcpus);
+	pthread_mutex_unlock(&vm->ctl);
+	pthread_mutex_destroy(&vm->ctl);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+	free(vm);
+}
+
+/* ---- controller operations ------------------------------------------ */
+
+static int refuse(enum vm_cmd cmd, struct vm *vm, bool force,
+		  struct cv_err *err)
+{
+	const char *why = vm_refusal(cmd, vm->state, force);
+	if (!why)
+		return 0;
+	return cv_err_set(err, vm->state == VM_RUNNING ? EBUSY : EINVAL,
+			  "%s", why);
+}
+
+/* Wait (lock held) until no guest reset is in flight. */
+static void wait_reset_locked(struct vm *vm)
+{
+	while (vm->reset_requested || vm->resetting)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+}
+
+static void begin_running_locked(struct vm *vm)
+{
+	vm->state = VM_RUNNING;
+	vm->stop_reason = VM_STOP_NONE;
+	vm->exit_code = -1;
+	vm->last_error[0] = '\0';
+	vm->start_ns = now_ns();
+	vm_devices_set_start_time(vm->devs, vm->start_ns);
+	want_all_locked(vm, WANT_RUN);
+}
+
+static int start_locked_ctl(struct vm *vm, struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->lock);
+	wait_reset_locked(vm);
+	int rc = refuse(VM_CMD_START, vm, false, err);
+	bool fresh = vm->state == VM_STOPPED;
+	pthread_mutex_unlock(&vm->lock);
+	if (rc)
+		return rc;
+	/* From Stopped every vCPU is parked: rebuild without racing them. */
+	if (fresh) {
+		rc = reset_machine(vm, err);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&vm->lock);
+	begin_running_locked(vm);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int vm_start(struct vm *vm, struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->ctl);
+	int rc = start_locked_ctl(vm, err);
+	pthread_mutex_unlock(&vm->ctl);
+	return rc;
+}
+
+int vm_suspend(struct vm *vm, uint64_t timeout_ns, uint64_t *parked_ns,
+	       struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->ctl);
+	pthread_mutex_lock(&vm->lock);
+	wait_reset_locked(vm);
+	int rc = refuse(VM_CMD_SUSPEND, vm, false, err);
+	if (rc)
+		goto out;
+	uint64_t t0 = now_ns();
+	uint64_t deadline = t0 + (timeout_ns ? timeout_ns : 1000000000ull);
+	want_all_locked(vm, WANT_PARK);
+	while (!all_parked_locked(vm) && vm->state == VM_RUNNING &&
+	       !vm->reset_requested) {
+		if (cond_wait_until(vm, deadline) == ETIMEDOUT &&
+		    !all_parked_locked(vm)) {
+			want_all_locked(vm, WANT_RUN);
+			rc = cv_err_set(err, ETIMEDOUT,
+					"timed out waiting for the vCPUs to park");
+			goto out;
+		}
+	}
+	if (vm->state != VM_RUNNING || vm->reset_requested) {
+		rc = cv_err_set(err, EAGAIN,
+				"the guest stopped or rebooted while suspending");
+		goto out;
+	}
+	vm->state = VM_SUSPENDED;
+	if (parked_ns)
+		*parked_ns = now_ns() - t0;
+	console_flush(vm->console);
+out:
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&vm->ctl);
+	return rc;
+}
+
+int vm_resume(struct vm *vm, struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->ctl);
+	pthread_mutex_lock(&vm->lock);
+	int rc = refuse(VM_CMD_RESUME, vm, false, err);
+	if (!rc) {
+		vm->state = VM_RUNNING;
+		want_all_locked(vm, WANT_RUN);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&vm->ctl);
+	return rc;
+}
+
+/* Force every vCPU out and wait for Stopped (lock held). */
+static void force_stop_locked(struct vm *vm)
+{
+	if (vm->stop_reason == VM_STOP_NONE)
+		vm->stop_reason = VM_STOP_REQUESTED;
+	vm->state = VM_STOPPING;
+	want_all_locked(vm, WANT_PARK);
+	settle_locked(vm);
+	while (vm->state != VM_STOPPED)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+}
+
+static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
+			   struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->lock);
+	wait_reset_locked(vm);
+	int rc = refuse(VM_CMD_STOP, vm, force, err);
+	if (rc)
+		goto out;
+	if (vm->state == VM_LOADING || vm->state == VM_LOADED) {
+		vm->state = VM_STOPPED;
+		pthread_cond_broadcast(&vm->cond);
+		goto out;
+	}
+	if (!force) {
+		uint64_t deadline = deadline_after(timeout_ns ? timeout_ns
+						   : 10000000000ull);
+		vm->stop_reason = VM_STOP_REQUESTED;
+		vm->state = VM_STOPPING;
+		vm_devices_request_shutdown(vm->devs);
+		want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
+		while (vm->state != VM_STOPPED &&
+		       cond_wait_until(vm, deadline) != ETIMEDOUT)
+			;
+	}
+	if (vm->state != VM_STOPPED)
+		force_stop_locked(vm);
+out:
+	pthread_mutex_unlock(&vm->lock);
+	return rc;
+}
+
+int vm_stop(struct vm *vm, bool force, uint64_t timeout_ns,
+	    struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->ctl);
+	int rc = stop_locked_ctl(vm, force, timeout_ns, err);
+	pthread_mutex_unlock(&vm->ctl);
+	return rc;
+}
+
+int vm_restart(struct vm *vm, bool force, struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->ctl);
+	pthread_mutex_lock(&vm->lock);
+	int rc = refuse(VM_CMD_RESTART, vm, force, err);
+	enum vm_state s = vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	if (!rc && s != VM_STOPPED && s != VM_LOADED)
+		rc = stop_locked_ctl(vm, force, RESET_WAIT_NS, err);
+	if (!rc)
+		rc = start_locked_ctl(vm, err);
+	pthread_mutex_unlock(&vm->ctl);
+	return rc;
+}
+
+int vm_wait_state(struct vm *vm, enum vm_state s, uint64_t timeout_ns)
+{
+	uint64_t deadline = deadline_after(timeout_ns);
+	int rc = 0;
+	pthread_mutex_lock(&vm->lock);
+	while (vm->state != s) {
+		if (cond_wait_until(vm, deadline) == ETIMEDOUT &&
+		    vm->state != s) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return rc;
+}
+
+int vm_wait_stopped(struct vm *vm, uint64_t timeout_ns)
+{
+	return vm_wait_state(vm, VM_STOPPED, timeout_ns);
+}
+
+/* ---- queries ---------------------------------------------------------- */
+
+enum vm_state vm_state(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	enum vm_state s = vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+uint32_t vm_id(const struct vm *vm) { return vm->id; }
+const struct vm_config *vm_config(const struct vm *vm) { return &vm->cfg; }
+const char *vm_backend_name(const struct vm *vm) { return vm->ops->name; }
+const char *vm_backend_why(const struct vm *vm) { return vm->backend_why; }
+struct console *vm_console(struct vm *vm) { return vm->console; }
+
+enum vm_stop_reason vm_stop_reason(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	enum vm_stop_reason r = vm->stop_reason;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vm_exit_code(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	int c = vm->exit_code;
+	pthread_mutex_unlock(&vm->lock);
+	return c;
+}
+
+void vm_last_error(struct vm *vm, char *buf, size_t len)
+{
+	pthread_mutex_lock(&vm->lock);
+	snprintf(buf, len, "%s", vm->last_error);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static enum vcpu_state visible_state_locked(const struct vm *vm,
+					    const struct vcpu *v)
+{
+	switch (vm->state) {
+	case VM_LOADING:
+		return VCPU_CREATED;
+	case VM_LOADED:
+	case VM_STOPPED:
+		return VCPU_FREE;
+	case VM_SUSPENDED:
+		return VCPU_BLOCKED;
+	case VM_RUNNING:
+	case VM_STOPPING:
+		break;
+	}
+	if (v->is == IS_HALTED || (v->is == IS_PARKED && v->want == WANT_PARK))
+		return VCPU_BLOCKED;
+	return v->is == IS_RUNNING || v->want == WANT_RUN ? VCPU_RUNNING
+							  : VCPU_READY;
+}
+
+void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool quiet = (vm->state == VM_SUSPENDED || vm->state == VM_STOPPED ||
+		      vm->state == VM_LOADED) &&
+		     all_parked_locked(vm) && !vm->resetting;
+	for (unsigned i = 0; i < n && i < vm->nvcpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+		struct vm_vcpu_info *o = &out[i];
+		memset(o, 0, sizeof(*o));
+		o->state = visible_state_locked(vm, v);
+		o->host_tid = v->runner ? v->runner->tid : 0;
+		o->exits_io = atomic_load(&v->stats.exits_io);
+		o->exits_mmio = atomic_load(&v->stats.exits_mmio);
+		o->exits_hlt = atomic_load(&v->stats.exits_hlt);
+		o->exits_shutdown = atomic_load(&v->stats.exits_shutdown);
+		o->exits_kick = atomic_load(&v->stats.exits_kick);
+		o->exits_other = atomic_load(&v->stats.exits_other);
+		o->runs = atomic_load(&v->stats.runs);
+		/* registers only while no runner can touch the vCPU */
+		if (quiet && v->bv && !vm->ops->vcpu_get_regs(v->bv, &o->regs))
+			o->has_regs = true;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_get_stats(struct vm *vm, struct vm_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&vm->lock);
+	if (vm->start_ns) {
+		uint64_t end = vm->state == VM_STOPPED ? vm->stop_ns : now_ns();
+		out->uptime_ns = end > vm->start_ns ? end - vm->start_ns : 0;
+	}
+	out->reboots = vm->reboots;
+	for (unsigned i = 0; i < vm->nrunners; i++) {
+		struct runner *r = &vm->runners[i];
+		struct timespec ts;
+		if (r->has_cpu_clock && !clock_gettime(r->cpu_clock, &ts))
+			out->cpu_time_ns += (uint64_t)ts.tv_sec * 1000000000ull +
+					    (uint64_t)ts.tv_nsec;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	out->console_bytes = console_bytes(vm->console);
+	out->has_boot_time = vm_devices_boot_time(vm->devs, &out->boot_time_ns);
+	out->unassigned_pio = atomic_load(&vm->bus.pio.unassigned_reads) +
+			      atomic_load(&vm->bus.pio.unassigned_writes);
+	out->unassigned_mmio = atomic_load(&vm->bus.mmio.unassigned_reads) +
+			       atomic_load(&vm->bus.mmio.unassigned_writes);
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+	static const char *const n[] = {
+		[VM_LOADING] = "Loading", [VM_LOADED] = "Loaded",
+		[VM_RUNNING] = "Running", [VM_SUSPENDED] = "Suspended",
+		[VM_STOPPING] = "Stopping", [VM_STOPPED] = "Stopped",
+	};
+	return (unsigned)s <= VM_STOPPED ? n[s] : "?";
+}
+
+const char *vcpu_state_name(enum vcpu_state s)
+{
+	static const char *const n[] = {
+		[VCPU_INVALID] = "Invalid", [VCPU_CREATED] = "Created",
+		[VCPU_FREE] = "Free", [VCPU_READY] = "Ready",
+		[VCPU_RUNNING] = "Running", [VCPU_BLOCKED] = "Blocked",
+	};
+	return (unsigned)s <= VCPU_BLOCKED ? n[s] : "?";
+}
+
+const char *vcpu_state_abbrev(enum vcpu_state s)
+{
+	static const char *const n[] = {
+		[VCPU_INVALID] = "Inv", [VCPU_CREATED] = "Cre",
+		[VCPU_FREE] = "Free", [VCPU_READY] = "Rdy",
+		[VCPU_RUNNING] = "Run", [VCPU_BLOCKED] = "Blk",
+	};
+	return (unsigned)s <= VCPU_BLOCKED ? n[s] : "?";
+}
