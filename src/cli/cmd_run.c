@@ -1,0 +1,294 @@
+/*
+ * cmd_run: `cvisor run [CONFIG]` — one VM in the foreground, console on
+ * stdout, exit status from the guest (SPEC §5b):
+ *   debug-exit code | 0 after power-off | 1 cvisor failed | 2 usage |
+ *   3 stopped on a reboot request (on_reboot = "stop" / --no-reboot) |
+ *   128+N when stopped by signal N.
+ * Without CONFIG it boots the built-in demo guest.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "console.h"
+#include "hostpaths.h"
+#include "vm.h"
+#include "vmconfig.h"
+
+static const char run_usage[] =
+	"Usage: cvisor run [CONFIG.toml] [options]\n"
+	"\n"
+	"Create and start one VM in the foreground with its serial console on\n"
+	"stdout; exit with the guest's exit status.  Without CONFIG, boot the\n"
+	"built-in demo guest.\n"
+	"\n"
+	"Options:\n"
+	"  --accel auto|kvm|emu   backend when the config says auto (default auto)\n"
+	"  --state-dir DIR        where VM data directories live\n"
+	"  --no-reboot            stop (exit status 3) when the guest reboots\n"
+	"  --keep-data            keep the VM's data directory (console.log)\n"
+	"  --image NAME           boot the built-in image NAME instead of the demo\n"
+	"  --list-images          list the built-in images\n"
+	"  -q, --quiet            no cvisor messages on stderr\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Exit status: the guest's debug-exit code (port 0xf4); 0 after a\n"
+	"power-off; 1 when cvisor failed; 2 usage error; 3 stopped on a reboot\n"
+	"request; 128+N when stopped by signal N.\n";
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void to_stdout(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx;
+	write_all(STDOUT_FILENO, buf, len);
+}
+
+/* The config of a built-in image: the same loader as files use. */
+static int builtin_config(const char *name, struct vm_config *cfg,
+			  struct vmcfg_diags *diags)
+{
+	const struct builtin_image *b = builtin_find(name);
+	if (!b) {
+		fprintf(stderr, "cvisor run: no built-in image '%s' "
+				"(see --list-images)\n", name);
+		return -ENOENT;
+	}
+	static const char *const modes[] = { "real", "protected", "long" };
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "[base]\nname = \"%s\"\ncpu_num = 1\n"
+		 "[kernel]\nimage_location = \"memory\"\nkernel_path = \"%s\"\n"
+		 "entry_point = 0x%llx\nkernel_load_addr = 0x%llx\n"
+		 "boot_protocol = \"raw\"\ncpu_mode = \"%s\"\n"
+		 "memory_regions = [[0x0, 0x1000000, 0x7, 0]]\n",
+		 name, name, (unsigned long long)b->entry,
+		 (unsigned long long)b->load_addr,
+		 modes[b->cpu_mode >= 0 && b->cpu_mode <= 2 ? b->cpu_mode : 0]);
+	return vmcfg_load_string(text, strlen(text), "<built-in>", NULL, cfg,
+				 diags, NULL);
+}
+
+static void print_diags(const struct vmcfg_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "%s: %s\n", d->items[i].is_error ? "error"
+								  : "warning",
+			d->items[i].msg);
+}
+
+struct sigwaiter {
+	pthread_t thread;
+	struct vm *vm;
+	int signo;		/* the signal that stopped the VM, 0 if none */
+};
+
+static void *sigwait_main(void *arg)
+{
+	struct sigwaiter *w = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);	/* "we are done" from the main thread */
+	int sig = 0;
+	if (sigwait(&set, &sig) == 0 && sig != SIGUSR2) {
+		w->signo = sig;
+		vm_stop(w->vm, true, 0, NULL);
+	}
+	return NULL;
+}
+
+static int exit_status(struct vm *vm, int signo)
+{
+	if (signo)
+		return 128 + signo;
+	switch (vm_stop_reason(vm)) {
+	case VM_STOP_DEBUG_EXIT:
+		return vm_exit_code(vm);
+	case VM_STOP_POWEROFF:
+	case VM_STOP_REQUESTED:
+		return 0;
+	case VM_STOP_REBOOT:
+		return 3;
+	case VM_STOP_ERROR:
+	case VM_STOP_NONE:
+		break;
+	}
+	return 1;
+}
+
+static int list_images(void)
+{
+	for (const struct builtin_image *b = builtin_list(); b->name; b++)
+		printf("%-12s %s\n", b->name, b->description);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	enum { O_ACCEL = 256, O_STATE, O_NOREBOOT, O_KEEP, O_IMAGE, O_LIST };
+	static const struct option opts[] = {
+		{ "accel", required_argument, NULL, O_ACCEL },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "no-reboot", no_argument, NULL, O_NOREBOOT },
+		{ "keep-data", no_argument, NULL, O_KEEP },
+		{ "image", required_argument, NULL, O_IMAGE },
+		{ "list-images", no_argument, NULL, O_LIST },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct vm_host_opts hopts = { .accel_default = VM_ACCEL_AUTO };
+	char state_dir[PATH_MAX] = "";
+	const char *image = "demo";
+	bool keep = false, quiet = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_ACCEL:
+			if (parse_accel(optarg, &hopts.accel_default)) {
+				fprintf(stderr, "cvisor run: --accel: expected "
+						"auto, kvm or emu, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case O_STATE:
+			snprintf(state_dir, sizeof(state_dir), "%s", optarg);
+			break;
+		case O_NOREBOOT:
+			hopts.force_reboot_stop = true;
+			break;
+		case O_KEEP:
+			keep = true;
+			break;
+		case O_IMAGE:
+			image = optarg;
+			break;
+		case O_LIST:
+			return list_images();
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			return 0;
+		default:
+			fputs(run_usage, stderr);
+			return 2;
+		}
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "cvisor run: expected at most one config file\n");
+		fputs(run_usage, stderr);
+		return 2;
+	}
+
+	struct vm_config cfg;
+	struct vmcfg_diags diags = {0};
+	int rc = optind < argc
+		 ? vmcfg_load_file(argv[optind], &cfg, &diags, NULL)
+		 : builtin_config(image, &cfg, &diags);
+	print_diags(&diags);
+	vmcfg_diags_free(&diags);
+	if (rc) {
+		if (optind < argc && rc != -EINVAL)
+			fprintf(stderr, "cvisor run: %s: %s\n", argv[optind],
+				strerror(-rc));
+		return 1;
+	}
+
+	if (!state_dir[0])
+		default_state_dir(state_dir, sizeof(state_dir));
+	char data_dir[PATH_MAX + 64];
+	snprintf(data_dir, sizeof(data_dir), "%s/run/%ld-%s", state_dir,
+		 (long)getpid(), cfg.name);
+	hopts.data_dir = data_dir;
+
+	/* Signals go to one waiter thread; every other thread blocks them. */
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+
+	struct cv_err err = {0};
+	struct vm *vm = NULL;
+	rc = vm_create(&cfg, 0, &hopts, &vm, &err);
+	if (rc) {
+		fprintf(stderr, "cvisor run: cannot create VM '%s': %s\n",
+			cfg.name, err.msg);
+		remove_tree(data_dir);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	if (!quiet)
+		fprintf(stderr, "cvisor: VM '%s' on %s (%s)\n", cfg.name,
+			vm_backend_name(vm), vm_backend_why(vm));
+	int lid = console_add_listener(vm_console(vm), to_stdout, NULL);
+
+	struct sigwaiter w = { .vm = vm };
+	bool waiter = pthread_create(&w.thread, NULL, sigwait_main, &w) == 0;
+
+	int status;
+	rc = vm_start(vm, &err);
+	if (rc) {
+		fprintf(stderr, "cvisor run: cannot start VM: %s\n", err.msg);
+		status = 1;
+	} else {
+		vm_wait_stopped(vm, 0);
+		status = waiter ? 0 : 1;
+	}
+	if (waiter) {
+		pthread_kill(w.thread, SIGUSR2);
+		pthread_join(w.thread, NULL);
+	}
+	if (!rc)
+		status = exit_status(vm, w.signo);
+	char lasterr[256];
+	vm_last_error(vm, lasterr, sizeof(lasterr));
+	if (lasterr[0])
+		fprintf(stderr, "cvisor run: VM '%s' failed: %s\n", cfg.name,
+			lasterr);
+	console_flush(vm_console(vm));
+	if (lid >= 0)
+		console_remove_listener(vm_console(vm), lid);
+	vm_destroy(vm);
+	if (keep) {
+		if (!quiet)
+			fprintf(stderr, "cvisor: data kept in %s\n", data_dir);
+	} else {
+		remove_tree(data_dir);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
