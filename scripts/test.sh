@@ -1,0 +1,71 @@
+#!/bin/bash
+# Build cvisor and run the whole test suite (installs dependencies).
+#   1. release-ish build (-O2): every test, incl. the KVM-inside-TCG tier
+#   2. ASan+UBSan build: every test but the tier
+#   3. TSan build: the threaded parts (suites vmm, backend, devices, guests)
+# Ends with one line "N passed, N failed, N skipped".
+# Env: CVISOR_TEST_BUILDS="release asan tsan" to choose builds.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test || { echo "dependency installation failed"; exit 1; }
+builds=${CVISOR_TEST_BUILDS:-release asan tsan}
+jobs=$(nproc)
+fail_setup=0
+logs=()
+
+setup() {  # dir, meson args...
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+run_build() {  # name, dir, test-args, setup args...
+  local name=$1 dir=$2 targs=$3; shift 3
+  echo "=== build: $name ($dir)"
+  if ! setup "$dir" "$@" || ! ninja -C "$dir" -j"$jobs"; then
+    echo "=== $name: BUILD FAILED"
+    fail_setup=$((fail_setup + 1))
+    return
+  fi
+  # shellcheck disable=SC2086
+  meson test -C "$dir" --print-errorlogs --num-processes "$jobs" $targs
+  logs+=("$dir/meson-logs/testlog.json")
+}
+
+for b in $builds; do
+  case $b in
+  release) run_build release build-test "" --buildtype=debugoptimized ;;
+  asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        run_build asan build-test-asan "--no-suite kvm-tier" \
+          -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug ;;
+  tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests" \
+          -Db_sanitize=thread -Db_lundef=false --buildtype=debug ;;
+  *) echo "unknown build '$b'"; fail_setup=$((fail_setup + 1)) ;;
+  esac
+done
+
+python3 - "$fail_setup" "${logs[@]}" <<'PY'
+import json, sys
+setup_fail = int(sys.argv[1])
+p = f = s = 0
+for path in sys.argv[2:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        f += 1
+        continue
+    for line in lines:
+        r = json.loads(line).get("result")
+        if r == "OK" or r == "EXPECTEDFAIL":
+            p += 1
+        elif r == "SKIP":
+            s += 1
+        else:
+            f += 1
+f += setup_fail
+print(f"{p} passed, {f} failed, {s} skipped")
+sys.exit(1 if f else 0)
+PY
