@@ -59,7 +59,11 @@ int bus_register(struct bus *bus, enum bus_space space, uint64_t base,
 		 const struct bus_device_ops *ops, void *opaque,
 		 struct cv_err *err);
 
-/* Dispatch one access.  size 1, 2, 4 or 8. */
+/*
+ * Dispatch one access.  size 1, 2, 4 or 8.  The range holding the first
+ * byte gets the whole access, even when it runs past the range's end (the
+ * device bounds-checks offset + size); see bus.c for the exact rules.
+ */
 uint64_t bus_read(struct bus *bus, enum bus_space space, uint64_t addr,
 		  unsigned size);
 enum bus_action bus_write(struct bus *bus, enum bus_space space,
@@ -68,5 +72,12 @@ enum bus_action bus_write(struct bus *bus, enum bus_space space,
 /* The range holding addr, or NULL. */
 const struct bus_range *bus_find(const struct bus *bus, enum bus_space space,
 				 uint64_t addr);
+
+/*
+ * Added by devices: remove the range that starts at base (so a device set
+ * that fails half-way, or is destroyed, leaves the bus as it found it).
+ * Only while no vCPU runs.  0, or -ENOENT when no range starts there.
+ */
+int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base);
 
 #endif

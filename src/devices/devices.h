@@ -1,0 +1,81 @@
+/*
+ * devices: builds a VM's standard device set on its bus and owns it.
+ *
+ * One call registers the UART(s) - COM1 at 0x3f8/IRQ 4, or one 16550 per
+ * console-type (0x2) entry of [devices] emu_devices - plus cvisor's own
+ * ports and the i8042 stub (cvports.h).  Other emu_devices types are
+ * skipped here (the config loader warns about them).  The set remembers
+ * what it registered, so destroy (and a failed create) leave the bus as
+ * they found it, and `vm show` can list every mapping with its counters.
+ *
+ * create/destroy/reset/set_irq_handler run while no vCPU is inside the
+ * devices (reset: the VM is stopped); the accessors may run any time.
+ */
+#ifndef CV_DEVICES_H
+#define CV_DEVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "console.h"
+#include "cvports.h"
+#include "err.h"
+#include "uart16550.h"
+#include "vmconfig.h"
+#include "vmevent.h"
+
+#define VM_DEVICES_COM1_BASE 0x3f8
+#define VM_DEVICES_COM1_LEN 8
+#define VM_DEVICES_COM1_IRQ 4
+#define VM_DEVICE_NAME_MAX 32
+
+struct vm_devices;
+
+/*
+ * cfg may be NULL (= no emu_devices: COM1 only).  con may be NULL (UART
+ * output discarded).  The first UART also becomes con's input handler.
+ * On failure nothing stays registered on bus and err names the device.
+ */
+int vm_devices_create(struct vm_devices **out, struct bus *bus,
+		      const struct vm_config *cfg, struct console *con,
+		      struct vm_event_sink sink, struct cv_err *err);
+/* Unregisters everything it registered, then frees.  NULL ok. */
+void vm_devices_destroy(struct vm_devices *d);
+
+/* Power-on device state (UART registers, shutdown flag, i8042, boot
+ * stamps).  Access counters are cumulative and kept. */
+void vm_devices_reset(struct vm_devices *d);
+
+/*
+ * Where the UARTs' interrupt lines go (e.g. the backend's set_irq): fn is
+ * called with the entry's IRQ number and the new level.  NULL = not wired
+ * (the UARTs still track their line).  Set before vCPUs run.
+ */
+typedef void (*vm_devices_irq_fn)(void *ctx, unsigned irq, bool level);
+void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,
+				void *ctx);
+
+struct cvports *vm_devices_cvports(struct vm_devices *d);
+size_t vm_devices_uart_count(const struct vm_devices *d);
+struct uart *vm_devices_uart(struct vm_devices *d, size_t i);	/* or NULL */
+
+/* One bus mapping, for `vm show --stats/--full`. */
+struct vm_device_info {
+	char name[VM_DEVICE_NAME_MAX];
+	const char *kind;	/* "uart16550", "debug-exit", "boot-port", ... */
+	enum bus_space space;
+	uint64_t base, len;
+	int irq;		/* -1: none */
+	uint64_t reads, writes;	/* accesses dispatched to it */
+};
+
+/*
+ * Fill up to cap entries (in registration order) and return how many
+ * mappings there are in total (may exceed cap; out may be NULL with cap 0).
+ */
+size_t vm_devices_describe(const struct vm_devices *d,
+			   struct vm_device_info *out, size_t cap);
+
+#endif
