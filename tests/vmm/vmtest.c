@@ -1,0 +1,252 @@
+#include "vmtest.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "builtin.h"
+#include "console.h"
+
+uint64_t vmtest_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *vmtest_accel_name(void)
+{
+	const char *a = getenv("CVISOR_TEST_ACCEL");
+	return a && *a ? a : "emu";
+}
+
+enum vm_accel vmtest_accel(void)
+{
+	const char *a = vmtest_accel_name();
+	enum vm_accel acc = !strcmp(a, "kvm") ? VM_ACCEL_KVM : VM_ACCEL_EMU;
+	char why[256];
+	struct cv_err err = {0};
+	if (!backend_select(acc, why, sizeof(why), &err)) {
+		printf("SKIP: backend %s not usable here: %s\n", a, err.msg);
+		exit(77);
+	}
+	return acc;
+}
+
+void vmtest_config(struct vm_config *cfg, const char *image,
+		   unsigned cpu_num, const char *extra_base)
+{
+	const struct builtin_image *b = builtin_find(image);
+	if (!b)
+		fail_msg("no built-in image %s", image);
+	static const char *const modes[] = { "real", "protected", "long" };
+	char text[2048];
+	snprintf(text, sizeof(text),
+		 "[base]\nname = \"%s\"\ncpu_num = %u\naccel = \"%s\"\n%s\n"
+		 "[kernel]\nimage_location = \"memory\"\nkernel_path = \"%s\"\n"
+		 "entry_point = 0x%llx\nkernel_load_addr = 0x%llx\n"
+		 "boot_protocol = \"raw\"\ncpu_mode = \"%s\"\n"
+		 "memory_regions = [[0x0, 0x1000000, 0x7, 0]]\n",
+		 image, cpu_num, vmtest_accel_name(),
+		 extra_base ? extra_base : "", image,
+		 (unsigned long long)b->entry, (unsigned long long)b->load_addr,
+		 modes[b->cpu_mode >= 0 && b->cpu_mode <= 2 ? b->cpu_mode : 0]);
+	struct vmcfg_diags d = {0};
+	int rc = vmcfg_load_string(text, strlen(text), "<test>", NULL, cfg, &d,
+				   NULL);
+	for (size_t i = 0; i < d.n; i++)
+		print_message("config: %s\n", d.items[i].msg);
+	vmcfg_diags_free(&d);
+	assert_int_equal(rc, 0);
+}
+
+static void on_output(void *ctx, const void *buf, size_t len)
+{
+	struct capture *c = ctx;
+	pthread_mutex_lock(&c->lock);
+	if (c->len + len + 1 > c->cap) {
+		size_t ncap = (c->cap ? c->cap * 2 : 4096);
+		while (ncap < c->len + len + 1)
+			ncap *= 2;
+		char *nb = realloc(c->buf, ncap);
+		if (!nb) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		c->buf = nb;
+		c->cap = ncap;
+	}
+	memcpy(c->buf + c->len, buf, len);
+	c->len += len;
+	c->buf[c->len] = '\0';
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap)
+{
+	struct vm_host_opts opts = { .accel_default = VM_ACCEL_AUTO };
+	struct vm *vm = NULL;
+	struct cv_err err = {0};
+	int rc = vm_create(cfg, 0, &opts, &vm, &err);
+	if (rc)
+		fail_msg("vm_create(%s): %s", cfg->name, err.msg);
+	if (cap) {
+		memset(cap, 0, sizeof(*cap));
+		pthread_mutex_init(&cap->lock, NULL);
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&cap->cond, &ca);
+		pthread_condattr_destroy(&ca);
+		cap->vm = vm;
+		cap->listener = console_add_listener(vm_console(vm), on_output,
+						     cap);
+		assert_true(cap->listener >= 0);
+	}
+	return vm;
+}
+
+void vmtest_destroy(struct vm *vm, struct capture *cap)
+{
+	if (cap && cap->vm) {
+		console_remove_listener(vm_console(vm), cap->listener);
+		cap->vm = NULL;
+	}
+	vm_destroy(vm);
+	if (cap) {
+		free(cap->buf);
+		cap->buf = NULL;
+		pthread_cond_destroy(&cap->cond);
+		pthread_mutex_destroy(&cap->lock);
+	}
+}
+
+bool capture_wait(struct capture *c, size_t from, const char *s,
+		  uint64_t timeout_ms)
+{
+	uint64_t deadline = vmtest_now_ns() + timeout_ms * 1000000ull;
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / 1000000000ull),
+		.tv_nsec = (long)(deadline % 1000000000ull),
+	};
+	bool found = false;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		if (c->len > from && strstr(c->buf + from, s)) {
+			found = true;
+			break;
+		}
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts))
+			break;
+	}
+	if (!found && c->len > from && strstr(c->buf + from, s))
+		found = true;
+	pthread_mutex_unlock(&c->lock);
+	if (!found) {
+		/* the console may still hold an unflushed partial line */
+		console_flush(vm_console(c->vm));
+		pthread_mutex_lock(&c->lock);
+		found = c->len > from && strstr(c->buf + from, s);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return found;
+}
+
+size_t capture_len(struct capture *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->len;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+char *capture_copy(struct capture *c)
+{
+	pthread_mutex_lock(&c->lock);
+	char *s = strndup(c->buf ? c->buf : "", c->len);
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+static long scan_number(struct capture *c, size_t from, const char *prefix,
+			bool first)
+{
+	long best = -1;
+	pthread_mutex_lock(&c->lock);
+	size_t pl = strlen(prefix);
+	const char *p = c->buf && c->len > from ? c->buf + from : NULL;
+	while (p && (p = strstr(p, prefix))) {
+		/* only at a line start */
+		bool bol = p == c->buf || p[-1] == '\n' ||
+			   (size_t)(p - c->buf) == from;
+		const char *q = p + pl;
+		if (bol && *q >= '0' && *q <= '9') {
+			char *end;
+			long n = strtol(q, &end, 10);
+			if (*end == '\r' || *end == '\n') {
+				if (first) {
+					best = n;
+					break;
+				}
+				if (n > best)
+					best = n;
+			}
+		}
+		p = q;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return best;
+}
+
+long capture_last_number(struct capture *c, size_t from, const char *prefix)
+{
+	return scan_number(c, from, prefix, false);
+}
+
+long capture_first_number(struct capture *c, size_t from, const char *prefix)
+{
+	return scan_number(c, from, prefix, true);
+}
+
+static long status_field(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	size_t kl = strlen(key);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':')
+			v = strtol(line + kl + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+int vmtest_thread_count(void)
+{
+	return (int)status_field("Threads");
+}
+
+long vmtest_rss_kb(void)
+{
+	return status_field("VmRSS");
+}
+
+int vmtest_fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	if (d)
+		closedir(d);
+	return n - 1;	/* the DIR's own fd */
+}

@@ -1,0 +1,54 @@
+/*
+ * vmtest: helpers for guest-level tests — make a VM from a built-in guest
+ * on the backend named by $CVISOR_TEST_ACCEL (emu by default), capture its
+ * console, wait for text, count host threads/fds/RSS.
+ */
+#ifndef CV_VMTEST_H
+#define CV_VMTEST_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm.h"
+#include "vmconfig.h"
+
+struct capture {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char *buf;
+	size_t len, cap;
+	int listener;
+	struct vm *vm;
+};
+
+/* The accel under test; exits 77 (skip) with a reason when unusable. */
+enum vm_accel vmtest_accel(void);
+const char *vmtest_accel_name(void);
+
+/* Load a config for built-in image `image` with extra TOML lines. */
+void vmtest_config(struct vm_config *cfg, const char *image,
+		   unsigned cpu_num, const char *extra_base);
+
+/* Create a VM (fails the test on error) and attach a capture. */
+struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap);
+void vmtest_destroy(struct vm *vm, struct capture *cap);
+
+/* Wait until the output from offset `from` contains s; false on timeout. */
+bool capture_wait(struct capture *c, size_t from, const char *s,
+		  uint64_t timeout_ms);
+size_t capture_len(struct capture *c);
+/* Copy of the output (NUL-terminated, caller frees). */
+char *capture_copy(struct capture *c);
+/* The largest N in lines "<prefix>N" at or after offset from; -1 if none. */
+long capture_last_number(struct capture *c, size_t from, const char *prefix);
+/* The first N in lines "<prefix>N" at or after offset from; -1 if none. */
+long capture_first_number(struct capture *c, size_t from, const char *prefix);
+
+uint64_t vmtest_now_ns(void);
+int vmtest_thread_count(void);
+int vmtest_fd_count(void);
+long vmtest_rss_kb(void);
+
+#endif
