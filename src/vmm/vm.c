@@ -104,9 +104,7 @@ struct vm {
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return cvports_now_ns();
 }
 
 /* Wait on vm->cond until deadline (absolute, CLOCK_MONOTONIC ns; 0 = ever). */
@@ -337,7 +335,7 @@ static void maybe_reset_locked(struct vm *vm)
 	}
 	vm->reboots++;
 	vm->start_ns = now_ns();
-	vm_devices_set_start_time(vm->devs, vm->start_ns);
+	cvports_set_start_time(vm_devices_cvports(vm->devs), vm->start_ns);
 	if (vm->state == VM_RUNNING)
 		want_all_locked(vm, WANT_RUN);
 	pthread_cond_broadcast(&vm->cond);
@@ -639,7 +637,7 @@ static void begin_running_locked(struct vm *vm)
 	vm->exit_code = -1;
 	vm->last_error[0] = '\0';
 	vm->start_ns = now_ns();
-	vm_devices_set_start_time(vm->devs, vm->start_ns);
+	cvports_set_start_time(vm_devices_cvports(vm->devs), vm->start_ns);
 	want_all_locked(vm, WANT_RUN);
 }
 
@@ -753,7 +751,7 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 						   : 10000000000ull);
 		vm->stop_reason = VM_STOP_REQUESTED;
 		vm->state = VM_STOPPING;
-		vm_devices_request_shutdown(vm->devs);
+		cvports_request_shutdown(vm_devices_cvports(vm->devs));
 		want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
 		while (vm->state != VM_STOPPED &&
 		       cond_wait_until(vm, deadline) != ETIMEDOUT)
@@ -915,7 +913,10 @@ void vm_get_stats(struct vm *vm, struct vm_stats *out)
 	}
 	pthread_mutex_unlock(&vm->lock);
 	out->console_bytes = console_bytes(vm->console);
-	out->has_boot_time = vm_devices_boot_time(vm->devs, &out->boot_time_ns);
+	struct cvports_boot_info bi;
+	cvports_boot_info(vm_devices_cvports(vm->devs), &bi);
+	out->has_boot_time = bi.has_boot_time;
+	out->boot_time_ns = bi.boot_time_ns;
 	out->unassigned_pio = atomic_load(&vm->bus.pio.unassigned_reads) +
 			      atomic_load(&vm->bus.pio.unassigned_writes);
 	out->unassigned_mmio = atomic_load(&vm->bus.mmio.unassigned_reads) +
