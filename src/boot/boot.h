@@ -11,6 +11,21 @@
  * Multi-vCPU raw boots (until INIT/SIPI lands): every vCPU starts at the
  * entry point in the same mode with its index in %esi (0 = the BSP) and
  * the vCPU count in %edi; guests pick their own stack from the index.
+ *
+ * Register state of a raw boot (all modes): RFLAGS = 0x2 (interrupts
+ * off), RSP = BOOT_STACK_TOP (SS:SP = 0000:8000 in real mode) so a guest
+ * can call before it sets up its own stack; all vCPUs get the same value,
+ * so SMP guests must move to a per-vCPU stack first.  Real mode: CS =
+ * (entry & 0xF0000) >> 4, IP = entry & 0xFFFF, other segments 0, CR0 = ET.
+ * Protected: the GDT below at BOOT_GDT_ADDR, CS = BOOT_SEL_CODE32, data
+ * segments BOOT_SEL_DATA, CR0 = PE|ET, no paging.  Long: CS =
+ * BOOT_SEL_CODE64, CR3 = BOOT_PT_ADDR (identity map of the low 4 GiB with
+ * 2 MiB pages), CR0 = PE|ET|PG, CR4 = PAE, EFER = LME|LMA.
+ *
+ * boot_protocol "auto" without bios_path: ELF, multiboot and bzImage
+ * headers are recognised and refused with -ENOTSUP until their loaders
+ * land; anything else is a raw image.  With image_location = "memory"
+ * every path (kernel, bios, ramdisk, dtb) names a built-in image.
  */
 #ifndef CV_BOOT_H
 #define CV_BOOT_H
@@ -30,6 +45,21 @@
 #define BOOT_SEL_CODE64 0x08
 #define BOOT_SEL_CODE32 0x10
 #define BOOT_SEL_DATA 0x18
+#define BOOT_GDT_ENTRIES 4		/* null, code64, code32, data */
+#define BOOT_GDT_SIZE (BOOT_GDT_ENTRIES * 8ull)
+#define BOOT_STACK_TOP 0x8000ull	/* initial RSP of every raw boot */
+
+/* Descriptors of the boot GDT (accessed bits preset: no GDT writes). */
+#define BOOT_DESC_CODE64 0x00af9b000000ffffull
+#define BOOT_DESC_CODE32 0x00cf9b000000ffffull
+#define BOOT_DESC_DATA 0x00cf93000000ffffull
+
+#define BOOT_CR0_PE 0x1ull
+#define BOOT_CR0_ET 0x10ull
+#define BOOT_CR0_PG 0x80000000ull
+#define BOOT_CR4_PAE 0x20ull
+#define BOOT_EFER_LME 0x100ull
+#define BOOT_EFER_LMA 0x400ull
 
 #define BOOT_MAX_CODE_RANGES 8
 
