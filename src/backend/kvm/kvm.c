@@ -1,1 +1,873 @@
+/*
+ * kvm: the hardware-virtualization backend (SPEC §5a) on /dev/kvm.  Owns,
+ * per VM, the /dev/kvm and VM fds, the memory slots and the in-kernel
+ * irqchip/PIT; per vCPU, its fd, the kvm_run mapping and the kick state.
+ *
+ * Kick (Firecracker style): the kicker marks the vCPU's kick pending, sets
+ * kvm_run->immediate_exit and sends KICK_SIGNAL to the thread inside
+ * vcpu_run.  The signal's handler does nothing: its only job is to make a
+ * running KVM_RUN return -EINTR.  kick_pending is the source of truth and
+ * is re-checked after every clear of immediate_exit and before every
+ * KVM_RUN, so a kick is never lost.  The only process-wide state is the
+ * signal handler, installed once with pthread_once.
+ */
 #include "backend.h"
+#include "kvm_exit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define KVM_API_VERSION_WANTED 12
+
+/*
+ * KVM's private pages (3 for the real-mode TSS, 1 for the EPT identity
+ * map) must sit below 4 GiB and outside guest RAM.  The classic spot is
+ * just under the BIOS area; we move down when RAM is there.
+ */
+#define PRIVATE_WINDOW_SIZE 0x4000ull
+#define PRIVATE_WINDOW_TOP 0xfffbc000ull
+
+#define CPUID_HV_BASE 0x40000000u
+/* KVM's own leaves move here so Linux still finds them (it scans by 0x100). */
+#define CPUID_KVM_RELOC 0x40000100u
+
+#define CR0_PE 0x1ull
+#define CR0_ET 0x10ull
+#define CR0_PG 0x80000000ull
+#define CR4_PAE 0x20ull
+#define EFER_LME 0x100ull
+#define EFER_LMA 0x400ull
+
+struct backend_vm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	bool irqchip;
+	struct bus *bus;
+	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID, read once */
+};
+
+struct backend_vcpu {
+	struct backend_vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	struct vcpu_stats *stats;
+
+	atomic_bool kick_pending;
+	/* which thread to signal; guarded so we never signal a dead thread */
+	pthread_mutex_t thread_lock;
+	pthread_t thread;
+	bool in_run;
+};
+
+/* ---- the kick signal: the only process-wide state ---------------------- */
+
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+static int kick_install_errno;	/* written once inside kick_once */
+
+static int kick_signal(void)
+{
+	return SIGRTMIN + 1;
+}
+
+static void kick_handler(int sig)
+{
+	/* Only there so the signal interrupts KVM_RUN instead of killing us. */
+	(void)sig;
+}
+
+static void kick_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	/* restart the vCPU thread's other syscalls; KVM_RUN never restarts */
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(kick_signal(), &sa, NULL))
+		kick_install_errno = errno;
+}
+
+static int kick_ensure_installed(struct cv_err *err)
+{
+	int rc = pthread_once(&kick_once, kick_install);
+	if (rc)
+		return cv_err_set(err, rc, "cannot install the vCPU kick signal: %s",
+				  strerror(rc));
+	if (kick_install_errno)
+		return cv_err_set(err, kick_install_errno,
+				  "cannot install the vCPU kick signal handler: %s",
+				  strerror(kick_install_errno));
+	return 0;
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void stat_inc(atomic_uint_least64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	int rc;
+	do
+		rc = ioctl(fd, req, arg);
+	while (rc < 0 && errno == EINTR);
+	return rc < 0 ? -errno : rc;
+}
+
+static int open_kvm(int *out, size_t *run_size, struct cv_err *err)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return cv_err_set(err, e, "cannot open /dev/kvm: %s", strerror(e));
+	}
+	int ver = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (ver != KVM_API_VERSION_WANTED) {
+		close(fd);
+		return cv_err_set(err, ENOTSUP,
+				  "/dev/kvm reports API version %d, cvisor needs %d",
+				  ver, KVM_API_VERSION_WANTED);
+	}
+	static const struct { int cap; const char *name; } caps[] = {
+		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	};
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (ioctl(fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
+			close(fd);
+			return cv_err_set(err, ENOTSUP,
+					  "/dev/kvm lacks %s, which cvisor needs",
+					  caps[i].name);
+		}
+	}
+	int sz = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz < (int)sizeof(struct kvm_run)) {
+		close(fd);
+		return cv_err_set(err, ENOTSUP,
+				  "/dev/kvm reports a vCPU mmap size of %d bytes, too small",
+				  sz);
+	}
+	*out = fd;
+	*run_size = (size_t)sz;
+	return 0;
+}
+
+static int create_vm_fd(int kvm_fd, struct cv_err *err)
+{
+	int fd = xioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (fd < 0)
+		return cv_err_set(err, -fd, "KVM_CREATE_VM failed: %s",
+				  strerror(-fd));
+	return fd;
+}
+
+/* ---- probe ------------------------------------------------------------- */
+
+static int kvm_probe(struct cv_err *err)
+{
+	int kvm_fd, vm_fd, vcpu_fd, rc;
+	size_t run_size;
+
+	rc = open_kvm(&kvm_fd, &run_size, err);
+	if (rc)
+		return rc;
+	vm_fd = create_vm_fd(kvm_fd, err);
+	if (vm_fd < 0) {
+		close(kvm_fd);
+		return vm_fd;
+	}
+	vcpu_fd = xioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0) {
+		rc = cv_err_set(err, -vcpu_fd, "KVM_CREATE_VCPU failed: %s",
+				strerror(-vcpu_fd));
+	} else {
+		void *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, vcpu_fd, 0);
+		if (run == MAP_FAILED) {
+			int e = errno;
+			rc = cv_err_set(err, e, "cannot map the kvm_run area: %s",
+					strerror(e));
+		} else {
+			munmap(run, run_size);
+		}
+		close(vcpu_fd);
+	}
+	close(vm_fd);
+	close(kvm_fd);
+	return rc;
+}
+
+/* ---- VM ---------------------------------------------------------------- */
+
+static bool overlaps_ram(const struct guest_mem *mem, uint64_t base,
+			 uint64_t len, uint64_t *lowest_hit)
+{
+	bool hit = false;
+	for (size_t i = 0; i < mem->n; i++) {
+		const struct guest_region *r = &mem->r[i];
+		if (base < r->gpa + r->size && r->gpa < base + len) {
+			if (!hit || r->gpa < *lowest_hit)
+				*lowest_hit = r->gpa;
+			hit = true;
+		}
+	}
+	return hit;
+}
+
+/* Highest 16 KiB window below 4 GiB, at or under the classic spot, free of RAM. */
+static int pick_private_window(const struct guest_mem *mem, uint64_t *out,
+			       struct cv_err *err)
+{
+	uint64_t base = PRIVATE_WINDOW_TOP, hit = 0;
+	while (overlaps_ram(mem, base, PRIVATE_WINDOW_SIZE, &hit)) {
+		if (hit < PRIVATE_WINDOW_SIZE)
+			return cv_err_set(err, ENOSPC,
+					  "guest RAM leaves no 16 KiB hole below 4 GiB for KVM's TSS pages");
+		base = (hit - PRIVATE_WINDOW_SIZE) & ~0xfffull;
+	}
+	*out = base;
+	return 0;
+}
+
+static int set_private_pages(struct backend_vm *vm, const struct guest_mem *mem,
+			     struct cv_err *err)
+{
+	uint64_t base = 0;
+	int rc = pick_private_window(mem, &base, err);
+	if (rc)
+		return rc;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		/* must precede KVM_CREATE_VCPU */
+		uint64_t idmap = base;
+		rc = xioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+		if (rc < 0)
+			return cv_err_set(err, -rc, "KVM_SET_IDENTITY_MAP_ADDR failed: %s",
+					  strerror(-rc));
+	}
+	rc = xioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)(base + 0x1000));
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_TSS_ADDR failed: %s",
+				  strerror(-rc));
+	return 0;
+}
+
+static int set_memory(struct backend_vm *vm, const struct guest_mem *mem,
+		      struct cv_err *err)
+{
+	for (size_t i = 0; i < mem->n; i++) {
+		const struct guest_region *r = &mem->r[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+		int rc = xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
+		if (rc < 0)
+			return cv_err_set(err, -rc,
+					  "KVM_SET_USER_MEMORY_REGION for %llu bytes at 0x%llx failed: %s",
+					  (unsigned long long)r->size,
+					  (unsigned long long)r->gpa, strerror(-rc));
+	}
+	return 0;
+}
+
+static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
+{
+	int rc = xioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_CREATE_IRQCHIP failed: %s",
+				  strerror(-rc));
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	rc = xioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_CREATE_PIT2 failed: %s",
+				  strerror(-rc));
+	return 0;
+}
+
+static int load_supported_cpuid(struct backend_vm *vm, struct cv_err *err)
+{
+	for (uint32_t n = 64; n <= 4096; n *= 2) {
+		/* room for the leaves vcpu_create may add */
+		size_t bytes = sizeof(struct kvm_cpuid2) +
+			       (n + 2) * sizeof(struct kvm_cpuid_entry2);
+		struct kvm_cpuid2 *c = calloc(1, bytes);
+		if (!c)
+			return cv_err_set(err, ENOMEM, "out of memory for the CPUID table");
+		c->nent = n;
+		int rc = xioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+		if (rc == 0) {
+			vm->cpuid = c;
+			return 0;
+		}
+		free(c);
+		if (rc != -E2BIG)
+			return cv_err_set(err, -rc, "KVM_GET_SUPPORTED_CPUID failed: %s",
+					  strerror(-rc));
+	}
+	return cv_err_set(err, E2BIG, "KVM_GET_SUPPORTED_CPUID wants more than 4096 entries");
+}
+
+static void kvm_vm_destroy(struct backend_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	free(vm->cpuid);
+	free(vm);
+}
+
+static int kvm_vm_create(const struct backend_vm_params *p,
+			 struct backend_vm **out, struct cv_err *err)
+{
+	*out = NULL;
+	int rc = kick_ensure_installed(err);
+	if (rc)
+		return rc;
+	struct backend_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return cv_err_set(err, ENOMEM, "out of memory for the KVM VM");
+	vm->vm_fd = -1;
+	vm->bus = p->bus;
+	vm->irqchip = p->irqchip;
+
+	rc = open_kvm(&vm->kvm_fd, &vm->run_size, err);
+	if (rc) {
+		vm->kvm_fd = -1;
+		goto fail;
+	}
+	rc = vm->vm_fd = create_vm_fd(vm->kvm_fd, err);
+	if (rc < 0)
+		goto fail;
+	rc = set_private_pages(vm, p->mem, err);
+	if (!rc)
+		rc = set_memory(vm, p->mem, err);
+	if (!rc && p->irqchip)
+		rc = create_irqchip(vm, err);
+	if (!rc)
+		rc = load_supported_cpuid(vm, err);
+	if (rc)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	kvm_vm_destroy(vm);
+	return rc;
+}
+
+static int kvm_set_irq(struct backend_vm *vm, unsigned gsi, bool level)
+{
+	if (!vm->irqchip)
+		return -ENOTSUP;
+	struct kvm_irq_level l = { .irq = gsi, .level = level ? 1 : 0 };
+	int rc = xioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+	return rc < 0 ? rc : 0;
+}
+
+static void kvm_code_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
+{
+	/* KVM executes guest RAM directly; there is no translation cache. */
+	(void)vm;
+	(void)gpa;
+	(void)len;
+}
+
+/* ---- vCPU -------------------------------------------------------------- */
+
+static void set_signature(struct kvm_cpuid_entry2 *e)
+{
+	/* "cvisor" in EBX:ECX:EDX, NUL-padded like "KVMKVMKVM\0\0\0" */
+	static const char sig[12] = "cvisor";
+	memset(e, 0, sizeof(*e));
+	e->function = CPUID_HV_BASE;
+	e->eax = CPUID_HV_BASE;		/* no further cvisor leaves */
+	memcpy(&e->ebx, sig, 4);
+	memcpy(&e->ecx, sig + 4, 4);
+	memcpy(&e->edx, sig + 8, 4);
+}
+
+/* Per-vCPU copy of the supported table: APIC ids and the hypervisor leaf. */
+static struct kvm_cpuid2 *vcpu_cpuid(const struct kvm_cpuid2 *sup,
+				     unsigned index)
+{
+	size_t bytes = sizeof(*sup) + (sup->nent + 2) * sizeof(sup->entries[0]);
+	struct kvm_cpuid2 *c = calloc(1, bytes);
+	if (!c)
+		return NULL;
+	c->nent = 0;
+	for (uint32_t i = 0; i < sup->nent; i++) {
+		struct kvm_cpuid_entry2 e = sup->entries[i];
+		if (e.function == 1) {
+			e.ebx = (e.ebx & 0x00ffffffu) | ((uint32_t)index << 24);
+		} else if (e.function == 0xb || e.function == 0x1f) {
+			e.edx = index;	/* x2APIC id */
+		} else if (e.function == CPUID_HV_BASE) {
+			/* KVM's signature leaf: relocate, its max leaf too */
+			e.function = CPUID_KVM_RELOC;
+			if (e.eax >= CPUID_HV_BASE && e.eax < CPUID_HV_BASE + 0x100)
+				e.eax += CPUID_KVM_RELOC - CPUID_HV_BASE;
+		} else if (e.function > CPUID_HV_BASE &&
+			   e.function < CPUID_HV_BASE + 0x100) {
+			e.function += CPUID_KVM_RELOC - CPUID_HV_BASE;
+		}
+		c->entries[c->nent++] = e;
+	}
+	set_signature(&c->entries[c->nent++]);
+	return c;
+}
+
+static int set_cpuid(struct backend_vcpu *v, struct cv_err *err)
+{
+	struct kvm_cpuid2 *c = vcpu_cpuid(v->vm->cpuid, v->index);
+	if (!c)
+		return cv_err_set(err, ENOMEM, "out of memory for the CPUID table");
+	int rc = xioctl(v->fd, KVM_SET_CPUID2, c);
+	free(c);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_CPUID2 failed for vCPU %u: %s",
+				  v->index, strerror(-rc));
+	return 0;
+}
+
+static void kvm_vcpu_destroy(struct backend_vcpu *v)
+{
+	if (!v)
+		return;
+	if (v->run)
+		munmap(v->run, v->vm->run_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	pthread_mutex_destroy(&v->thread_lock);
+	free(v);
+}
+
+static int kvm_vcpu_create(struct backend_vm *vm, unsigned index,
+			   struct vcpu_stats *stats, struct backend_vcpu **out,
+			   struct cv_err *err)
+{
+	*out = NULL;
+	struct backend_vcpu *v = calloc(1, sizeof(*v));
+	if (!v)
+		return cv_err_set(err, ENOMEM, "out of memory for a KVM vCPU");
+	v->vm = vm;
+	v->index = index;
+	v->stats = stats;
+	atomic_init(&v->kick_pending, false);
+	int rc = pthread_mutex_init(&v->thread_lock, NULL);
+	if (rc) {
+		free(v);
+		return cv_err_set(err, rc, "cannot create a vCPU lock: %s",
+				  strerror(rc));
+	}
+	rc = v->fd = xioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(uintptr_t)index);
+	if (rc < 0) {
+		cv_err_set(err, -rc, "KVM_CREATE_VCPU %u failed: %s", index,
+			   strerror(-rc));
+		goto fail;
+	}
+	void *run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 v->fd, 0);
+	if (run == MAP_FAILED) {
+		rc = -errno;
+		cv_err_set(err, -rc, "cannot map kvm_run of vCPU %u: %s", index,
+			   strerror(-rc));
+		goto fail;
+	}
+	v->run = run;
+	rc = set_cpuid(v, err);
+	if (rc)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	kvm_vcpu_destroy(v);
+	return rc;
+}
+
+static void real_segment(struct kvm_segment *s, uint16_t sel, uint8_t type)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->base = (uint64_t)sel << 4;
+	s->limit = 0xffff;
+	s->type = type;
+	s->present = 1;
+	s->s = 1;
+}
+
+static void flat_segment(struct kvm_segment *s, uint16_t sel, bool code,
+			 bool long_mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->type = code ? 0xb : 0x3;	/* execute/read or read/write, accessed */
+	s->present = 1;
+	s->s = 1;
+	s->g = 1;
+	s->l = code && long_mode;
+	s->db = !s->l;
+}
+
+static void boot_sregs_real(struct kvm_sregs *sr, const struct boot_cpu_state *s)
+{
+	real_segment(&sr->cs, s->real_cs, 0xb);
+	real_segment(&sr->ds, 0, 0x3);
+	sr->es = sr->fs = sr->gs = sr->ss = sr->ds;
+	sr->cr0 &= ~(CR0_PE | CR0_PG);
+	sr->cr4 = 0;
+	sr->efer = 0;
+}
+
+static void boot_sregs_flat(struct kvm_sregs *sr, const struct boot_cpu_state *s)
+{
+	bool lm = s->mode == VM_CPU_LONG;
+	flat_segment(&sr->cs, s->code_sel, true, lm);
+	flat_segment(&sr->ds, s->data_sel, false, lm);
+	sr->es = sr->fs = sr->gs = sr->ss = sr->ds;
+	sr->gdt.base = s->gdt_base;
+	sr->gdt.limit = s->gdt_limit;
+	sr->idt.base = 0;
+	sr->idt.limit = 0;
+	/* VMX insists on a usable busy TSS in protected mode */
+	memset(&sr->tr, 0, sizeof(sr->tr));
+	sr->tr.limit = 0x67;
+	sr->tr.type = 0xb;
+	sr->tr.present = 1;
+	sr->cr0 = (s->cr0 ? s->cr0 : CR0_ET) | CR0_PE;
+	sr->cr3 = s->cr3;
+	sr->cr4 = s->cr4;
+	sr->efer = s->efer;
+	if (lm) {
+		sr->cr0 |= CR0_PG;
+		sr->cr4 |= CR4_PAE;
+		sr->efer |= EFER_LME | EFER_LMA;
+	}
+}
+
+static int kvm_vcpu_load_boot_state(struct backend_vcpu *v,
+				    const struct boot_cpu_state *s,
+				    struct cv_err *err)
+{
+	struct kvm_sregs sr;
+	int rc = xioctl(v->fd, KVM_GET_SREGS, &sr);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_GET_SREGS failed: %s", strerror(-rc));
+	switch (s->mode) {
+	case VM_CPU_REAL:
+		boot_sregs_real(&sr, s);
+		break;
+	case VM_CPU_PROTECTED:
+	case VM_CPU_LONG:
+		boot_sregs_flat(&sr, s);
+		break;
+	default:
+		return cv_err_set(err, EINVAL, "unknown boot CPU mode %d", (int)s->mode);
+	}
+	rc = xioctl(v->fd, KVM_SET_SREGS, &sr);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_SREGS failed for vCPU %u: %s",
+				  v->index, strerror(-rc));
+	struct kvm_regs r = {
+		.rip = s->rip, .rsp = s->rsp, .rflags = s->rflags | 0x2,
+		.rax = s->rax, .rbx = s->rbx, .rcx = s->rcx, .rdx = s->rdx,
+		.rsi = s->rsi, .rdi = s->rdi, .rbp = s->rbp,
+	};
+	rc = xioctl(v->fd, KVM_SET_REGS, &r);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_REGS failed for vCPU %u: %s",
+				  v->index, strerror(-rc));
+	return 0;
+}
+
+static int kvm_vcpu_get_regs(struct backend_vcpu *v, struct cpu_regs *out)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+	int rc = xioctl(v->fd, KVM_GET_REGS, &r);
+	if (rc < 0)
+		return rc;
+	rc = xioctl(v->fd, KVM_GET_SREGS, &sr);
+	if (rc < 0)
+		return rc;
+	*out = (struct cpu_regs){
+		.rip = r.rip, .rsp = r.rsp, .rflags = r.rflags,
+		.rax = r.rax, .rbx = r.rbx, .rcx = r.rcx, .rdx = r.rdx,
+		.rsi = r.rsi, .rdi = r.rdi, .rbp = r.rbp,
+		.r8 = r.r8, .r9 = r.r9, .r10 = r.r10, .r11 = r.r11,
+		.r12 = r.r12, .r13 = r.r13, .r14 = r.r14, .r15 = r.r15,
+		.cr0 = sr.cr0, .cr2 = sr.cr2, .cr3 = sr.cr3, .cr4 = sr.cr4,
+		.efer = sr.efer,
+		.cs = sr.cs.selector, .ds = sr.ds.selector,
+		.es = sr.es.selector, .ss = sr.ss.selector,
+		.cs_base = sr.cs.base,
+	};
+	return 0;
+}
+
+/* ---- kick -------------------------------------------------------------- */
+
+static void set_immediate_exit(struct backend_vcpu *v, uint8_t val)
+{
+	__atomic_store_n(&v->run->immediate_exit, val, __ATOMIC_SEQ_CST);
+}
+
+static void kvm_vcpu_kick(struct backend_vcpu *v)
+{
+	atomic_store(&v->kick_pending, true);
+	set_immediate_exit(v, 1);
+	pthread_mutex_lock(&v->thread_lock);
+	if (v->in_run)
+		pthread_kill(v->thread, kick_signal());
+	pthread_mutex_unlock(&v->thread_lock);
+}
+
+/*
+ * Consume a pending kick.  immediate_exit is cleared first: a kick racing
+ * with us either is merged into this one or leaves kick_pending set for
+ * the next check.
+ */
+static bool kick_take(struct backend_vcpu *v)
+{
+	if (!atomic_load(&v->kick_pending))
+		return false;
+	set_immediate_exit(v, 0);
+	atomic_store(&v->kick_pending, false);
+	return true;
+}
+
+static void enter_run(struct backend_vcpu *v)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, kick_signal());
+	/* a thread that blocked everything must still be kickable */
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	pthread_mutex_lock(&v->thread_lock);
+	v->thread = pthread_self();
+	v->in_run = true;
+	pthread_mutex_unlock(&v->thread_lock);
+}
+
+static void leave_run(struct backend_vcpu *v)
+{
+	pthread_mutex_lock(&v->thread_lock);
+	v->in_run = false;
+	pthread_mutex_unlock(&v->thread_lock);
+}
+
+/* ---- exits ------------------------------------------------------------- */
+
+static enum bus_action do_io(struct backend_vcpu *v,
+			     const struct kvm_exit_action *a)
+{
+	uint8_t *data = (uint8_t *)v->run + a->io.data_offset;
+	enum bus_action act = BUS_CONTINUE;
+
+	/* the kernel counts every item of a string I/O as done: do them all */
+	for (uint32_t i = 0; i < a->io.count; i++, data += a->io.size) {
+		uint64_t val = 0;
+		if (a->io.is_write) {
+			memcpy(&val, data, a->io.size);
+			if (bus_write(v->vm->bus, BUS_PIO, a->io.port,
+				      a->io.size, val) == BUS_EXIT)
+				act = BUS_EXIT;
+		} else {
+			val = bus_read(v->vm->bus, BUS_PIO, a->io.port,
+				       a->io.size);
+			memcpy(data, &val, a->io.size);
+		}
+	}
+	return act;
+}
+
+static bool is_pow2_size(unsigned len)
+{
+	return len == 1 || len == 2 || len == 4 || len == 8;
+}
+
+static enum bus_action do_mmio(struct backend_vcpu *v,
+			       const struct kvm_exit_action *a)
+{
+	uint8_t *data = v->run->mmio.data;
+	uint64_t addr = a->mmio.addr;
+	unsigned len = a->mmio.len;
+	/* odd lengths come from page-crossing splits: go byte by byte */
+	unsigned step = is_pow2_size(len) ? len : 1;
+	enum bus_action act = BUS_CONTINUE;
+
+	for (unsigned off = 0; off < len; off += step) {
+		uint64_t val = 0;
+		if (a->mmio.is_write) {
+			memcpy(&val, data + off, step);
+			if (bus_write(v->vm->bus, BUS_MMIO, addr + off, step,
+				      val) == BUS_EXIT)
+				act = BUS_EXIT;
+		} else {
+			val = bus_read(v->vm->bus, BUS_MMIO, addr + off, step);
+			memcpy(data + off, &val, step);
+		}
+	}
+	return act;
+}
+
+static int exit_error(struct backend_vcpu *v, struct vcpu_exit *ex, int rc,
+		      const char *what)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+	ex->reason = VCPU_EXIT_ERROR;
+	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0 &&
+	    ioctl(v->fd, KVM_GET_SREGS, &sr) == 0)
+		snprintf(ex->msg, sizeof(ex->msg),
+			 "vCPU %u: %s at RIP 0x%llx (CS base 0x%llx)", v->index,
+			 what, (unsigned long long)r.rip,
+			 (unsigned long long)sr.cs.base);
+	else
+		snprintf(ex->msg, sizeof(ex->msg), "vCPU %u: %s", v->index,
+			 what);
+	if (v->stats)
+		stat_inc(&v->stats->exits_other);
+	return rc < 0 ? rc : -EIO;
+}
+
+/* Dispatch one decoded exit; true when vcpu_run must return ex. */
+static bool handle_exit(struct backend_vcpu *v, const struct kvm_exit_action *a,
+			bool *event, struct vcpu_exit *ex)
+{
+	struct vcpu_stats *st = v->stats;
+	switch (a->kind) {
+	case KVM_ACT_IO:
+		if (st)
+			stat_inc(&st->exits_io);
+		if (do_io(v, a) == BUS_EXIT)
+			*event = true;
+		return false;
+	case KVM_ACT_MMIO:
+		if (st)
+			stat_inc(&st->exits_mmio);
+		if (do_mmio(v, a) == BUS_EXIT)
+			*event = true;
+		return false;
+	case KVM_ACT_HLT:
+		if (st)
+			stat_inc(&st->exits_hlt);
+		ex->reason = VCPU_EXIT_HLT;
+		return true;
+	case KVM_ACT_SHUTDOWN:
+		if (st)
+			stat_inc(&st->exits_shutdown);
+		ex->reason = VCPU_EXIT_SHUTDOWN;
+		return true;
+	case KVM_ACT_REENTER:
+		if (st)
+			stat_inc(&st->exits_other);
+		return false;
+	case KVM_ACT_ERROR:
+	default:
+		return true;	/* the caller reports it */
+	}
+}
+
+/*
+ * The KVM_RUN loop.  After a device asked for BUS_EXIT we run once more
+ * with immediate_exit set: that completes the pending I/O inside the
+ * kernel (RIP moves past the instruction, IN data lands in the register)
+ * without running guest code, so the VM layer sees consistent registers.
+ */
+static int run_loop(struct backend_vcpu *v, struct vcpu_exit *ex)
+{
+	bool event = false;
+	for (;;) {
+		if (event)
+			set_immediate_exit(v, 1);
+		else if (kick_take(v))
+			goto kicked;
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			int e = errno;
+			if (e == EINTR) {
+				if (event) {
+					set_immediate_exit(v, 0);
+					ex->reason = VCPU_EXIT_EVENT;
+					return 0;
+				}
+				if (kick_take(v))
+					goto kicked;
+				/* stray signal or a merged kick's leftover */
+				set_immediate_exit(v, 0);
+				continue;
+			}
+			if (e == EAGAIN)
+				continue;
+			char what[96];
+			snprintf(what, sizeof(what), "KVM_RUN failed: %s",
+				 strerror(e));
+			return exit_error(v, ex, -e, what);
+		}
+		struct kvm_exit_action a;
+		int rc = kvm_decode_exit(v->run, v->vm->run_size, &a);
+		if (rc < 0 || a.kind == KVM_ACT_ERROR)
+			return exit_error(v, ex, rc, a.msg);
+		if (handle_exit(v, &a, &event, ex))
+			return 0;
+	}
+kicked:
+	if (v->stats)
+		stat_inc(&v->stats->exits_kick);
+	ex->reason = VCPU_EXIT_KICK;
+	return 0;
+}
+
+/*
+ * Returns 0 with ex filled, or -errno with ex->reason = VCPU_EXIT_ERROR
+ * and a sentence in ex->msg.  slice_us is unused: every vCPU has its own
+ * thread on this backend.
+ */
+static int kvm_vcpu_run(struct backend_vcpu *v, uint32_t slice_us,
+			struct vcpu_exit *ex)
+{
+	(void)slice_us;
+	ex->reason = VCPU_EXIT_ERROR;
+	ex->msg[0] = '\0';
+	if (v->stats)
+		stat_inc(&v->stats->runs);
+	enter_run(v);
+	int rc = run_loop(v, ex);
+	leave_run(v);
+	return rc;
+}
+
+const struct backend_ops kvm_backend_ops = {
+	.name = "kvm",
+	.single_thread = false,
+	.probe = kvm_probe,
+	.vm_create = kvm_vm_create,
+	.vm_destroy = kvm_vm_destroy,
+	.vcpu_create = kvm_vcpu_create,
+	.vcpu_destroy = kvm_vcpu_destroy,
+	.vcpu_load_boot_state = kvm_vcpu_load_boot_state,
+	.vcpu_run = kvm_vcpu_run,
+	.vcpu_kick = kvm_vcpu_kick,
+	.vcpu_get_regs = kvm_vcpu_get_regs,
+	.set_irq = kvm_set_irq,
+	.code_written = kvm_code_written,
+};
