@@ -564,6 +564,22 @@ static void boot_sregs_flat(struct kvm_sregs *sr, const struct boot_cpu_state *s
 	}
 }
 
+/*
+ * With an in-kernel LAPIC, KVM parks every vCPU but 0 until INIT/SIPI.
+ * cvisor's raw boots start all vCPUs at the entry point (boot.h).
+ */
+static int make_runnable(struct backend_vcpu *v, struct cv_err *err)
+{
+	if (!v->vm->irqchip)
+		return 0;
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	int rc = xioctl(v->fd, KVM_SET_MP_STATE, &mp);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_MP_STATE failed for vCPU %u: %s",
+				  v->index, strerror(-rc));
+	return 0;
+}
+
 static int kvm_vcpu_load_boot_state(struct backend_vcpu *v,
 				    const struct boot_cpu_state *s,
 				    struct cv_err *err)
@@ -587,6 +603,9 @@ static int kvm_vcpu_load_boot_state(struct backend_vcpu *v,
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_SET_SREGS failed for vCPU %u: %s",
 				  v->index, strerror(-rc));
+	rc = make_runnable(v, err);
+	if (rc)
+		return rc;
 	struct kvm_regs r = {
 		.rip = s->rip, .rsp = s->rsp, .rflags = s->rflags | 0x2,
 		.rax = s->rax, .rbx = s->rbx, .rcx = s->rcx, .rdx = s->rdx,
