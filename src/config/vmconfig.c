@@ -67,6 +67,7 @@
 #define CONFIG_FILE_MAX (1u << 20)
 #define DIAGS_STORED_MAX 1000u
 #define QUOTE_MAX 80
+#define PATH_QUOTE_MAX 400
 
 enum image_kind { IMG_KERNEL, IMG_BIOS, IMG_RAMDISK, IMG_DTB, IMG_COUNT };
 
@@ -256,7 +257,8 @@ static void warn_at(struct ctx *c, int line, const char *key,
  * Render a string for a message: quoted, control bytes escaped, long
  * strings cut, so a hostile value cannot forge extra lines of output.
  */
-static const char *quote(char *buf, size_t size, const char *s, size_t len)
+static const char *quote_n(char *buf, size_t size, const char *s, size_t len,
+			   size_t max)
 {
 	size_t o = 0;
 
@@ -265,7 +267,7 @@ static const char *quote(char *buf, size_t size, const char *s, size_t len)
 	buf[o++] = '"';
 	for (size_t i = 0; i < len && o + 8 < size; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if (i >= QUOTE_MAX) {
+		if (i >= max) {
 			memcpy(buf + o, "...", 3);
 			o += 3;
 			break;
@@ -282,6 +284,11 @@ static const char *quote(char *buf, size_t size, const char *s, size_t len)
 	buf[o++] = '"';
 	buf[o] = '\0';
 	return buf;
+}
+
+static const char *quote(char *buf, size_t size, const char *s, size_t len)
+{
+	return quote_n(buf, size, s, len, QUOTE_MAX);
 }
 
 /* Keys are shown bare unless they hold bytes that need escaping. */
@@ -1212,10 +1219,10 @@ static bool stat_image(struct ctx *c, enum image_kind k)
 	const char *p = image_path(c->cfg, k);
 	const char *key = image_path_key[k];
 	int line = c->img[k].path_line;
-	char q[QUOTE_MAX * 4 + 16];
+	char q[PATH_QUOTE_MAX * 4 + 16];
 	struct stat st;
 
-	quote(q, sizeof(q), p, strlen(p));
+	quote_n(q, sizeof(q), p, strlen(p), PATH_QUOTE_MAX);
 	if (stat(p, &st) < 0) {
 		error_at(c, line, key, "cannot read %s: %s", q, strerror(errno));
 		return false;
