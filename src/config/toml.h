@@ -67,6 +67,9 @@ int toml_table_key_line(const toml_value *t, size_t i);
 int toml_table_key_col(const toml_value *t, size_t i);
 /* NULL when absent; t may be NULL (then NULL). */
 const toml_value *toml_table_get(const toml_value *t, const char *key);
+/* The same for a key of keylen bytes that may contain NUL bytes. */
+const toml_value *toml_table_getn(const toml_value *t, const char *key,
+				  size_t keylen);
 
 /* Arrays. */
 size_t toml_array_len(const toml_value *a);
