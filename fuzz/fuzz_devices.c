@@ -1,0 +1,169 @@
+/*
+ * fuzz_devices: libFuzzer target for device emulation.  Each input builds
+ * a fresh device set (three UARTs - two on ports, one MMIO - plus
+ * cvisor's ports and the i8042) on a fresh bus and replays the input as a
+ * stream of guest accesses mixed with host-side actions (RX input, flush,
+ * reset, shutdown requests, describe).  Invariants are checked with
+ * __builtin_trap so libFuzzer reports them as crashes.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct stream {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t take8(struct stream *s)
+{
+	if (!s->n)
+		return 0;
+	s->n--;
+	return *s->p++;
+}
+
+static uint64_t take(struct stream *s, unsigned bytes)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < bytes; i++)
+		v |= (uint64_t)take8(s) << (8 * i);
+	return v;
+}
+
+/* Addresses where something lives, so most accesses hit a device. */
+static const struct { enum bus_space space; uint64_t base; } hot[] = {
+	{ BUS_PIO, 0x3f8 }, { BUS_PIO, 0x2f8 }, { BUS_MMIO, 0x9000000 },
+	{ BUS_PIO, 0xf4 }, { BUS_PIO, 0x80 }, { BUS_PIO, 0x5f0 },
+	{ BUS_PIO, 0x60 }, { BUS_PIO, 0x64 },
+};
+#define N_HOT (sizeof(hot) / sizeof(hot[0]))
+
+static void count_event(void *ctx, enum vm_event_kind kind, int arg)
+{
+	(void)kind;
+	if (arg < 0 || arg > 255)
+		__builtin_trap();
+	(*(unsigned *)ctx)++;
+}
+
+static void listener(void *ctx, const void *buf, size_t len)
+{
+	(void)buf;
+	*(size_t *)ctx += len;
+}
+
+static void check_width(uint64_t v, unsigned size)
+{
+	if (size < 8 && (v >> (8 * size)) != 0)
+		__builtin_trap();
+}
+
+static void guest_access(struct bus *bus, struct stream *s, uint8_t op)
+{
+	static const unsigned sizes[8] = { 1, 1, 1, 2, 4, 8, 3, 1 };
+	unsigned size = sizes[(op >> 2) & 7];
+	uint8_t sel = take8(s);
+	enum bus_space space;
+	uint64_t addr;
+
+	if (sel & 0x80) {	/* anywhere */
+		space = (sel & 0x40) ? BUS_MMIO : BUS_PIO;
+		addr = space == BUS_PIO ? take(s, 2) : take(s, 8);
+	} else {		/* near a device, possibly straddling it */
+		space = hot[sel % N_HOT].space;
+		addr = hot[sel % N_HOT].base + (take8(s) & 0x0f);
+	}
+	if (op & 0x20) {
+		uint64_t v = bus_read(bus, space, addr, size);
+		if (size == 1 || size == 2 || size == 4 || size == 8)
+			check_width(v, size);
+	} else {
+		bus_write(bus, space, addr, size, take(s, size > 8 ? 8 : size));
+	}
+}
+
+static void host_action(struct vm_devices *d, struct console *con,
+			struct stream *s, uint8_t op)
+{
+	uint8_t buf[32];
+	struct vm_device_info info[16];
+
+	switch ((op >> 2) & 7) {
+	case 0: {
+		size_t n = take8(s) % sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = take8(s);
+		if (uart_receive(vm_devices_uart(d, take8(s) % 3), buf, n) > n)
+			__builtin_trap();
+		break;
+	}
+	case 1: console_flush(con); break;
+	case 2: vm_devices_reset(d); break;
+	case 3: cvports_request_shutdown(vm_devices_cvports(d)); break;
+	case 4:
+		if (vm_devices_describe(d, info, 16) != 8)
+			__builtin_trap();
+		break;
+	case 5: console_input(con, "k", 1); break;
+	default: {
+		uint8_t snap[64];
+		if (console_snapshot(con, snap, sizeof(snap)) > sizeof(snap))
+			__builtin_trap();
+	}
+	}
+}
+
+static void add_uart(struct vm_config *cfg, const char *name, uint64_t base,
+		     uint64_t len, uint32_t irq)
+{
+	struct vm_emu_device *e = &cfg->emu_devices[cfg->n_emu_devices++];
+	strcpy(e->name, name);
+	e->base = base;
+	e->len = len;
+	e->irq = irq;
+	e->type = VM_DEV_CONSOLE;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vm_config *cfg = calloc(1, sizeof(*cfg));
+	struct bus *bus = malloc(sizeof(*bus));
+	struct console *con = console_create(NULL, 0, NULL);
+	struct vm_devices *d = NULL;
+	unsigned events = 0;
+	size_t heard = 0;
+	struct vm_event_sink sink = { .post = count_event, .ctx = &events };
+
+	if (!cfg || !bus || !con)
+		__builtin_trap();
+	add_uart(cfg, "com1", 0x3f8, 8, 4);
+	add_uart(cfg, "com2", 0x2f8, 8, 3);
+	add_uart(cfg, "mmio", 0x9000000, 0x1000, 33);
+	bus_init(bus);
+	if (vm_devices_create(&d, bus, cfg, con, sink, NULL))
+		__builtin_trap();
+	free(cfg);
+	console_add_listener(con, listener, &heard);
+
+	struct stream s = { data, size };
+	while (s.n) {
+		uint8_t op = take8(&s);
+		if ((op & 3) == 3)
+			host_action(d, con, &s, op);
+		else
+			guest_access(bus, &s, op);
+	}
+
+	vm_devices_destroy(d);
+	if (bus->pio.n || bus->mmio.n)
+		__builtin_trap();
+	console_destroy(con);
+	free(bus);
+	return 0;
+}
