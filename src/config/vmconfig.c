@@ -1541,10 +1541,47 @@ static void init_ctx(struct ctx *c, const char *display_name,
 	set_base_dir(c, base_dir);
 }
 
-static void finish_diags(struct ctx *c)
+/*
+ * Checks run phase by phase; users read top to bottom, so order this
+ * load's diags by line (stable: same-line problems keep their order).
+ */
+struct diag_order {
+	int line;
+	size_t idx;
+};
+
+static int cmp_diag_order(const void *a, const void *b)
+{
+	const struct diag_order *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void sort_diags(struct vmcfg_diags *d, size_t first)
+{
+	size_t n = d->n - first;
+	if (n < 2)
+		return;
+	struct diag_order *order = malloc(n * sizeof(*order));
+	struct vmcfg_diag *sorted = malloc(n * sizeof(*sorted));
+	if (order && sorted) {	/* unsorted is still correct, just less tidy */
+		for (size_t i = 0; i < n; i++)
+			order[i] = (struct diag_order){ d->items[first + i].line, i };
+		qsort(order, n, sizeof(*order), cmp_diag_order);
+		for (size_t i = 0; i < n; i++)
+			sorted[i] = d->items[first + order[i].idx];
+		memcpy(d->items + first, sorted, n * sizeof(*sorted));
+	}
+	free(order);
+	free(sorted);
+}
+
+static void finish_diags(struct ctx *c, size_t first)
 {
 	char msg[128];
 
+	sort_diags(c->diags, first);
 	if (!c->dropped)
 		return;
 	snprintf(msg, sizeof(msg), "%s: %zu more problem%s not shown", c->file,
@@ -1557,7 +1594,7 @@ static void finish_diags(struct ctx *c)
 static int load(struct ctx *c, const char *text, size_t len)
 {
 	struct toml_error terr = { 0 };
-	size_t errors_before = c->diags->n_errors;
+	size_t errors_before = c->diags->n_errors, first = c->diags->n;
 
 	toml_value *root = toml_parse(text, len, &terr);
 	if (!root) {
@@ -1579,7 +1616,7 @@ static int load(struct ctx *c, const char *text, size_t len)
 	check_emu_devices(c);
 	check_pt_devices(c);
 	toml_free(root);
-	finish_diags(c);
+	finish_diags(c, first);
 	if (c->oom)
 		return -ENOMEM;
 	return c->diags->n_errors > errors_before ? -EINVAL : 0;
@@ -1772,7 +1809,7 @@ static void print_devices(FILE *out, const struct vm_config *cfg)
 	fputs("\n[devices]\n", out);
 	print_key_string(out, "interrupt_mode",
 			 vmcfg_irq_mode_name(cfg->interrupt_mode));
-	fputs("emu_devices = [\n", out);
+	fputs(cfg->n_emu_devices ? "emu_devices = [\n" : "emu_devices = [", out);
 	for (size_t i = 0; i < cfg->n_emu_devices && i < VMCFG_MAX_DEVICES; i++) {
 		const struct vm_emu_device *d = &cfg->emu_devices[i];
 		fputs("  [", out);
@@ -1784,7 +1821,8 @@ static void print_devices(FILE *out, const struct vm_config *cfg)
 		fputs("]],\n", out);
 	}
 	fputs("]\n", out);
-	fputs("passthrough_devices = [\n", out);
+	fputs(cfg->n_passthrough_devices ? "passthrough_devices = [\n" :
+	      "passthrough_devices = [", out);
 	for (size_t i = 0;
 	     i < cfg->n_passthrough_devices && i < VMCFG_MAX_DEVICES; i++) {
 		const struct vm_passthrough_device *d =
