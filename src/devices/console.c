@@ -295,13 +295,14 @@ int console_add_listener_replay(struct console *c, console_listener_fn fn,
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
 	flush_locked(c);
-	int id = -ENOSPC;
-	for (size_t i = 0; i < CONSOLE_MAX_LISTENERS; i++)
-		if (!c->listeners[i].fn)
-			id = 0;
-	if (id == 0) {
+	int id = add_listener_locked(c, fn, ctx);
+	if (id >= 0) {
+		/* No flush can run while we hold the lock, so the replay is
+		 * followed by exactly the bytes after it.  The replay counts as
+		 * a flush: fn writing to the console is dropped as usual. */
+		c->flushing = true;
 		replay_locked(c, fn, ctx);
-		id = add_listener_locked(c, fn, ctx);
+		c->flushing = false;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return id;

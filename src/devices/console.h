@@ -8,6 +8,10 @@
  * and one listener call per flush.  A flush happens when a '\n' was
  * written, when the line buffer is full, and on console_flush() (the VM
  * layer calls it whenever a vCPU leaves guest execution and on stop).
+ * A guest that prints a prompt without '\n' and then idles inside KVM is
+ * only seen after the next flush, so whoever shows output live (`cvisor
+ * run`, `vm console`) should also call console_flush() on a short timer
+ * (e.g. every 50 ms) - a flush with nothing pending costs one lock.
  *
  * Every function is thread-safe.  Listeners run on the flushing thread
  * with the console locked: they must be quick, they may add or remove

@@ -119,10 +119,13 @@ static enum bus_action boot_write(void *opaque, uint64_t offset,
 		return BUS_CONTINUE;
 	if (now == 0)
 		now = 1;	/* 0 means "no write yet" */
-	atomic_compare_exchange_strong(&p->boot_first_ns, &zero, now);
-	atomic_store(&p->boot_last_ns, now);
-	atomic_store(&p->boot_last_value, (unsigned)(value & 0xff));
-	atomic_fetch_add(&p->boot_writes, 1);
+	/* Plain load first: the CAS (a locked op) only until the first write. */
+	if (atomic_load_explicit(&p->boot_first_ns, memory_order_relaxed) == 0)
+		atomic_compare_exchange_strong(&p->boot_first_ns, &zero, now);
+	atomic_store_explicit(&p->boot_last_ns, now, memory_order_relaxed);
+	atomic_store_explicit(&p->boot_last_value, (unsigned)(value & 0xff),
+			      memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->boot_writes, 1, memory_order_relaxed);
 	return BUS_CONTINUE;
 }
 
