@@ -313,11 +313,14 @@ static void settle_locked(struct vm *vm)
 	pthread_cond_broadcast(&vm->cond);
 }
 
-/* The runner that parked last performs a guest-requested reset. */
-static void maybe_reset_locked(struct vm *vm)
+/*
+ * The runner that parked last performs a guest-requested reset.  Returns
+ * true when it did (the mailboxes changed: the caller looks again).
+ */
+static bool maybe_reset_locked(struct vm *vm)
 {
 	if (!vm->reset_requested || vm->resetting || !all_parked_locked(vm))
-		return;
+		return false;
 	vm->resetting = true;
 	pthread_mutex_unlock(&vm->lock);
 	struct cv_err err = {0};
@@ -331,7 +334,7 @@ static void maybe_reset_locked(struct vm *vm)
 		vm->stop_reason = VM_STOP_ERROR;
 		vm->state = VM_STOPPING;
 		settle_locked(vm);
-		return;
+		return true;
 	}
 	vm->reboots++;
 	vm->start_ns = now_ns();
@@ -339,6 +342,7 @@ static void maybe_reset_locked(struct vm *vm)
 	if (vm->state == VM_RUNNING)
 		want_all_locked(vm, WANT_RUN);
 	pthread_cond_broadcast(&vm->cond);
+	return true;
 }
 
 static void block_host_signals(void)
@@ -388,7 +392,8 @@ static void *runner_main(void *arg)
 		}
 		if (changed)
 			settle_locked(vm);
-		maybe_reset_locked(vm);
+		if (maybe_reset_locked(vm))
+			continue;
 		if (all_quit)
 			break;
 		if (!runnable) {
