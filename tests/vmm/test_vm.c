@@ -69,6 +69,27 @@ static void test_longmode(void **state)
 	vmtest_destroy(vm, &cap);
 }
 
+/* AxVisor's x86 layout: BIOS stub at 0x8000 -> protected mode -> 0x200000 */
+static void test_axvisor_layout(void **state)
+{
+	(void)state;
+	struct vm_config cfg;
+	struct vmcfg_diags d = {0};
+	int rc = vmcfg_load_file(GUEST_CONFIG_DIR "/axvisor.toml", &cfg, &d,
+				 NULL);
+	vmcfg_diags_free(&d);
+	assert_int_equal(rc, 0);
+	cfg.accel = vmtest_accel();
+	struct capture cap;
+	struct cv_err err = {0};
+	struct vm *vm = vmtest_create(&cfg, &cap);
+	assert_int_equal(vm_start(vm, &err), 0);
+	assert_int_equal(vm_wait_stopped(vm, 30 * SEC), 0);
+	assert_true(capture_wait(&cap, 0, "axkernel: magic ok", 1));
+	assert_int_equal(vm_exit_code(vm), 0);
+	vmtest_destroy(vm, &cap);
+}
+
 /* suspend parks the ticker: no output for 300 ms; resume continues at N+1 */
 static void test_ticker_suspend_resume(void **state)
 {
@@ -310,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_demo),
 		cmocka_unit_test(test_exitcode),
 		cmocka_unit_test(test_longmode),
+		cmocka_unit_test(test_axvisor_layout),
 		cmocka_unit_test(test_ticker_suspend_resume),
 		cmocka_unit_test(test_ticker_graceful_stop),
 		cmocka_unit_test(test_ticker_restart_from_zero),
