@@ -265,7 +265,9 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cvisor run: cannot start VM: %s\n", err.msg);
 		status = 1;
 	} else {
-		vm_wait_stopped(vm, 0);
+		/* a partial line (a prompt) reaches the terminal within 50 ms */
+		while (vm_wait_stopped(vm, 50 * 1000000ull) == -ETIMEDOUT)
+			console_flush(vm_console(vm));
 		status = waiter ? 0 : 1;
 	}
 	if (waiter) {
