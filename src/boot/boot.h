@@ -25,7 +25,12 @@
  * boot_protocol "auto" without bios_path: ELF, multiboot and bzImage
  * headers are recognised and refused with -ENOTSUP until their loaders
  * land; anything else is a raw image.  With image_location = "memory"
- * every path (kernel, bios, ramdisk, dtb) names a built-in image.
+ * every path (kernel, bios, ramdisk, dtb) names a built-in image, which
+ * must be loaded at the address it was linked for (builtin.h load_addr).
+ *
+ * Every image is checked (it fits in one RAM region, overlaps no other
+ * image and, for protected/long boots, not the GDT/page-table area)
+ * before anything is written.
  */
 #ifndef CV_BOOT_H
 #define CV_BOOT_H

@@ -146,12 +146,10 @@ static size_t reserved_areas(enum vm_cpu_mode mode, struct area *a)
 	return n;
 }
 
-static int check_layout(const struct guest_mem *mem,
-			const struct raw_images *ri, enum vm_cpu_mode mode,
-			struct cv_err *err)
+static int check_reserved_ram(const struct guest_mem *mem,
+			      const struct area *res, size_t nres,
+			      enum vm_cpu_mode mode, struct cv_err *err)
 {
-	struct area res[2];
-	size_t nres = reserved_areas(mode, res);
 	for (size_t i = 0; i < nres; i++)
 		if (!guest_mem_ptr(mem, res[i].gpa, res[i].len))
 			return cv_err_set(err, ERANGE,
@@ -160,38 +158,55 @@ static int check_layout(const struct guest_mem *mem,
 					  (unsigned long long)res[i].gpa,
 					  (unsigned long long)end_of(res[i].gpa, res[i].len),
 					  res[i].what);
-	for (size_t i = 0; i < ri->n; i++) {
+	return 0;
+}
+
+static int image_vs_image(const struct placed *p, const struct placed *q,
+			  struct cv_err *err)
+{
+	if (!overlaps(p->gpa, p->src.size, q->gpa, q->src.size))
+		return 0;
+	return cv_err_set(err, EINVAL,
+			  "%s at [0x%llx, 0x%llx) overlaps %s at [0x%llx, 0x%llx)",
+			  p->src.label, (unsigned long long)p->gpa,
+			  (unsigned long long)end_of(p->gpa, p->src.size),
+			  q->src.label, (unsigned long long)q->gpa,
+			  (unsigned long long)end_of(q->gpa, q->src.size));
+}
+
+static int image_vs_area(const struct placed *p, const struct area *a,
+			 enum vm_cpu_mode mode, struct cv_err *err)
+{
+	if (!overlaps(p->gpa, p->src.size, a->gpa, a->len))
+		return 0;
+	return cv_err_set(err, EINVAL,
+			  "%s at [0x%llx, 0x%llx) overlaps the %s cvisor writes at [0x%llx, 0x%llx) for a %s-mode boot",
+			  p->src.label, (unsigned long long)p->gpa,
+			  (unsigned long long)end_of(p->gpa, p->src.size),
+			  a->what, (unsigned long long)a->gpa,
+			  (unsigned long long)end_of(a->gpa, a->len),
+			  mode_name(mode));
+}
+
+/* Everything is checked before the first byte is written. */
+static int check_layout(const struct guest_mem *mem,
+			const struct raw_images *ri, enum vm_cpu_mode mode,
+			struct cv_err *err)
+{
+	struct area res[2];
+	size_t nres = reserved_areas(mode, res);
+	int rc = check_reserved_ram(mem, res, nres, mode, err);
+	for (size_t i = 0; !rc && i < ri->n; i++) {
 		const struct placed *p = &ri->img[i];
-		int rc = check_builtin_addr(p, err);
+		rc = check_builtin_addr(p, err);
 		if (!rc)
 			rc = check_fit(mem, p, err);
-		if (rc)
-			return rc;
-		for (size_t j = 0; j < i; j++) {
-			const struct placed *q = &ri->img[j];
-			if (overlaps(p->gpa, p->src.size, q->gpa, q->src.size))
-				return cv_err_set(err, EINVAL,
-						  "%s at [0x%llx, 0x%llx) overlaps %s at [0x%llx, 0x%llx)",
-						  p->src.label,
-						  (unsigned long long)p->gpa,
-						  (unsigned long long)end_of(p->gpa, p->src.size),
-						  q->src.label,
-						  (unsigned long long)q->gpa,
-						  (unsigned long long)end_of(q->gpa, q->src.size));
-		}
-		for (size_t k = 0; k < nres; k++)
-			if (overlaps(p->gpa, p->src.size, res[k].gpa, res[k].len))
-				return cv_err_set(err, EINVAL,
-						  "%s at [0x%llx, 0x%llx) overlaps the %s cvisor writes at [0x%llx, 0x%llx) for a %s-mode boot",
-						  p->src.label,
-						  (unsigned long long)p->gpa,
-						  (unsigned long long)end_of(p->gpa, p->src.size),
-						  res[k].what,
-						  (unsigned long long)res[k].gpa,
-						  (unsigned long long)end_of(res[k].gpa, res[k].len),
-						  mode_name(mode));
+		for (size_t j = 0; !rc && j < i; j++)
+			rc = image_vs_image(p, &ri->img[j], err);
+		for (size_t k = 0; !rc && k < nres; k++)
+			rc = image_vs_area(p, &res[k], mode, err);
 	}
-	return 0;
+	return rc;
 }
 
 static void put64(uint8_t *p, uint64_t v)

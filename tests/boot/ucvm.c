@@ -8,7 +8,11 @@
  * uc_emu_start() on a UC_MODE_16 engine starts at a 16-bit IP.  So a
  * single vCPU runs in one uc_emu_start() per ucvm_run() (a guest that
  * switched to protected mode above 64 KiB is never resumed mid-way), and
- * only multi-vCPU VMs are time-sliced.  A UC_MODE_16 engine follows a
+ * only multi-vCPU VMs are sliced, by instruction count.  Slicing by
+ * uc_emu_start()'s timeout and resuming was seen to corrupt guests now
+ * and then (garbled ticker output, a lost smp4 token: 1 run in ~8),
+ * probably the same "PC left at the start of the translation block" as
+ * a stop from an OUT hook; 20 runs with count slices showed none.  A UC_MODE_16 engine follows a
  * guest into 32-bit protected mode but not into 64-bit mode (a call there
  * decodes with a 16-bit operand size), so the self-switching longmode
  * guest is checked under QEMU instead (qemu_guests.sh).
@@ -20,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SLICE_US 5000
+#define SLICE_INSNS 200000	/* per vCPU turn when there are several */
 #define MSR_EFER 0xC0000080u
 
 uint64_t ucvm_now_ns(void)
@@ -102,8 +106,12 @@ static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *opaque)
 	switch (port) {
 	case 0x3fd:
 		return 0x60;			/* THR empty, transmitter idle */
-	case 0x5f0:
-		return cpu->vm->shutdown_request ? 1 : 0;
+	case 0x5f0: {
+		struct ucvm *vm = cpu->vm;
+		vm->shutdown_reads++;
+		return vm->shutdown_request || (vm->shutdown_after &&
+			vm->shutdown_reads >= vm->shutdown_after);
+	}
 	default:
 		return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
 	}
@@ -299,7 +307,8 @@ uint64_t ucvm_reg(const struct ucvm *vm, unsigned i, int regid)
 }
 
 /* One slice of vCPU i; marks it halted when it stopped on its own. */
-static int run_slice(struct ucvm *vm, struct ucvm_cpu *cpu, uint64_t us)
+static int run_slice(struct ucvm *vm, struct ucvm_cpu *cpu, uint64_t us,
+		     size_t count)
 {
 	uint64_t rip = ucvm_reg(vm, cpu->index, cpu->mode == VM_CPU_LONG ?
 				UC_X86_REG_RIP : UC_X86_REG_EIP);
@@ -309,7 +318,7 @@ static int run_slice(struct ucvm *vm, struct ucvm_cpu *cpu, uint64_t us)
 			 cpu->index, (unsigned long long)rip);
 		return -EINVAL;
 	}
-	uc_err e = uc_emu_start(cpu->uc, rip, ~0ull, us, 0);
+	uc_err e = uc_emu_start(cpu->uc, rip, ~0ull, us, count);
 	if (e) {
 		snprintf(vm->err, sizeof(vm->err),
 			 "vCPU %u stopped at 0x%llx: %s", cpu->index,
@@ -338,14 +347,10 @@ enum ucvm_stop ucvm_run(struct ucvm *vm, unsigned max_ms)
 			ran = true;
 			uint64_t now = ucvm_now_ns(), left_us =
 				now < deadline ? (deadline - now) / 1000 + 1 : 1;
-			bool sliced = vm->ncpus > 1 || vm->until;
-			if (run_slice(vm, &vm->cpu[i], sliced &&
-				      left_us > SLICE_US ? SLICE_US : left_us))
+			if (run_slice(vm, &vm->cpu[i], left_us,
+				      vm->ncpus > 1 ? SLICE_INSNS : 0))
 				vm->stop = UCVM_ERROR;
 		}
-		if (vm->stop == UCVM_RUNNING && vm->until &&
-		    vm->until(vm, vm->until_arg))
-			vm->stop = UCVM_UNTIL;
 		if (vm->stop != UCVM_RUNNING)
 			break;
 		if (!ran)

@@ -5,7 +5,9 @@
  * the test guests use (COM1 output, 0xf4, 0x80, 0x5f0, i8042 reset).  It
  * checks the boot layer and the guests independently of cvisor's VM layer
  * and backends.  vCPUs run round-robin in time slices on one thread; a
- * single vCPU runs in one piece unless an `until` condition is set.
+ * single vCPU runs in one piece (see ucvm.c for why).  Tests make a run
+ * end deterministically with shutdown_after: the guest sees a graceful
+ * stop request at its Nth read of port 0x5f0.
  */
 #ifndef UCVM_H
 #define UCVM_H
@@ -39,7 +41,6 @@ enum ucvm_stop {
 	UCVM_EXIT,		/* the guest wrote 0xf4 */
 	UCVM_RESET,		/* the guest asked the i8042 for a reset */
 	UCVM_ALL_HALTED,	/* every vCPU halted: nothing can wake them */
-	UCVM_UNTIL,		/* the caller's condition became true */
 	UCVM_TIMEOUT,		/* the time budget ran out */
 	UCVM_ERROR,		/* the engine refused (msg in err) */
 };
@@ -56,12 +57,11 @@ struct ucvm {
 	unsigned boot_marks;		/* writes to port 0x80 */
 	uint64_t first_mark_ns;		/* since ucvm_boot */
 	uint64_t boot_ns;
-	bool shutdown_request;		/* what port 0x5f0 reads */
+	bool shutdown_request;		/* what port 0x5f0 reads... */
+	unsigned shutdown_after;	/* ...or 1 from this read on (0: off) */
+	unsigned shutdown_reads;
 	uint8_t com1_lcr;		/* DLAB set: 0x3f8 is the divisor */
 	enum ucvm_stop stop;
-	/* checked after every slice (5 ms); true stops the run */
-	bool (*until)(const struct ucvm *vm, const void *arg);
-	const void *until_arg;
 	char err[256];
 };
 
