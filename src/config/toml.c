@@ -40,7 +40,6 @@ struct chunk {
 struct arena {
 	struct chunk *head;	/* chunk that small allocations come from */
 	size_t next_cap;
-	void *last;		/* latest allocation: it may grow in place */
 };
 
 static void *arena_alloc(struct arena *a, size_t n)
@@ -66,7 +65,6 @@ static void *arena_alloc(struct arena *a, size_t n)
 				c->next = NULL;
 				a->head = c;
 			}
-			a->last = c->data;
 			return c->data;
 		}
 		c = malloc(sizeof(*c) + a->next_cap);
@@ -81,23 +79,12 @@ static void *arena_alloc(struct arena *a, size_t n)
 	}
 	void *p = (char *)c->data + c->used;
 	c->used += n;
-	a->last = p;
 	return p;
 }
 
-/* Grow a block; the newest block of the head chunk grows in place. */
+/* Vectors grow by doubling, so the copies left behind cost at most 2x. */
 static void *arena_grow(struct arena *a, void *old, size_t oldn, size_t newn)
 {
-	struct chunk *c = a->head;
-	if (old && old == a->last && c && newn <= SIZE_MAX / 2) {
-		uintptr_t base = (uintptr_t)c->data, o = (uintptr_t)old;
-		size_t need = (newn + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-		if (o >= base && o < base + c->cap &&
-		    need <= c->cap - (size_t)(o - base)) {
-			c->used = (size_t)(o - base) + need;
-			return old;
-		}
-	}
 	void *p = arena_alloc(a, newn);
 	if (p && oldn)
 		memcpy(p, old, oldn);

@@ -20,6 +20,45 @@
 #include "toml.h"
 
 /*
+ * Allocation failure injection: the parser is linked with --wrap for the
+ * allocator, and alloc_budget (when >= 0) is the number of allocations
+ * that still succeed.  Only test_out_of_memory sets it.
+ */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+
+static long alloc_budget = -1;
+
+static bool alloc_allowed(void)
+{
+	if (alloc_budget < 0)
+		return true;
+	if (alloc_budget == 0)
+		return false;
+	alloc_budget--;
+	return true;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return alloc_allowed() ? __real_malloc(n) : NULL;
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_allowed() ? __real_calloc(n, size) : NULL;
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return alloc_allowed() ? __real_realloc(p, n) : NULL;
+}
+
+/*
  * Parse from an exactly-sized heap copy without a terminating NUL, so a
  * read past the end is caught by ASan.
  */
@@ -589,6 +628,70 @@ static void test_redefinitions(void **state)
 	}
 }
 
+/* Every allocation failure is reported as such and leaks nothing. */
+static void test_out_of_memory(void **state)
+{
+	(void)state;
+	size_t cap = 64 * 1024, o = 0;
+	char *doc = malloc(cap);
+	assert_non_null(doc);
+	/* Long strings grow the scratch buffers, 40 keys build a hash
+	 * index, 20 KB of string needs a chunk of its own. */
+	o += (size_t)snprintf(doc + o, cap - o, "s = \"%0300d\"\n"
+			      "l = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+			      "i = { a.b = 1, c = [{}] }\n", 7);
+	for (int i = 0; i < 40; i++)
+		o += (size_t)snprintf(doc + o, cap - o, "k%d = 'v'\n", i);
+	o += (size_t)snprintf(doc + o, cap - o, "big = '");
+	memset(doc + o, 'y', 20000);
+	o += 20000;
+	o += (size_t)snprintf(doc + o, cap - o, "'\n[[t.u]]\n[t.v]\nx = 1\n");
+
+	struct toml_error err;
+	long budget;
+	for (budget = 0; budget < 100000; budget++) {
+		alloc_budget = budget;
+		toml_value *root = toml_parse(doc, o, &err);
+		alloc_budget = -1;
+		if (root) {
+			assert_int_equal(toml_table_len(root), 45);
+			toml_free(root);
+			break;
+		}
+		if (strcmp(err.msg, "out of memory") != 0 || err.line != 0)
+			fail_msg("budget %ld: %d:%d %s", budget, err.line,
+				 err.col, err.msg);
+	}
+	print_message("parse succeeded with %ld allocations\n", budget);
+	assert_true(budget >= 5 && budget < 100000);
+	free(doc);
+}
+
+/* Inputs that once broke the parser (found by fuzzing or sanitizers). */
+static void test_fuzz_regressions(void **state)
+{
+	(void)state;
+#define CASE(src, valid) { src, sizeof(src) - 1, valid }
+	static const struct {
+		const char *src;
+		size_t len;
+		bool valid;
+	} cases[] = {
+		/* empty keys: memcpy() from a NULL buffer (UBSan) */
+		CASE("\"\" = 1", true),
+		CASE("[\"\"]\n''.'' = 1", true),
+		CASE("a.\"\".b = ''", true),
+	};
+#undef CASE
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct toml_error err;
+		toml_value *root = parse_n(cases[i].src, cases[i].len, &err);
+		if ((root != NULL) != cases[i].valid)
+			fail_msg("case %zu: %s", i, root ? "accepted" : err.msg);
+		toml_free(root);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +707,8 @@ int main(void)
 		cmocka_unit_test(test_locale),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_redefinitions),
+		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_fuzz_regressions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
