@@ -740,9 +740,12 @@ static int scan_string(struct parser *p, char quote, bool multiline,
 		} else if (c == '\n') {
 			return fail_at(p, line0, col0, "string is not closed "
 				       "before the end of the line");
-		} else {
+		} else if (basic) {
 			return fail(p, "control character U+%04X must be "
 				    "escaped in a string", (unsigned)c);
+		} else {
+			return fail(p, "control character U+%04X is not "
+				    "allowed in a literal string", (unsigned)c);
 		}
 	}
 }

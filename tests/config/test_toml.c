@@ -315,6 +315,8 @@ static const struct bad_doc bad_docs[] = {
 	{ "'''k''' = 1", 1, 1, "multi-line" },
 	{ "a = 1\r\r\n", 1, 6, "carriage return" },
 	{ "s = '''a''''''", 1, 9, "three quotes" },
+	{ "s = 'a\x7f'", 1, 7, "U+007F is not allowed in a literal string" },
+	{ "s = \"a\x1b\"", 1, 7, "U+001B must be escaped" },
 };
 
 static void test_errors(void **state)
