@@ -67,7 +67,10 @@ static void to_stdout(void *ctx, const void *buf, size_t len)
 	write_all(STDOUT_FILENO, buf, len);
 }
 
-/* The config of a built-in image: the same loader as files use. */
+/*
+ * The config of a built-in image: its own guests/configs/<name>.toml text
+ * when it has one, else a minimal raw boot; the same loader as files use.
+ */
 static int builtin_config(const char *name, struct vm_config *cfg,
 			  struct vmcfg_diags *diags)
 {
@@ -77,6 +80,9 @@ static int builtin_config(const char *name, struct vm_config *cfg,
 				"(see --list-images)\n", name);
 		return -ENOENT;
 	}
+	if (b->config_toml)
+		return vmcfg_load_string(b->config_toml, strlen(b->config_toml),
+					 name, NULL, cfg, diags, NULL);
 	static const char *const modes[] = { "real", "protected", "long" };
 	char text[1024];
 	snprintf(text, sizeof(text),
@@ -88,8 +94,8 @@ static int builtin_config(const char *name, struct vm_config *cfg,
 		 name, name, (unsigned long long)b->entry,
 		 (unsigned long long)b->load_addr,
 		 modes[b->cpu_mode >= 0 && b->cpu_mode <= 2 ? b->cpu_mode : 0]);
-	return vmcfg_load_string(text, strlen(text), "<built-in>", NULL, cfg,
-				 diags, NULL);
+	return vmcfg_load_string(text, strlen(text), name, NULL, cfg, diags,
+				 NULL);
 }
 
 static void print_diags(const struct vmcfg_diags *d)
