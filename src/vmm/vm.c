@@ -874,9 +874,9 @@ static enum vcpu_state visible_state_locked(const struct vm *vm,
 							  : VCPU_READY;
 }
 
-void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n)
+static void vcpu_info_locked(struct vm *vm, struct vm_vcpu_info *out,
+			     unsigned n)
 {
-	pthread_mutex_lock(&vm->lock);
 	bool quiet = (vm->state == VM_SUSPENDED || vm->state == VM_STOPPED ||
 		      vm->state == VM_LOADED) &&
 		     all_parked_locked(vm) && !vm->resetting;
@@ -897,7 +897,29 @@ void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n)
 		if (quiet && v->bv && !vm->ops->vcpu_get_regs(v->bv, &o->regs))
 			o->has_regs = true;
 	}
+}
+
+void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n)
+{
+	pthread_mutex_lock(&vm->lock);
+	vcpu_info_locked(vm, out, n);
 	pthread_mutex_unlock(&vm->lock);
+}
+
+enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
+			  unsigned n)
+{
+	pthread_mutex_lock(&vm->lock);
+	vcpu_info_locked(vm, out, n);
+	enum vm_state s = vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+struct vm_devices *vm_device_set(struct vm *vm) { return vm->devs; }
+const struct guest_mem *vm_guest_memory(const struct vm *vm)
+{
+	return &vm->mem;
 }
 
 void vm_get_stats(struct vm *vm, struct vm_stats *out)

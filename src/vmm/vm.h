@@ -20,6 +20,7 @@
 
 struct vm;
 struct console;
+struct vm_devices;
 
 enum vm_state {
 	VM_LOADING,
@@ -129,6 +130,12 @@ void vm_last_error(struct vm *vm, char *buf, size_t len);
 
 /* Snapshot of the vCPUs (n = cpu_num entries) and counters. */
 void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n);
+/* The same, plus the VM state read under the same lock (one view). */
+enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
+			  unsigned n);
+/* The device set and guest RAM, for `vm show --stats/--full`. */
+struct vm_devices *vm_device_set(struct vm *vm);
+const struct guest_mem *vm_guest_memory(const struct vm *vm);
 void vm_get_stats(struct vm *vm, struct vm_stats *out);
 
 const char *vm_state_name(enum vm_state s);
