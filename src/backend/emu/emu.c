@@ -1,1 +1,605 @@
-#include "backend.h"
+/*
+ * emu: the software x86 backend on unicorn 2 (emu_backend_ops).  Owns the
+ * per-VM state (helper thread, trampoline choice), the per-vCPU engines
+ * and the run/kick protocol.  Memory/devices: emu_io.c; boot states:
+ * emu_boot.c; faults and paging: emu_fault.c.
+ *
+ * Stopping a run.  uc_emu_stop from another thread is unusable for kicks
+ * in unicorn 2.0.1: it is silently lost when it lands before uc_emu_start
+ * has reset its stop flag, and when it lands after a guest memory access
+ * in the middle of a translated block (unicorn checks for stop requests
+ * after every load/store) the engine reports the block's START as RIP
+ * while the registers already hold the effects of the instructions before
+ * the access: resuming there executes them twice (a counting guest gains
+ * one step per kick; measured).  So nobody calls uc_emu_stop
+ * asynchronously.  Instead every engine has a UC_HOOK_BLOCK callback (~1 ns
+ * per translated block executed) that calls uc_emu_stop itself when the
+ * vCPU's stop_wanted flag is set: the run then ends before the block
+ * executes anything, at an exact instruction boundary.
+ *  - a kick sets kick_pending, then stop_wanted (no lock, any thread);
+ *  - vcpu_run clears stop_wanted, THEN checks kick_pending, right before
+ *    uc_emu_start: a kick is either seen there or its stop_wanted survives
+ *    into the run, so it is never lost;
+ *  - the per-VM helper thread ends round-robin slices (slice_us) by setting
+ *    slice_expired and stop_wanted at the deadline: one timed condition
+ *    wait per slice instead of unicorn's timeout argument, which creates
+ *    and joins a thread on every uc_emu_start;
+ *  - a device returning BUS_EXIT sets stop_wanted too, so the rest of the
+ *    current translated block still executes (possibly more device
+ *    accesses, delivered in order) and vcpu_run returns VCPU_EXIT_EVENT at
+ *    the next block boundary (or at a HLT in that tail, see below).
+ *
+ * A run that ends without the block hook having stopped it (and without
+ * a fault) ended on HLT: that is exact.  A HLT executed in the tail of a
+ * block whose run returns another reason (EVENT, KICK) is kept and
+ * returned by the next vcpu_run without running the guest.  A returned
+ * HLT leaves RIP after the instruction, as KVM does without an in-kernel
+ * irqchip: the vcpu_run after that continues there.
+ */
+#include "emu_int.h"
+#include "emu_tramp.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define HELPER_STACK (256u << 10)
+#define MAX_SPURIOUS 1000	/* unexplained engine returns in a row */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct emu_vm *emu_vm_of(struct backend_vm *b)
+{
+	return (struct emu_vm *)(void *)b;
+}
+
+static struct emu_vcpu *emu_vcpu_of(struct backend_vcpu *b)
+{
+	return (struct emu_vcpu *)(void *)b;
+}
+
+static int emu_probe(struct cv_err *err)
+{
+	uc_engine *uc;
+	uc_err e = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
+	if (e != UC_ERR_OK)
+		return cv_err_set(err, ENODEV,
+				  "unicorn cannot create an x86-64 CPU: %s",
+				  uc_strerror(e));
+	uc_close(uc);
+	return 0;
+}
+
+/* ---- the helper thread: slice ends ---- */
+
+/* Called with vm->lock held; returns when it next wants to look. */
+static uint64_t helper_scan(struct emu_vm *vm, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct emu_vcpu *v = vm->vcpus[i];
+		if (!v || !v->in_emu || !v->deadline_ns)
+			continue;
+		if (now >= v->deadline_ns) {
+			atomic_store(&v->slice_expired, true);
+			atomic_store(&v->stop_wanted, true);
+			v->deadline_ns = 0;
+		} else if (v->deadline_ns < next) {
+			next = v->deadline_ns;
+		}
+	}
+	return next;
+}
+
+static void *helper_main(void *arg)
+{
+	struct emu_vm *vm = arg;
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->quit) {
+		uint64_t next = helper_scan(vm, mono_ns());
+		vm->helper_wake_ns = next;
+		if (next == UINT64_MAX) {
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		} else {
+			struct timespec ts = {
+				.tv_sec = (time_t)(next / 1000000000ull),
+				.tv_nsec = (long)(next % 1000000000ull),
+			};
+			pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+/* ---- VM ---- */
+
+static int start_helper(struct emu_vm *vm, struct cv_err *err)
+{
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	int rc = pthread_condattr_init(&ca);
+	if (!rc) {
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		rc = pthread_cond_init(&vm->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (rc)
+		return cv_err_set(err, rc, "cannot create the emu helper: %s",
+				  strerror(rc));
+	rc = pthread_attr_init(&ta);
+	if (!rc) {
+		pthread_attr_setstacksize(&ta, HELPER_STACK);
+		rc = pthread_create(&vm->helper, &ta, helper_main, vm);
+		pthread_attr_destroy(&ta);
+	}
+	if (rc) {
+		pthread_cond_destroy(&vm->cond);
+		return cv_err_set(err, rc,
+				  "cannot start the emu helper thread: %s",
+				  strerror(rc));
+	}
+	return 0;
+}
+
+static int emu_vm_create(const struct backend_vm_params *p,
+			 struct backend_vm **out, struct cv_err *err)
+{
+	if (!p || !p->mem || !p->bus || p->ncpus == 0 ||
+	    p->ncpus > VMCFG_MAX_VCPUS)
+		return cv_err_set(err, EINVAL,
+				  "emu VM needs guest memory, a bus and 1 to %d vCPUs",
+				  VMCFG_MAX_VCPUS);
+	struct emu_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return cv_err_set(err, ENOMEM, "out of memory for an emu VM");
+	vm->mem = p->mem;
+	vm->bus = p->bus;
+	vm->ncpus = p->ncpus;
+	vm->helper_wake_ns = UINT64_MAX;
+	pthread_mutex_init(&vm->lock, NULL);
+	int rc = start_helper(vm, err);
+	if (rc) {
+		pthread_mutex_destroy(&vm->lock);
+		free(vm);
+		return rc;
+	}
+	*out = (struct backend_vm *)(void *)vm;
+	return 0;
+}
+
+/* Every vCPU must have been destroyed before. */
+static void emu_vm_destroy(struct backend_vm *bvm)
+{
+	struct emu_vm *vm = emu_vm_of(bvm);
+	if (!vm)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	vm->quit = true;
+	pthread_cond_signal(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	pthread_join(vm->helper, NULL);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+/* ---- vCPU ---- */
+
+static void vcpu_free(struct emu_vcpu *v)
+{
+	if (v->reset_ctx)
+		uc_context_free(v->reset_ctx);
+	if (v->scratch_ctx)
+		uc_context_free(v->scratch_ctx);
+	if (v->uc)
+		uc_close(v->uc);
+	if (v->tramp)
+		munmap(v->tramp, TR_SIZE);
+	free(v);
+}
+
+static int vcpu_open_engine(struct emu_vcpu *v, struct cv_err *err)
+{
+	uc_err e = uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc);
+	if (e != UC_ERR_OK) {
+		v->uc = NULL;
+		return cv_err_set(err, ENODEV,
+				  "unicorn cannot create an x86-64 CPU: %s",
+				  uc_strerror(e));
+	}
+	int rc = emu_map_memory(v, err);
+	if (!rc)
+		rc = emu_add_hooks(v, err);
+	if (rc)
+		return rc;
+	emu_tramp_init(v);
+	if ((e = uc_context_alloc(v->uc, &v->reset_ctx)) != UC_ERR_OK ||
+	    (e = uc_context_save(v->uc, v->reset_ctx)) != UC_ERR_OK ||
+	    (e = uc_context_alloc(v->uc, &v->scratch_ctx)) != UC_ERR_OK)
+		return cv_err_set(err, ENOMEM,
+				  "cannot save the emu engine's reset state: %s",
+				  uc_strerror(e));
+	return 0;
+}
+
+static int emu_vcpu_create(struct backend_vm *bvm, unsigned index,
+			   struct vcpu_stats *stats, struct backend_vcpu **out,
+			   struct cv_err *err)
+{
+	struct emu_vm *vm = emu_vm_of(bvm);
+	if (index >= vm->ncpus)
+		return cv_err_set(err, EINVAL, "vCPU %u does not exist (%u vCPUs)",
+				  index, vm->ncpus);
+	pthread_mutex_lock(&vm->lock);
+	bool taken = vm->vcpus[index] != NULL;
+	pthread_mutex_unlock(&vm->lock);
+	if (taken)
+		return cv_err_set(err, EEXIST, "vCPU %u already exists", index);
+	if (!vm->tramp_gpa) {
+		int rc = emu_choose_layout(vm, err);
+		if (rc)
+			return rc;
+	}
+
+	struct emu_vcpu *v = calloc(1, sizeof(*v));
+	if (!v)
+		return cv_err_set(err, ENOMEM, "out of memory for an emu vCPU");
+	v->vm = vm;
+	v->index = index;
+	v->stats = stats ? stats : &v->own_stats;
+	atomic_init(&v->kick_pending, false);
+	atomic_init(&v->stop_wanted, false);
+	atomic_init(&v->slice_expired, false);
+	v->tramp = mmap(NULL, TR_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v->tramp == MAP_FAILED) {
+		v->tramp = NULL;
+		vcpu_free(v);
+		return cv_err_set(err, ENOMEM, "cannot allocate the emu trampoline page");
+	}
+	int rc = vcpu_open_engine(v, err);
+	if (rc) {
+		vcpu_free(v);
+		return rc;
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus[index] = v;
+	pthread_mutex_unlock(&vm->lock);
+	*out = (struct backend_vcpu *)(void *)v;
+	return 0;
+}
+
+static void emu_vcpu_destroy(struct backend_vcpu *bv)
+{
+	struct emu_vcpu *v = emu_vcpu_of(bv);
+	if (!v)
+		return;
+	/* after this the helper cannot reach the engine any more */
+	pthread_mutex_lock(&v->vm->lock);
+	v->vm->vcpus[v->index] = NULL;
+	pthread_mutex_unlock(&v->vm->lock);
+	vcpu_free(v);
+}
+
+static int emu_vcpu_load_boot_state(struct backend_vcpu *bv,
+				    const struct boot_cpu_state *s,
+				    struct cv_err *err)
+{
+	struct emu_vcpu *v = emu_vcpu_of(bv);
+	int rc = emu_boot_load(v, s, err);
+	v->shutdown = false;
+	v->halt_pending = false;
+	v->failed[0] = '\0';
+	v->pg_valid = false;
+	memset(&v->trap, 0, sizeof(v->trap));
+	/* boot loading dropped every translation: nothing left to invalidate */
+	pthread_mutex_lock(&v->vm->lock);
+	v->ndirty = 0;
+	v->dirty_all = false;
+	pthread_mutex_unlock(&v->vm->lock);
+	if (rc)
+		snprintf(v->failed, sizeof(v->failed),
+			 "the vCPU has no valid boot state: %s",
+			 err ? err->msg : "boot state rejected");
+	return rc;
+}
+
+/* ---- code invalidation ---- */
+
+static void emu_code_written(struct backend_vm *bvm, uint64_t gpa,
+			     uint64_t len)
+{
+	struct emu_vm *vm = emu_vm_of(bvm);
+	if (!len)
+		return;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct emu_vcpu *v = vm->vcpus[i];
+		if (!v)
+			continue;
+		if (v->ndirty == EMU_MAX_DIRTY) {
+			v->dirty_all = true;
+			continue;
+		}
+		v->dirty[v->ndirty].lo = gpa;
+		v->dirty[v->ndirty].hi = gpa + len < gpa ? UINT64_MAX : gpa + len;
+		v->ndirty++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * Drop translations of code the host rewrote.  Runs on the vCPU thread.
+ * unicorn translates the address with the CPU's current paging, which can
+ * fault outside guest execution; so the lookup is done in the reset state
+ * (paging off) and the guest's state is put back afterwards.
+ */
+static void apply_dirty(struct emu_vcpu *v)
+{
+	struct { uint64_t lo, hi; } d[EMU_MAX_DIRTY];
+	pthread_mutex_lock(&v->vm->lock);
+	bool all = v->dirty_all;
+	size_t n = v->ndirty;
+	memcpy(d, v->dirty, n * sizeof(d[0]));
+	v->ndirty = 0;
+	v->dirty_all = false;
+	pthread_mutex_unlock(&v->vm->lock);
+	if (!all && !n)
+		return;
+	if (uc_context_save(v->uc, v->scratch_ctx) != UC_ERR_OK ||
+	    uc_context_restore(v->uc, v->reset_ctx) != UC_ERR_OK)
+		return;	/* cannot happen: both contexts were allocated */
+	if (all)
+		emu_drop_translations(v, 0, UINT64_MAX);
+	for (size_t i = 0; !all && i < n; i++)
+		emu_drop_translations(v, d[i].lo, d[i].hi);
+	uc_context_restore(v->uc, v->scratch_ctx);
+}
+
+/* ---- run ---- */
+
+/* Linear address of CS:rip (paging is identity on this engine). */
+static uint64_t code_linear(struct emu_vcpu *v, uint64_t rip)
+{
+	uint16_t cs = (uint16_t)emu_rd(v, UC_X86_REG_CS);
+	if (!(emu_rd(v, UC_X86_REG_CR0) & EMU_CR0_PE))
+		return ((uint64_t)cs << 4) + (rip & 0xffff);
+	uc_x86_mmr gdtr = { 0 };
+	uint64_t d = 0;
+	uc_reg_read(v->uc, UC_X86_REG_GDTR, &gdtr);
+	if ((cs & ~7u) == 0 || (cs & 4) ||
+	    guest_mem_read(v->vm->mem, gdtr.base + (cs & ~7u), &d, 8))
+		return rip;
+	if ((emu_rd_msr(v, EMU_MSR_EFER) & EMU_EFER_LMA) && (d & (1ull << 53)))
+		return rip;	/* 64-bit code: base 0 */
+	uint64_t base = ((d >> 16) & 0xffffff) | ((d >> 56) & 0xff) << 24;
+	return (base + rip) & 0xffffffffull;
+}
+
+enum outcome { OUT_DONE, OUT_SPURIOUS };
+
+static enum outcome set_error(struct emu_vcpu *v, struct vcpu_exit *exit)
+{
+	exit->reason = VCPU_EXIT_ERROR;
+	snprintf(exit->msg, sizeof(exit->msg), "%s", v->failed);
+	emu_stat_inc(&v->stats->exits_other);
+	return OUT_DONE;
+}
+
+static enum outcome classify(struct emu_vcpu *v, uc_err e, bool sliced,
+			     struct vcpu_exit *exit)
+{
+	if (v->trap.exception) {
+		if (emu_is_triple_fault(v, v->trap.vector)) {
+			v->shutdown = true;
+			exit->reason = VCPU_EXIT_SHUTDOWN;
+			emu_stat_inc(&v->stats->exits_shutdown);
+			return OUT_DONE;
+		}
+		emu_describe_exception(v, v->failed, sizeof(v->failed));
+		return set_error(v, exit);
+	}
+	if (e != UC_ERR_OK) {
+		emu_describe_badmem(v, e, v->failed, sizeof(v->failed));
+		return set_error(v, exit);
+	}
+	/* nothing else ends a run without our block hook: the guest halted */
+	bool halted = !v->trap.hook_stop;
+	if (v->trap.event) {
+		v->halt_pending = halted;
+		exit->reason = VCPU_EXIT_EVENT;
+		return OUT_DONE;
+	}
+	if (emu_check_paging(v, v->failed, sizeof(v->failed)))
+		return set_error(v, exit);
+	if (atomic_exchange(&v->kick_pending, false)) {
+		v->halt_pending = halted;
+		exit->reason = VCPU_EXIT_KICK;
+		emu_stat_inc(&v->stats->exits_kick);
+		return OUT_DONE;
+	}
+	if (halted) {
+		exit->reason = VCPU_EXIT_HLT;
+		emu_stat_inc(&v->stats->exits_hlt);
+		return OUT_DONE;
+	}
+	if (sliced) {
+		exit->reason = VCPU_EXIT_SLICE;
+		emu_stat_inc(&v->stats->exits_other);
+		return OUT_DONE;
+	}
+	return OUT_SPURIOUS;
+}
+
+/* One uc_emu_start; false when a pending kick made it unnecessary. */
+static bool run_once(struct emu_vcpu *v, uint64_t deadline, uc_err *e,
+		     bool *sliced)
+{
+	struct emu_vm *vm = v->vm;
+	/* this order: a kick is seen here or its stop_wanted stays set */
+	atomic_store(&v->stop_wanted, false);
+	if (atomic_load(&v->kick_pending))
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	v->in_emu = true;
+	v->deadline_ns = deadline;
+	if (deadline && deadline < vm->helper_wake_ns)
+		pthread_cond_signal(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+
+	memset(&v->trap, 0, sizeof(v->trap));
+	*e = uc_emu_start(v->uc, emu_rd(v, UC_X86_REG_RIP), 0, 0, 0);
+
+	pthread_mutex_lock(&vm->lock);
+	v->in_emu = false;
+	v->deadline_ns = 0;
+	pthread_mutex_unlock(&vm->lock);
+	*sliced = atomic_exchange(&v->slice_expired, false);
+	return true;
+}
+
+static void set_busy(struct emu_vcpu *v, bool busy)
+{
+	pthread_mutex_lock(&v->vm->lock);
+	v->busy = busy;
+	pthread_mutex_unlock(&v->vm->lock);
+}
+
+static void run_loop(struct emu_vcpu *v, uint32_t slice_us,
+		     struct vcpu_exit *exit)
+{
+	uint64_t deadline = slice_us ? mono_ns() + slice_us * 1000ull : 0;
+	for (unsigned spurious = 0;; spurious++) {
+		uc_err e = UC_ERR_OK;
+		bool sliced = false;
+		if (deadline && spurious && mono_ns() >= deadline) {
+			exit->reason = VCPU_EXIT_SLICE;
+			emu_stat_inc(&v->stats->exits_other);
+			return;
+		}
+		if (!run_once(v, deadline, &e, &sliced)) {
+			atomic_store(&v->kick_pending, false);
+			exit->reason = VCPU_EXIT_KICK;
+			emu_stat_inc(&v->stats->exits_kick);
+			return;
+		}
+		if (classify(v, e, sliced, exit) == OUT_DONE)
+			return;
+		if (spurious == MAX_SPURIOUS) {
+			snprintf(v->failed, sizeof(v->failed),
+				 "the emu engine keeps stopping without a reason at RIP 0x%llx",
+				 (unsigned long long)emu_rd(v, UC_X86_REG_RIP));
+			set_error(v, exit);
+			return;
+		}
+	}
+}
+
+static int emu_vcpu_run(struct backend_vcpu *bv, uint32_t slice_us,
+			struct vcpu_exit *exit)
+{
+	struct emu_vcpu *v = emu_vcpu_of(bv);
+	exit->msg[0] = '\0';
+	emu_stat_inc(&v->stats->runs);
+	if (v->failed[0]) {
+		set_error(v, exit);
+		return 0;
+	}
+	if (v->shutdown) {
+		exit->reason = VCPU_EXIT_SHUTDOWN;
+		emu_stat_inc(&v->stats->exits_shutdown);
+		return 0;
+	}
+	if (v->halt_pending && !atomic_load(&v->kick_pending)) {
+		/* the HLT happened in the tail of an earlier run */
+		v->halt_pending = false;
+		exit->reason = VCPU_EXIT_HLT;
+		emu_stat_inc(&v->stats->exits_hlt);
+		return 0;
+	}
+	set_busy(v, true);
+	apply_dirty(v);
+	run_loop(v, slice_us, exit);
+	set_busy(v, false);
+	return 0;
+}
+
+static void emu_vcpu_kick(struct backend_vcpu *bv)
+{
+	struct emu_vcpu *v = emu_vcpu_of(bv);
+	atomic_store(&v->kick_pending, true);
+	atomic_store(&v->stop_wanted, true);
+}
+
+static void read_regs(struct emu_vcpu *v, struct cpu_regs *r)
+{
+	static const struct { int reg; size_t off; } map[] = {
+#define R(u, f) { UC_X86_REG_##u, offsetof(struct cpu_regs, f) }
+		R(RIP, rip), R(RSP, rsp), R(RFLAGS, rflags), R(RAX, rax),
+		R(RBX, rbx), R(RCX, rcx), R(RDX, rdx), R(RSI, rsi),
+		R(RDI, rdi), R(RBP, rbp), R(R8, r8), R(R9, r9), R(R10, r10),
+		R(R11, r11), R(R12, r12), R(R13, r13), R(R14, r14),
+		R(R15, r15), R(CR0, cr0), R(CR2, cr2), R(CR3, cr3),
+		R(CR4, cr4),
+#undef R
+	};
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		uint64_t val = emu_rd(v, map[i].reg);
+		memcpy((char *)r + map[i].off, &val, sizeof(val));
+	}
+	r->efer = emu_rd_msr(v, EMU_MSR_EFER);
+	r->cs = (uint16_t)emu_rd(v, UC_X86_REG_CS);
+	r->ds = (uint16_t)emu_rd(v, UC_X86_REG_DS);
+	r->es = (uint16_t)emu_rd(v, UC_X86_REG_ES);
+	r->ss = (uint16_t)emu_rd(v, UC_X86_REG_SS);
+	r->cs_base = code_linear(v, 0);
+}
+
+/* Only while the vCPU is outside vcpu_run (parked): else -EBUSY. */
+static int emu_vcpu_get_regs(struct backend_vcpu *bv, struct cpu_regs *r)
+{
+	struct emu_vcpu *v = emu_vcpu_of(bv);
+	int rc = 0;
+	pthread_mutex_lock(&v->vm->lock);
+	if (v->busy)
+		rc = -EBUSY;
+	else
+		read_regs(v, r);
+	pthread_mutex_unlock(&v->vm->lock);
+	return rc;
+}
+
+static int emu_set_irq(struct backend_vm *vm, unsigned gsi, bool level)
+{
+	(void)vm;
+	(void)gsi;
+	(void)level;
+	return -ENOTSUP;
+}
+
+const struct backend_ops emu_backend_ops = {
+	.name = "emu",
+	.single_thread = true,
+	.probe = emu_probe,
+	.vm_create = emu_vm_create,
+	.vm_destroy = emu_vm_destroy,
+	.vcpu_create = emu_vcpu_create,
+	.vcpu_destroy = emu_vcpu_destroy,
+	.vcpu_load_boot_state = emu_vcpu_load_boot_state,
+	.vcpu_run = emu_vcpu_run,
+	.vcpu_kick = emu_vcpu_kick,
+	.vcpu_get_regs = emu_vcpu_get_regs,
+	.set_irq = emu_set_irq,
+	.code_written = emu_code_written,
+};

@@ -1,0 +1,129 @@
+/*
+ * emu_int: the emu backend's private state, shared by its .c files.  One
+ * UC_MODE_64 unicorn engine per vCPU (the only engine kind that resumes
+ * correctly at any RIP in any guest mode), all mapping the VM's guest RAM;
+ * a per-VM helper thread that ends round-robin slices.  Nothing here is
+ * visible outside the backend.
+ */
+#ifndef CV_EMU_INT_H
+#define CV_EMU_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+
+#include "backend.h"
+
+/* RAM regions + the trampoline page split the address space in at most
+ * this many unassigned gaps, each one uc_mmio_map'ed to the bus. */
+#define EMU_MAX_GAPS (VMCFG_MAX_REGIONS + 2)
+#define EMU_MAX_DIRTY 8		/* pending code_written ranges per vCPU */
+#define EMU_MIN_PHYS_BITS 36	/* MMIO/unassigned space covered: 64 GiB */
+
+struct emu_vcpu;
+
+struct emu_gap {
+	struct emu_vcpu *v;
+	uint64_t base, size;
+};
+
+struct emu_vm {
+	struct guest_mem *mem;
+	struct bus *bus;
+	unsigned ncpus;
+	uint64_t tramp_gpa;	/* boot trampoline page; 0 until chosen */
+	unsigned phys_bits;	/* CPUID 0x80000008 and the mapped space */
+
+	pthread_mutex_t lock;	/* guards the fields marked (L) */
+	pthread_cond_t cond;	/* wakes the helper */
+	pthread_t helper;
+	bool quit;			/* (L) */
+	uint64_t helper_wake_ns;	/* (L) next helper look, UINT64_MAX: none */
+	struct emu_vcpu *vcpus[VMCFG_MAX_VCPUS];	/* (L) */
+};
+
+/* What the hooks saw during one uc_emu_start (vCPU thread only). */
+struct emu_trap {
+	bool event;		/* a device returned BUS_EXIT */
+	bool hook_stop;		/* the block hook ended the run */
+	bool exception;		/* UC_HOOK_INTR / invalid opcode */
+	uint32_t vector;
+	uint64_t rip;
+	uint16_t cs;
+	bool badmem;		/* UC_HOOK_MEM_INVALID */
+	uc_mem_type memtype;
+	uint64_t memaddr;
+};
+
+struct emu_vcpu {
+	struct emu_vm *vm;
+	unsigned index;
+	struct vcpu_stats *stats;
+	struct vcpu_stats own_stats;	/* when the caller passes none */
+	uc_engine *uc;
+	uc_context *reset_ctx;	/* the engine's state right after uc_open */
+	uc_context *scratch_ctx;
+	uint8_t *tramp;		/* host page mapped at vm->tramp_gpa */
+	struct emu_gap gaps[EMU_MAX_GAPS];
+	size_t ngaps;
+
+	atomic_bool kick_pending;	/* a kick not yet returned as KICK */
+	atomic_bool stop_wanted;	/* end the run at the next block */
+	atomic_bool slice_expired;	/* set by the helper */
+	bool busy;		/* (L) inside vcpu_run */
+	bool in_emu;		/* (L) inside uc_emu_start */
+	uint64_t deadline_ns;	/* (L) end of the slice, 0 = none */
+	struct { uint64_t lo, hi; } dirty[EMU_MAX_DIRTY];	/* (L) */
+	size_t ndirty;		/* (L) */
+	bool dirty_all;		/* (L) */
+
+	/* vCPU thread only */
+	struct emu_trap trap;
+	bool booting;		/* the trampoline is running */
+	uint64_t boot_exit;	/* linear guest entry that ends it */
+	bool halt_pending;	/* HLT seen in a run that returned another
+				   reason: the next run reports it */
+	bool shutdown;		/* triple fault seen; sticky until boot load */
+	char failed[256];	/* unrecoverable error; sticky until boot load */
+	bool pg_valid;		/* paging state below was verified */
+	uint64_t pg_cr0, pg_cr3, pg_cr4, pg_efer;
+};
+
+/* emu_io.c: port I/O, MMIO gaps, CPUID and fault hooks */
+int emu_choose_layout(struct emu_vm *vm, struct cv_err *err);
+int emu_map_memory(struct emu_vcpu *v, struct cv_err *err);
+int emu_add_hooks(struct emu_vcpu *v, struct cv_err *err);
+void emu_stat_inc(atomic_uint_least64_t *c);
+void emu_request_event(struct emu_vcpu *v);
+
+/* emu_boot.c: boot register state through the trampoline */
+void emu_tramp_init(struct emu_vcpu *v);
+void emu_drop_translations(struct emu_vcpu *v, uint64_t lo, uint64_t hi);
+int emu_boot_load(struct emu_vcpu *v, const struct boot_cpu_state *s,
+		  struct cv_err *err);
+
+/* emu_fault.c: what a guest exception or bad paging means */
+bool emu_is_triple_fault(struct emu_vcpu *v, uint32_t vector);
+void emu_describe_exception(struct emu_vcpu *v, char *buf, size_t len);
+void emu_describe_badmem(struct emu_vcpu *v, uc_err e, char *buf,
+			 size_t len);
+int emu_check_paging(struct emu_vcpu *v, char *buf, size_t len);
+
+/* register helpers that cannot fail on a valid x86 engine */
+uint64_t emu_rd(struct emu_vcpu *v, int reg);
+void emu_wr(struct emu_vcpu *v, int reg, uint64_t val);
+uint64_t emu_rd_msr(struct emu_vcpu *v, uint32_t msr);
+void emu_wr_msr(struct emu_vcpu *v, uint32_t msr, uint64_t val);
+
+#define EMU_MSR_EFER 0xc0000080u
+#define EMU_EFER_LME (1ull << 8)
+#define EMU_EFER_LMA (1ull << 10)
+#define EMU_CR0_PE 0x1ull
+#define EMU_CR0_ET 0x10ull
+#define EMU_CR0_PG 0x80000000ull
+#define EMU_CR4_PSE 0x10ull
+#define EMU_CR4_PAE 0x20ull
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * emu_io: how a vCPU engine sees the machine.  Guest RAM regions are the
+ * VM's host mappings (uc_mem_map_ptr).  Every other address below
+ * 2^phys_bits (except the engine-private trampoline pages) is covered by
+ * uc_mmio_map'ed "gaps" whose callbacks go to bus_read/bus_write on the
+ * VM's MMIO space: registered devices anywhere in a gap get their
+ * accesses, unassigned addresses read all-ones (the bus's rule), and
+ * devices registered after the vCPU was created are still reached.
+ * Also here: IN/OUT, CPUID, the fault hooks and the block hook that is
+ * the only place a run is stopped (see emu.c).
+ */
+#include "emu_int.h"
+#include "emu_tramp.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define TRAMP_FIRST 0xffff0000ull	/* 4 GiB - 64 KiB, no RAM on PCs */
+#define TRAMP_STEP 0x10000ull
+#define TRAMP_LOWEST 0x100000ull
+
+void emu_stat_inc(atomic_uint_least64_t *c)
+{
+	/* single writer (the vCPU thread): no locked read-modify-write */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+uint64_t emu_rd(struct emu_vcpu *v, int reg)
+{
+	uint64_t val = 0;
+	uc_reg_read(v->uc, reg, &val);
+	return val;
+}
+
+void emu_wr(struct emu_vcpu *v, int reg, uint64_t val)
+{
+	uc_reg_write(v->uc, reg, &val);
+}
+
+uint64_t emu_rd_msr(struct emu_vcpu *v, uint32_t msr)
+{
+	uc_x86_msr m = { .rid = msr, .value = 0 };
+	uc_reg_read(v->uc, UC_X86_REG_MSR, &m);
+	return m.value;
+}
+
+void emu_wr_msr(struct emu_vcpu *v, uint32_t msr, uint64_t val)
+{
+	uc_x86_msr m = { .rid = msr, .value = val };
+	uc_reg_write(v->uc, UC_X86_REG_MSR, &m);
+}
+
+/* ---- layout: trampoline page and the size of the mapped space ---- */
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static bool tramp_fits(const struct emu_vm *vm, uint64_t gpa)
+{
+	/* the page-table page is PML4 (index 0), PDPT and PD at once */
+	unsigned pdpt = (gpa >> 30) & 511, pd = (gpa >> 21) & 511;
+	if (pd == 0 || pd == pdpt)
+		return false;
+	for (size_t i = 0; i < vm->mem->n; i++)
+		if (overlaps(gpa, TR_SIZE, vm->mem->r[i].gpa,
+			     vm->mem->r[i].size))
+			return false;
+	const struct bus_space_map *m = &vm->bus->mmio;
+	for (size_t i = 0; i < m->n; i++)
+		if (overlaps(gpa, TR_SIZE, m->ranges[i].base,
+			     m->ranges[i].len))
+			return false;
+	return true;
+}
+
+int emu_choose_layout(struct emu_vm *vm, struct cv_err *err)
+{
+	uint64_t top = 0;
+	for (size_t i = 0; i < vm->mem->n; i++) {
+		const struct guest_region *r = &vm->mem->r[i];
+		if ((r->gpa | r->size) & (TR_PAGE_SIZE - 1))
+			return cv_err_set(err, EINVAL,
+					  "guest RAM region at 0x%llx is not page aligned",
+					  (unsigned long long)r->gpa);
+		if (r->gpa + r->size > top)
+			top = r->gpa + r->size;
+	}
+	vm->phys_bits = EMU_MIN_PHYS_BITS;
+	while (vm->phys_bits < 52 && top > (1ull << vm->phys_bits))
+		vm->phys_bits++;
+
+	/*
+	 * The trampoline needs a 32-bit address (it runs in 16- and 32-bit
+	 * code with segment base = its page).  Prefer the BIOS ROM area
+	 * below 4 GiB, which cvisor guests do not use.  A guest reading
+	 * there sees the trampoline instead of all-ones.
+	 */
+	for (uint64_t gpa = TRAMP_FIRST; gpa >= TRAMP_LOWEST;
+	     gpa -= TRAMP_STEP) {
+		if (tramp_fits(vm, gpa)) {
+			vm->tramp_gpa = gpa;
+			return 0;
+		}
+	}
+	return cv_err_set(err, ENOSPC,
+			  "no free page below 4 GiB for the emu boot trampoline: guest RAM and MMIO cover it all");
+}
+
+/* ---- mapping ---- */
+
+static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size,
+			 void *opaque)
+{
+	struct emu_gap *g = opaque;
+	(void)uc;
+	emu_stat_inc(&g->v->stats->exits_mmio);
+	return bus_read(g->v->vm->bus, BUS_MMIO, g->base + off, size);
+}
+
+static void gap_write(uc_engine *uc, uint64_t off, unsigned size,
+		      uint64_t value, void *opaque)
+{
+	struct emu_gap *g = opaque;
+	emu_stat_inc(&g->v->stats->exits_mmio);
+	(void)uc;
+	if (bus_write(g->v->vm->bus, BUS_MMIO, g->base + off, size, value) ==
+	    BUS_EXIT)
+		emu_request_event(g->v);
+}
+
+struct span {
+	uint64_t base, size;
+};
+
+static void sort_spans(struct span *s, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && s[j - 1].base > s[j].base; j--) {
+			struct span t = s[j];
+			s[j] = s[j - 1];
+			s[j - 1] = t;
+		}
+}
+
+static int map_gap(struct emu_vcpu *v, uint64_t base, uint64_t end,
+		   struct cv_err *err)
+{
+	if (end <= base)
+		return 0;
+	struct emu_gap *g = &v->gaps[v->ngaps];
+	g->v = v;
+	g->base = base;
+	g->size = end - base;
+	uc_err e = uc_mmio_map(v->uc, base, g->size, gap_read, g, gap_write, g);
+	if (e != UC_ERR_OK)
+		return cv_err_set(err, ENOMEM,
+				  "cannot map the MMIO space 0x%llx-0x%llx into the emu engine: %s",
+				  (unsigned long long)base,
+				  (unsigned long long)end - 1, uc_strerror(e));
+	v->ngaps++;
+	return 0;
+}
+
+int emu_map_memory(struct emu_vcpu *v, struct cv_err *err)
+{
+	struct emu_vm *vm = v->vm;
+	struct span used[VMCFG_MAX_REGIONS + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < vm->mem->n; i++) {
+		const struct guest_region *r = &vm->mem->r[i];
+		uc_err e = uc_mem_map_ptr(v->uc, r->gpa, r->size, UC_PROT_ALL,
+					  r->host);
+		if (e != UC_ERR_OK)
+			return cv_err_set(err, ENOMEM,
+					  "cannot map guest RAM 0x%llx+0x%llx into the emu engine: %s",
+					  (unsigned long long)r->gpa,
+					  (unsigned long long)r->size,
+					  uc_strerror(e));
+		used[n++] = (struct span){ r->gpa, r->size };
+	}
+	uc_err e = uc_mem_map_ptr(v->uc, vm->tramp_gpa, TR_SIZE, UC_PROT_ALL,
+				  v->tramp);
+	if (e != UC_ERR_OK)
+		return cv_err_set(err, ENOMEM,
+				  "cannot map the emu boot trampoline at 0x%llx: %s",
+				  (unsigned long long)vm->tramp_gpa,
+				  uc_strerror(e));
+	used[n++] = (struct span){ vm->tramp_gpa, TR_SIZE };
+	sort_spans(used, n);
+
+	uint64_t top = 1ull << vm->phys_bits, at = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = map_gap(v, at, used[i].base, err);
+		if (rc)
+			return rc;
+		at = used[i].base + used[i].size;
+	}
+	return map_gap(v, at, top, err);
+}
+
+/* ---- port I/O ---- */
+
+static uint32_t pio_in(uc_engine *uc, uint32_t port, int size, void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+	(void)uc;
+	emu_stat_inc(&v->stats->exits_io);
+	return (uint32_t)bus_read(v->vm->bus, BUS_PIO, port & 0xffff,
+				  (unsigned)size);
+}
+
+static void pio_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
+		    void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+	(void)uc;
+	emu_stat_inc(&v->stats->exits_io);
+	if (bus_write(v->vm->bus, BUS_PIO, port & 0xffff, (unsigned)size,
+		      value) == BUS_EXIT)
+		emu_request_event(v);
+}
+
+/* ---- CPUID ---- */
+
+struct cpuid_regs {
+	uint32_t a, b, c, d;
+};
+
+#define SIG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | \
+			 (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+/*
+ * A small honest set: only features the unicorn 2.0.1 CPU executes.  The
+ * feature words are unicorn's own (its decoder rejects instructions whose
+ * bit it does not set) plus FPU/PSE/TSC/MSR/PAE/PGE, which it implements
+ * without advertising; NX and SYSCALL are absent (unicorn masks them).
+ */
+static struct cpuid_regs cpuid_leaf(const struct emu_vcpu *v, uint32_t leaf)
+{
+	switch (leaf) {
+	case 0:	/* max leaf, vendor "cvisorcvisor" (EBX, EDX, ECX) */
+		return (struct cpuid_regs){ 7, SIG('c', 'v', 'i', 's'),
+					    SIG('i', 's', 'o', 'r'),
+					    SIG('o', 'r', 'c', 'v') };
+	case 1:
+		return (struct cpuid_regs){
+			0x663,
+			(uint32_t)v->index << 24 | 8u << 8,	/* APIC id, clflush 64 */
+			0x02182200u | 1u << 31,		/* + hypervisor */
+			0x07088100u | 0x2079u,	/* + FPU PSE TSC MSR PAE PGE */
+		};
+	case 7:
+		return (struct cpuid_regs){ 0, 0x00180108u, 0, 0 };
+	case 0x40000000:	/* hypervisor leaf: "cvisor" */
+		return (struct cpuid_regs){ 0x40000000, SIG('c', 'v', 'i', 's'),
+					    SIG('o', 'r', 0, 0), 0 };
+	case 0x80000000:
+		return (struct cpuid_regs){ 0x80000008, 0, 0, 0 };
+	case 0x80000001:	/* LAHF/ABM; RDTSCP, LM */
+		return (struct cpuid_regs){ 0x663, 0, 0x00001031u,
+					    1u << 27 | 1u << 29 };
+	case 0x80000008:
+		return (struct cpuid_regs){ v->vm->phys_bits | 48u << 8, 0, 0,
+					    0 };
+	default:
+		return (struct cpuid_regs){ 0, 0, 0, 0 };
+	}
+}
+
+static int on_cpuid(uc_engine *uc, void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+	(void)uc;
+	struct cpuid_regs r = cpuid_leaf(v, (uint32_t)emu_rd(v, UC_X86_REG_RAX));
+	emu_wr(v, UC_X86_REG_RAX, r.a);
+	emu_wr(v, UC_X86_REG_RBX, r.b);
+	emu_wr(v, UC_X86_REG_RCX, r.c);
+	emu_wr(v, UC_X86_REG_RDX, r.d);
+	return 1;	/* skip unicorn's own CPUID */
+}
+
+/* ---- stops ---- */
+
+/*
+ * A device asked to leave the run.  The current translated block runs to
+ * its end (see emu.c for why the stop waits for the next block).
+ */
+void emu_request_event(struct emu_vcpu *v)
+{
+	v->trap.event = true;
+	atomic_store_explicit(&v->stop_wanted, true, memory_order_relaxed);
+}
+
+/*
+ * Called by unicorn at the start of every translated block (~1 ns).  A
+ * stop requested here ends the run before the block executes anything, so
+ * RIP and every register describe one exact instruction boundary.
+ */
+static void on_block(uc_engine *uc, uint64_t addr, uint32_t size,
+		     void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+	(void)size;
+	if (v->booting) {
+		/* the trampoline reached the guest entry (see emu_boot.c) */
+		if (addr == v->boot_exit)
+			uc_emu_stop(uc);
+		return;
+	}
+	if (atomic_load_explicit(&v->stop_wanted, memory_order_relaxed)) {
+		v->trap.hook_stop = true;
+		uc_emu_stop(uc);
+	}
+}
+
+/* ---- faults ---- */
+
+static void record_exception(struct emu_vcpu *v, uint32_t vector)
+{
+	if (!v->trap.exception) {
+		v->trap.exception = true;
+		v->trap.vector = vector;
+		v->trap.rip = emu_rd(v, UC_X86_REG_RIP);
+		v->trap.cs = (uint16_t)emu_rd(v, UC_X86_REG_CS);
+	}
+	uc_emu_stop(v->uc);
+}
+
+static void on_intr(uc_engine *uc, uint32_t intno, void *opaque)
+{
+	(void)uc;
+	record_exception(opaque, intno);
+}
+
+static bool on_invalid_insn(uc_engine *uc, void *opaque)
+{
+	(void)uc;
+	record_exception(opaque, 6);	/* #UD */
+	return true;
+}
+
+static bool on_badmem(uc_engine *uc, uc_mem_type type, uint64_t addr,
+		      int size, int64_t value, void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+	(void)uc;
+	(void)size;
+	(void)value;
+	if (!v->trap.badmem) {
+		v->trap.badmem = true;
+		v->trap.memtype = type;
+		v->trap.memaddr = addr;
+		v->trap.rip = emu_rd(v, UC_X86_REG_RIP);
+		v->trap.cs = (uint16_t)emu_rd(v, UC_X86_REG_CS);
+	}
+	return false;	/* uc_emu_start fails with the access error */
+}
+
+int emu_add_hooks(struct emu_vcpu *v, struct cv_err *err)
+{
+	uc_hook h;
+	uc_err e;
+
+	if ((e = uc_hook_add(v->uc, &h, UC_HOOK_BLOCK, (void *)on_block, v, 1,
+			     0)) != UC_ERR_OK ||
+	    (e = uc_hook_add(v->uc, &h, UC_HOOK_INSN, (void *)pio_in, v, 1, 0,
+			     UC_X86_INS_IN)) != UC_ERR_OK ||
+	    (e = uc_hook_add(v->uc, &h, UC_HOOK_INSN, (void *)pio_out, v, 1, 0,
+			     UC_X86_INS_OUT)) != UC_ERR_OK ||
+	    (e = uc_hook_add(v->uc, &h, UC_HOOK_INSN, (void *)on_cpuid, v, 1, 0,
+			     UC_X86_INS_CPUID)) != UC_ERR_OK ||
+	    (e = uc_hook_add(v->uc, &h, UC_HOOK_INTR, (void *)on_intr, v, 1,
+			     0)) != UC_ERR_OK ||
+	    (e = uc_hook_add(v->uc, &h, UC_HOOK_INSN_INVALID,
+			     (void *)on_invalid_insn, v, 1, 0)) != UC_ERR_OK ||
+	    (e = uc_hook_add(v->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_badmem,
+			     v, 1, 0)) != UC_ERR_OK)
+		return cv_err_set(err, EIO, "cannot install emu engine hooks: %s",
+				  uc_strerror(e));
+	/* no stop addresses: only hooks and kicks end a run */
+	if ((e = uc_ctl_exits_enable(v->uc)) != UC_ERR_OK)
+		return cv_err_set(err, EIO, "cannot configure the emu engine: %s",
+				  uc_strerror(e));
+	return 0;
+}
