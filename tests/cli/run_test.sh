@@ -51,7 +51,8 @@ check "two configs: status 2" 2 $?
 check "run --help" 0 $? "Usage: cvisor run" "$tmp/help.out"
 
 # the spinner never exits by itself: SIGTERM stops it, status 128+15
-run --image spinner >"$tmp/spin.out" 2>&1 &
+# exec: $! must be cvisor itself, not a subshell
+( exec "$cv" run --accel "$accel" --state-dir "$tmp/state" --image spinner >"$tmp/spin.out" 2>&1 ) &
 pid=$!
 for _ in $(seq 100); do grep -q "spinner: start" "$tmp/spin.out" && break; sleep 0.1; done
 kill -TERM $pid; wait $pid
