@@ -1,6 +1,6 @@
 /*
  * emu: the software x86 backend on unicorn 2 (emu_backend_ops).  Owns the
- * per-VM state (helper thread, trampoline choice), the per-vCPU engines
+ * per-VM state (trampoline choice, the vCPU table), the per-vCPU engines
  * and the run/kick protocol.  Memory/devices: emu_io.c; boot states:
  * emu_boot.c; faults and paging: emu_fault.c.
  *
@@ -12,7 +12,7 @@
  * while the registers already hold the effects of the instructions before
  * the access: resuming there executes them twice (a counting guest gains
  * one step per kick; measured).  So nobody calls uc_emu_stop
- * asynchronously.  Instead every engine has a UC_HOOK_BLOCK callback (~1 ns
+ * asynchronously.  Instead every engine has a UC_HOOK_BLOCK callback (1-2 ns
  * per translated block executed) that calls uc_emu_stop itself when the
  * vCPU's stop_wanted flag is set: the run then ends before the block
  * executes anything, at an exact instruction boundary.
@@ -20,10 +20,14 @@
  *  - vcpu_run clears stop_wanted, THEN checks kick_pending, right before
  *    uc_emu_start: a kick is either seen there or its stop_wanted survives
  *    into the run, so it is never lost;
- *  - the per-VM helper thread ends round-robin slices (slice_us) by setting
- *    slice_expired and stop_wanted at the deadline: one timed condition
- *    wait per slice instead of unicorn's timeout argument, which creates
- *    and joins a thread on every uc_emu_start;
+ *  - round-robin slices (slice_us): the same block hook reads the clock
+ *    every EMU_SLICE_CHECK blocks and stops the run once the deadline has
+ *    passed (a clock read per 32 blocks: well under 1 ns per block).
+ *    Measured alternatives: unicorn's own timeout argument creates and
+ *    joins a thread on every uc_emu_start (0.1-0.5 ms per call even when
+ *    the guest halts at once, and a 1 ms timeout ran 3.5 ms); a per-VM
+ *    timer thread needs a free host CPU to fire on time (2 ms slices ran
+ *    up to 8 ms on this loaded 2-core host, the hook: 2.0-2.05 ms);
  *  - a device returning BUS_EXIT sets stop_wanted too, so the rest of the
  *    current translated block still executes (possibly more device
  *    accesses, delivered in order) and vcpu_run returns VCPU_EXIT_EVENT at
@@ -47,15 +51,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define HELPER_STACK (256u << 10)
 #define MAX_SPURIOUS 1000	/* unexplained engine returns in a row */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static struct emu_vm *emu_vm_of(struct backend_vm *b)
 {
@@ -79,77 +75,7 @@ static int emu_probe(struct cv_err *err)
 	return 0;
 }
 
-/* ---- the helper thread: slice ends ---- */
-
-/* Called with vm->lock held; returns when it next wants to look. */
-static uint64_t helper_scan(struct emu_vm *vm, uint64_t now)
-{
-	uint64_t next = UINT64_MAX;
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		struct emu_vcpu *v = vm->vcpus[i];
-		if (!v || !v->in_emu || !v->deadline_ns)
-			continue;
-		if (now >= v->deadline_ns) {
-			atomic_store(&v->slice_expired, true);
-			atomic_store(&v->stop_wanted, true);
-			v->deadline_ns = 0;
-		} else if (v->deadline_ns < next) {
-			next = v->deadline_ns;
-		}
-	}
-	return next;
-}
-
-static void *helper_main(void *arg)
-{
-	struct emu_vm *vm = arg;
-	pthread_mutex_lock(&vm->lock);
-	while (!vm->quit) {
-		uint64_t next = helper_scan(vm, mono_ns());
-		vm->helper_wake_ns = next;
-		if (next == UINT64_MAX) {
-			pthread_cond_wait(&vm->cond, &vm->lock);
-		} else {
-			struct timespec ts = {
-				.tv_sec = (time_t)(next / 1000000000ull),
-				.tv_nsec = (long)(next % 1000000000ull),
-			};
-			pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
-		}
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return NULL;
-}
-
 /* ---- VM ---- */
-
-static int start_helper(struct emu_vm *vm, struct cv_err *err)
-{
-	pthread_condattr_t ca;
-	pthread_attr_t ta;
-	int rc = pthread_condattr_init(&ca);
-	if (!rc) {
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		rc = pthread_cond_init(&vm->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	if (rc)
-		return cv_err_set(err, rc, "cannot create the emu helper: %s",
-				  strerror(rc));
-	rc = pthread_attr_init(&ta);
-	if (!rc) {
-		pthread_attr_setstacksize(&ta, HELPER_STACK);
-		rc = pthread_create(&vm->helper, &ta, helper_main, vm);
-		pthread_attr_destroy(&ta);
-	}
-	if (rc) {
-		pthread_cond_destroy(&vm->cond);
-		return cv_err_set(err, rc,
-				  "cannot start the emu helper thread: %s",
-				  strerror(rc));
-	}
-	return 0;
-}
 
 static int emu_vm_create(const struct backend_vm_params *p,
 			 struct backend_vm **out, struct cv_err *err)
@@ -165,14 +91,7 @@ static int emu_vm_create(const struct backend_vm_params *p,
 	vm->mem = p->mem;
 	vm->bus = p->bus;
 	vm->ncpus = p->ncpus;
-	vm->helper_wake_ns = UINT64_MAX;
 	pthread_mutex_init(&vm->lock, NULL);
-	int rc = start_helper(vm, err);
-	if (rc) {
-		pthread_mutex_destroy(&vm->lock);
-		free(vm);
-		return rc;
-	}
 	*out = (struct backend_vm *)(void *)vm;
 	return 0;
 }
@@ -183,12 +102,6 @@ static void emu_vm_destroy(struct backend_vm *bvm)
 	struct emu_vm *vm = emu_vm_of(bvm);
 	if (!vm)
 		return;
-	pthread_mutex_lock(&vm->lock);
-	vm->quit = true;
-	pthread_cond_signal(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-	pthread_join(vm->helper, NULL);
-	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }
@@ -259,7 +172,6 @@ static int emu_vcpu_create(struct backend_vm *bvm, unsigned index,
 	v->stats = stats ? stats : &v->own_stats;
 	atomic_init(&v->kick_pending, false);
 	atomic_init(&v->stop_wanted, false);
-	atomic_init(&v->slice_expired, false);
 	v->tramp = mmap(NULL, TR_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v->tramp == MAP_FAILED) {
@@ -284,7 +196,6 @@ static void emu_vcpu_destroy(struct backend_vcpu *bv)
 	struct emu_vcpu *v = emu_vcpu_of(bv);
 	if (!v)
 		return;
-	/* after this the helper cannot reach the engine any more */
 	pthread_mutex_lock(&v->vm->lock);
 	v->vm->vcpus[v->index] = NULL;
 	pthread_mutex_unlock(&v->vm->lock);
@@ -396,7 +307,7 @@ static enum outcome set_error(struct emu_vcpu *v, struct vcpu_exit *exit)
 	return OUT_DONE;
 }
 
-static enum outcome classify(struct emu_vcpu *v, uc_err e, bool sliced,
+static enum outcome classify(struct emu_vcpu *v, uc_err e,
 			     struct vcpu_exit *exit)
 {
 	if (v->trap.exception) {
@@ -433,7 +344,7 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e, bool sliced,
 		emu_stat_inc(&v->stats->exits_hlt);
 		return OUT_DONE;
 	}
-	if (sliced) {
+	if (v->trap.sliced) {
 		exit->reason = VCPU_EXIT_SLICE;
 		emu_stat_inc(&v->stats->exits_other);
 		return OUT_DONE;
@@ -442,29 +353,16 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e, bool sliced,
 }
 
 /* One uc_emu_start; false when a pending kick made it unnecessary. */
-static bool run_once(struct emu_vcpu *v, uint64_t deadline, uc_err *e,
-		     bool *sliced)
+static bool run_once(struct emu_vcpu *v, uint64_t deadline, uc_err *e)
 {
-	struct emu_vm *vm = v->vm;
 	/* this order: a kick is seen here or its stop_wanted stays set */
 	atomic_store(&v->stop_wanted, false);
 	if (atomic_load(&v->kick_pending))
 		return false;
-	pthread_mutex_lock(&vm->lock);
-	v->in_emu = true;
-	v->deadline_ns = deadline;
-	if (deadline && deadline < vm->helper_wake_ns)
-		pthread_cond_signal(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-
 	memset(&v->trap, 0, sizeof(v->trap));
+	v->deadline_ns = deadline;
+	v->slice_countdown = 1;	/* look at the clock in the first block */
 	*e = uc_emu_start(v->uc, emu_rd(v, UC_X86_REG_RIP), 0, 0, 0);
-
-	pthread_mutex_lock(&vm->lock);
-	v->in_emu = false;
-	v->deadline_ns = 0;
-	pthread_mutex_unlock(&vm->lock);
-	*sliced = atomic_exchange(&v->slice_expired, false);
 	return true;
 }
 
@@ -478,22 +376,16 @@ static void set_busy(struct emu_vcpu *v, bool busy)
 static void run_loop(struct emu_vcpu *v, uint32_t slice_us,
 		     struct vcpu_exit *exit)
 {
-	uint64_t deadline = slice_us ? mono_ns() + slice_us * 1000ull : 0;
+	uint64_t deadline = slice_us ? emu_now_ns() + slice_us * 1000ull : 0;
 	for (unsigned spurious = 0;; spurious++) {
 		uc_err e = UC_ERR_OK;
-		bool sliced = false;
-		if (deadline && spurious && mono_ns() >= deadline) {
-			exit->reason = VCPU_EXIT_SLICE;
-			emu_stat_inc(&v->stats->exits_other);
-			return;
-		}
-		if (!run_once(v, deadline, &e, &sliced)) {
+		if (!run_once(v, deadline, &e)) {
 			atomic_store(&v->kick_pending, false);
 			exit->reason = VCPU_EXIT_KICK;
 			emu_stat_inc(&v->stats->exits_kick);
 			return;
 		}
-		if (classify(v, e, sliced, exit) == OUT_DONE)
+		if (classify(v, e, exit) == OUT_DONE)
 			return;
 		if (spurious == MAX_SPURIOUS) {
 			snprintf(v->failed, sizeof(v->failed),

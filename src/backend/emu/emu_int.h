@@ -1,9 +1,8 @@
 /*
  * emu_int: the emu backend's private state, shared by its .c files.  One
  * UC_MODE_64 unicorn engine per vCPU (the only engine kind that resumes
- * correctly at any RIP in any guest mode), all mapping the VM's guest RAM;
- * a per-VM helper thread that ends round-robin slices.  Nothing here is
- * visible outside the backend.
+ * correctly at any RIP in any guest mode), all mapping the VM's guest RAM.
+ * Nothing here is visible outside the backend.
  */
 #ifndef CV_EMU_INT_H
 #define CV_EMU_INT_H
@@ -16,11 +15,12 @@
 
 #include "backend.h"
 
-/* RAM regions + the trampoline page split the address space in at most
+/* RAM regions + the trampoline pages split the address space in at most
  * this many unassigned gaps, each one uc_mmio_map'ed to the bus. */
 #define EMU_MAX_GAPS (VMCFG_MAX_REGIONS + 2)
 #define EMU_MAX_DIRTY 8		/* pending code_written ranges per vCPU */
 #define EMU_MIN_PHYS_BITS 36	/* MMIO/unassigned space covered: 64 GiB */
+#define EMU_SLICE_CHECK 32	/* blocks between two clock reads */
 
 struct emu_vcpu;
 
@@ -33,14 +33,10 @@ struct emu_vm {
 	struct guest_mem *mem;
 	struct bus *bus;
 	unsigned ncpus;
-	uint64_t tramp_gpa;	/* boot trampoline page; 0 until chosen */
+	uint64_t tramp_gpa;	/* boot trampoline pages; 0 until chosen */
 	unsigned phys_bits;	/* CPUID 0x80000008 and the mapped space */
 
 	pthread_mutex_t lock;	/* guards the fields marked (L) */
-	pthread_cond_t cond;	/* wakes the helper */
-	pthread_t helper;
-	bool quit;			/* (L) */
-	uint64_t helper_wake_ns;	/* (L) next helper look, UINT64_MAX: none */
 	struct emu_vcpu *vcpus[VMCFG_MAX_VCPUS];	/* (L) */
 };
 
@@ -48,6 +44,7 @@ struct emu_vm {
 struct emu_trap {
 	bool event;		/* a device returned BUS_EXIT */
 	bool hook_stop;		/* the block hook ended the run */
+	bool sliced;		/* ... because the slice was used up */
 	bool exception;		/* UC_HOOK_INTR / invalid opcode */
 	uint32_t vector;
 	uint64_t rip;
@@ -65,22 +62,21 @@ struct emu_vcpu {
 	uc_engine *uc;
 	uc_context *reset_ctx;	/* the engine's state right after uc_open */
 	uc_context *scratch_ctx;
-	uint8_t *tramp;		/* host page mapped at vm->tramp_gpa */
+	uint8_t *tramp;		/* host pages mapped at vm->tramp_gpa */
 	struct emu_gap gaps[EMU_MAX_GAPS];
 	size_t ngaps;
 
 	atomic_bool kick_pending;	/* a kick not yet returned as KICK */
 	atomic_bool stop_wanted;	/* end the run at the next block */
-	atomic_bool slice_expired;	/* set by the helper */
 	bool busy;		/* (L) inside vcpu_run */
-	bool in_emu;		/* (L) inside uc_emu_start */
-	uint64_t deadline_ns;	/* (L) end of the slice, 0 = none */
 	struct { uint64_t lo, hi; } dirty[EMU_MAX_DIRTY];	/* (L) */
 	size_t ndirty;		/* (L) */
 	bool dirty_all;		/* (L) */
 
 	/* vCPU thread only */
 	struct emu_trap trap;
+	uint64_t deadline_ns;	/* end of the slice, 0 = none */
+	unsigned slice_countdown;	/* blocks until the next clock read */
 	bool booting;		/* the trampoline is running */
 	uint64_t boot_exit;	/* linear guest entry that ends it */
 	bool halt_pending;	/* HLT seen in a run that returned another
@@ -91,11 +87,12 @@ struct emu_vcpu {
 	uint64_t pg_cr0, pg_cr3, pg_cr4, pg_efer;
 };
 
-/* emu_io.c: port I/O, MMIO gaps, CPUID and fault hooks */
+/* emu_io.c: memory map, port I/O, MMIO gaps, CPUID, block/fault hooks */
 int emu_choose_layout(struct emu_vm *vm, struct cv_err *err);
 int emu_map_memory(struct emu_vcpu *v, struct cv_err *err);
 int emu_add_hooks(struct emu_vcpu *v, struct cv_err *err);
 void emu_stat_inc(atomic_uint_least64_t *c);
+uint64_t emu_now_ns(void);
 void emu_request_event(struct emu_vcpu *v);
 
 /* emu_boot.c: boot register state through the trampoline */

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #define TRAMP_FIRST 0xffff0000ull	/* 4 GiB - 64 KiB, no RAM on PCs */
 #define TRAMP_STEP 0x10000ull
@@ -24,6 +25,13 @@ void emu_stat_inc(atomic_uint_least64_t *c)
 	/* single writer (the vCPU thread): no locked read-modify-write */
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
+}
+
+uint64_t emu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t emu_rd(struct emu_vcpu *v, int reg)
@@ -295,6 +303,14 @@ void emu_request_event(struct emu_vcpu *v)
 	atomic_store_explicit(&v->stop_wanted, true, memory_order_relaxed);
 }
 
+static bool slice_over(struct emu_vcpu *v)
+{
+	if (!v->deadline_ns || --v->slice_countdown)
+		return false;
+	v->slice_countdown = EMU_SLICE_CHECK;
+	return emu_now_ns() >= v->deadline_ns;
+}
+
 /*
  * Called by unicorn at the start of every translated block (~1 ns).  A
  * stop requested here ends the run before the block executes anything, so
@@ -313,6 +329,9 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size,
 	}
 	if (atomic_load_explicit(&v->stop_wanted, memory_order_relaxed)) {
 		v->trap.hook_stop = true;
+		uc_emu_stop(uc);
+	} else if (slice_over(v)) {
+		v->trap.hook_stop = v->trap.sliced = true;
 		uc_emu_stop(uc);
 	}
 }
