@@ -176,7 +176,7 @@ int cmd_run(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_ACCEL:
 			if (parse_accel(optarg, &hopts.accel_default)) {

@@ -38,8 +38,8 @@ run --image reboot --no-reboot >"$tmp/reboot.out" 2>&1
 check "--no-reboot: status 3 on a reboot request" 3 $? "reboot: booting" "$tmp/reboot.out"
 
 printf '[base]\nname = "x"\ncpu_num = "one"\n' >"$tmp/bad.toml"
-run "$tmp/bad.toml" >"$tmp/bad.out" 2>&1
-check "bad config: status 1 with file:line" 1 $? "bad.toml:3" "$tmp/bad.out"
+timeout 60 "$cv" run "$tmp/bad.toml" --accel "$accel" --state-dir "$tmp/state" >"$tmp/bad.out" 2>&1
+check "bad config (options after the file): status 1 with file:line" 1 $? "bad.toml:3" "$tmp/bad.out"
 
 run --bogus >"$tmp/usage.out" 2>&1
 check "unknown option: status 2" 2 $?
