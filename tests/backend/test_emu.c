@@ -176,7 +176,9 @@ static void add_vcpus(struct fx *f)
 	}
 }
 
-static struct fx *fx_new(unsigned ncpus)
+/* extra: an optional second RAM region (gpa, size) */
+static struct fx *fx_new_ram(unsigned ncpus, uint64_t extra_gpa,
+			     uint64_t extra_size)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
@@ -185,6 +187,9 @@ static struct fx *fx_new(unsigned ncpus)
 	f->cfg->n_regions = 1;
 	f->cfg->regions[0] = (struct vm_mem_region){ 0, RAM_SIZE, 0x7,
 						     VM_MAP_ALLOC, 0 };
+	if (extra_size)
+		f->cfg->regions[f->cfg->n_regions++] = (struct vm_mem_region){
+			extra_gpa, extra_size, 0x7, VM_MAP_ALLOC, 0 };
 	assert_int_equal(guest_mem_map(&f->mem, f->cfg, NULL), 0);
 	pthread_mutex_init(&f->lock, NULL);
 	bus_init(&f->bus);
@@ -200,6 +205,11 @@ static struct fx *fx_new(unsigned ncpus)
 	f->ncpus = ncpus;
 	add_vcpus(f);
 	return f;
+}
+
+static struct fx *fx_new(unsigned ncpus)
+{
+	return fx_new_ram(ncpus, 0, 0);
 }
 
 static void fx_free(struct fx *f)
@@ -492,6 +502,24 @@ static void test_hlt(void **state)
 	fx_free(f);
 }
 
+/* SPEC 5b: entry 0x10000 is 1000:0000 */
+static void test_real_mode_segment_entry(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(1);
+	load_guest(f, "hlt", 0x10000);
+	struct boot_cpu_state s = rm_state(0x10000);
+	assert_int_equal(s.real_cs, 0x1000);
+	boot(f, 0, &s);
+	assert_exit(run(f, 0, 0), VCPU_EXIT_HLT);
+	struct cpu_regs r = regs(f, 0);
+	assert_int_equal(r.cs, 0x1000);
+	assert_int_equal(r.cs_base, 0x10000);
+	assert_int_equal(r.rip, 5);
+	assert_int_equal(f->log[0].value, 1);
+	fx_free(f);
+}
+
 static void test_code_written(void **state)
 {
 	(void)state;
@@ -513,6 +541,28 @@ static void test_code_written(void **state)
 	assert_exit(run(f, 0, 0), VCPU_EXIT_HLT);
 	printf("# host code patch without code_written: guest saw 0x%x (stale translation %s)\n",
 	       f->log[2].value, f->log[2].value == 0x2222 ? "kept" : "dropped");
+	fx_free(f);
+}
+
+/* RAM where the trampoline likes to live (the BIOS area below 4 GiB):
+ * it moves, every mode still boots, and the guest's RAM there is RAM. */
+static void test_trampoline_moves_out_of_ram(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_ram(1, 0xfff00000, 0x100000);
+	uint32_t magic = 0x600d600d;
+	assert_int_equal(guest_mem_write(&f->mem, 0xffff0000, &magic, 4), 0);
+	reg(f, BUS_MMIO, MMIO_DEV, 0x1000, "mmio", &mmio_ops);
+	load_guest(f, "pm_mmio", 0x8000);
+	struct boot_cpu_state s = pm_state(f, 0x8000);
+	boot(f, 0, &s);
+	assert_exit(run(f, 0, 0), VCPU_EXIT_EVENT);
+	assert_int_equal(f->exit_code, 7);
+	load_guest(f, "hlt", 0x8000);
+	s = rm_state(0x8000);
+	boot(f, 0, &s);
+	assert_exit(run(f, 0, 0), VCPU_EXIT_HLT);
+	assert_int_equal(ram32(f, 0xffff0000), magic);
 	fx_free(f);
 }
 
@@ -1008,7 +1058,9 @@ int main(void)
 		cmocka_unit_test(test_protected_mode_mmio),
 		cmocka_unit_test(test_long_mode_cpuid_mmio64),
 		cmocka_unit_test(test_hlt),
+		cmocka_unit_test(test_real_mode_segment_entry),
 		cmocka_unit_test(test_code_written),
+		cmocka_unit_test(test_trampoline_moves_out_of_ram),
 		cmocka_unit_test(test_triple_fault_real),
 		cmocka_unit_test(test_triple_fault_protected_long),
 		cmocka_unit_test(test_exception_not_deliverable_yet),
