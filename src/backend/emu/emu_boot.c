@@ -11,9 +11,9 @@
  * change is done by the CPU itself in the trampoline (emu_tramp.S), which
  * ends with a far jump to the guest entry, where the block hook stops the
  * engine (an exit address would bake the stop into the entry's
- * translation).  Then the host sets the general registers, RFLAGS and, for long
- * mode, EFER/CR3/CR0.PG (plain stores are right there: the engine is
- * already in long mode).
+ * translation).  Then the host sets the general registers, RFLAGS and,
+ * for long mode, EFER/CR3/CR0.PG (plain stores are right there: the
+ * engine is already in long mode).
  */
 #include "emu_int.h"
 #include "emu_tramp.h"

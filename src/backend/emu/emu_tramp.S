@@ -99,5 +99,8 @@ emu_tramp_rm16:
 	mov	%cs:TR_P_ZERO, %ss
 	ljmpw	*%cs:TR_P_FAR_GUEST
 emu_tramp_end:
+	.if	(emu_tramp_end - emu_tramp_start) > TR_GDT
+	.error	"the trampoline code runs into its GDT"
+	.endif
 
 	.section .note.GNU-stack, "", @progbits
