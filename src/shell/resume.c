@@ -1,0 +1,59 @@
+/* resume: `vm resume <ID...>` — Suspended -> Running, exactly where it was. */
+#include <errno.h>
+
+#include "shell_int.h"
+#include "vmstate.h"
+
+static int resume_one(struct sh_ctx *c, struct reg_vm *v, json_t *res)
+{
+	uint32_t id = reg_vm_id(v);
+	struct cv_err e = {0};
+	int rc;
+	if (reg_vm_lock_op(v)) {
+		sh_err(c, "✗ VM[%u] not found\n", id);
+		return SH_FAILED;
+	}
+	struct vm *vm = reg_vm_vm(v);
+	if (vm)
+		rc = vm_resume(vm, &e);
+	else
+		rc = cv_err_set(&e, EINVAL, "%s",
+				vm_refusal(VM_CMD_RESUME, VM_LOADING, false));
+	reg_vm_unlock_op(v);
+	if (rc)
+		sh_refused(c, "resume", id, e.msg);
+	else
+		sh_out(c, "✓ VM[%u] resumed successfully\n", id);
+	json_array_append_new(res, json_pack(
+		"{s:I,s:b,s:s}", "id", (json_int_t)id, "ok", !rc,
+		"message", rc ? e.msg : "resumed"));
+	return rc ? SH_FAILED : SH_OK;
+}
+
+static int run(struct sh_ctx *c, const struct sh_args *a)
+{
+	if (!a->npos)
+		return sh_usage_error(c, "which VMs? (expected ids or names)");
+	int status = SH_OK;
+	json_t *res = json_array();
+	for (size_t i = 0; i < a->npos; i++) {
+		struct reg_vm *v;
+		if (sh_lookup(c, a->pos[i], &v)) {
+			status = SH_FAILED;
+			continue;
+		}
+		if (resume_one(c, v, res))
+			status = SH_FAILED;
+		reg_vm_put(v);
+	}
+	sh_set_result(c, json_pack("{s:o}", "vms", res));
+	return status;
+}
+
+const struct sh_verb sh_verb_resume = {
+	.name = "resume",
+	.summary = "Resume suspended VMs",
+	.usage = "vm resume <ID|NAME...>",
+	.pos = SH_POS_VMS,
+	.run = run,
+};

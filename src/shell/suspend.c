@@ -1,0 +1,72 @@
+/*
+ * suspend: `vm suspend <ID...>` — Running -> Suspended.  Returns once
+ * every vCPU is parked outside guest execution (vm_suspend kicks them; no
+ * polling) and says how long that took.
+ */
+#include <errno.h>
+
+#include "shell_int.h"
+#include "vmstate.h"
+
+#define SUSPEND_TIMEOUT_NS 1000000000ull	/* SPEC §1: 1 s */
+
+static int suspend_one(struct sh_ctx *c, struct reg_vm *v, json_t *res)
+{
+	uint32_t id = reg_vm_id(v);
+	struct cv_err e = {0};
+	uint64_t parked_ns = 0;
+	int rc;
+	if (reg_vm_lock_op(v)) {
+		sh_err(c, "✗ VM[%u] not found\n", id);
+		return SH_FAILED;
+	}
+	struct vm *vm = reg_vm_vm(v);
+	if (vm)
+		rc = vm_suspend(vm, SUSPEND_TIMEOUT_NS, &parked_ns, &e);
+	else
+		rc = cv_err_set(&e, EINVAL, "%s",
+				vm_refusal(VM_CMD_SUSPEND, VM_LOADING, false));
+	reg_vm_unlock_op(v);
+	unsigned n = reg_vm_config(v)->cpu_num;
+	if (rc) {
+		sh_refused(c, "suspend", id, e.msg);
+	} else {
+		sh_out(c, "✓ VM[%u] suspended (%u %s parked in %llu µs)\n", id,
+		       n, sh_plural(n, "vCPU", "vCPUs"),
+		       (unsigned long long)((parked_ns + 500) / 1000));
+	}
+	json_array_append_new(res, json_pack(
+		"{s:I,s:b,s:s,s:I}", "id", (json_int_t)id, "ok", !rc,
+		"message", rc ? e.msg : "suspended", "parked_ns",
+		(json_int_t)parked_ns));
+	return rc ? SH_FAILED : SH_OK;
+}
+
+static int run(struct sh_ctx *c, const struct sh_args *a)
+{
+	if (!a->npos)
+		return sh_usage_error(c, "which VMs? (expected ids or names)");
+	int status = SH_OK;
+	json_t *res = json_array();
+	for (size_t i = 0; i < a->npos; i++) {
+		struct reg_vm *v;
+		if (sh_lookup(c, a->pos[i], &v)) {
+			status = SH_FAILED;
+			continue;
+		}
+		if (suspend_one(c, v, res))
+			status = SH_FAILED;
+		reg_vm_put(v);
+	}
+	sh_set_result(c, json_pack("{s:o}", "vms", res));
+	return status;
+}
+
+const struct sh_verb sh_verb_suspend = {
+	.name = "suspend",
+	.summary = "Suspend (pause) running VMs",
+	.usage = "vm suspend <ID|NAME...>",
+	.about = "Returns once every vCPU is parked outside guest code.",
+	.pos = SH_POS_VMS,
+	.run = run,
+};

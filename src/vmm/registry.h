@@ -1,0 +1,123 @@
+/*
+ * registry: the set of VMs one hypervisor process manages — the one piece
+ * of process-wide state, owned by whoever runs the commands (the shell,
+ * later the daemon).  It allocates ids (lowest free; a config's [base] id
+ * is honoured, a clash is an error), finds VMs by id or name, hands out
+ * consistent snapshots for `vm list`, owns each VM's data directory
+ * (<state_dir>/vms/<id>-<name>/: config.toml, console.log) and deletes VMs
+ * in the order of SPEC §1.
+ *
+ * Handles are reference counted: a handle returned by a lookup stays
+ * valid (memory, and the struct vm while the VM is listed) until
+ * reg_vm_put(), even when another thread deletes the VM meanwhile.  delete
+ * removes the VM from the table first (no new lookup finds it), then waits
+ * for the other holders to let go before it joins the vCPU threads, so a
+ * holder that may block for long (vm wait, console attach) must watch
+ * reg_vm_deleted() and let go promptly.  Every function is thread-safe.
+ */
+#ifndef CV_REGISTRY_H
+#define CV_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "vm.h"
+#include "vmconfig.h"
+
+#define REGISTRY_MAX_VMS_DEFAULT 1024u
+
+struct registry;
+struct reg_vm;
+
+struct registry_opts {
+	const char *state_dir;		/* data dirs under <state_dir>/vms;
+					   NULL or "" = no files */
+	enum vm_accel accel_default;	/* for configs that say auto */
+	uint32_t max_vms;		/* 0 = 1024 */
+	uint64_t console_log_cap;	/* 0 = 16 MiB */
+	/*
+	 * Tests only: called while a new VM is listed as Loading, before its
+	 * machine is built (e.g. to hold it there).  NULL = none.
+	 */
+	void (*loading_hook)(void *ctx, uint32_t id);
+	void *hook_ctx;
+};
+
+int registry_create(const struct registry_opts *opts, struct registry **out,
+		    struct cv_err *err);
+
+/*
+ * Stop (forced) and destroy every VM still listed, removing their data
+ * directories unless keep_data.  No command may run concurrently.
+ */
+void registry_destroy(struct registry *r, bool keep_data);
+
+/*
+ * Create a VM from a validated config: reserve its id (listed as Loading
+ * meanwhile), prepare its data directory with a copy of the config, build
+ * the machine (Loaded).  On failure nothing stays behind.
+ */
+int registry_add(struct registry *r, const struct vm_config *cfg,
+		 uint32_t *id_out, struct cv_err *err);
+
+/*
+ * Find a listed VM by id (all digits) or by name and take a reference.
+ * -ENOENT when there is none, -EEXIST when a name matches several VMs.
+ */
+int registry_lookup(struct registry *r, const char *key, struct reg_vm **out,
+		    struct cv_err *err);
+struct reg_vm *registry_get(struct registry *r, uint32_t id);	/* or NULL */
+/* Another reference to a handle the caller holds. */
+struct reg_vm *reg_vm_ref(struct reg_vm *v);
+void reg_vm_put(struct reg_vm *v);
+
+/* References to every listed VM, by id, taken atomically. */
+int registry_snapshot(struct registry *r, struct reg_vm ***out, size_t *n);
+void registry_snapshot_free(struct reg_vm **vms, size_t n);
+size_t registry_count(struct registry *r);
+
+uint32_t reg_vm_id(const struct reg_vm *v);
+const char *reg_vm_name(const struct reg_vm *v);
+const struct vm_config *reg_vm_config(const struct reg_vm *v);
+const char *reg_vm_data_dir(const struct reg_vm *v);	/* "" = none */
+bool reg_vm_deleted(struct reg_vm *v);
+
+/* The machine; NULL while Loading (or after a failed load). */
+struct vm *reg_vm_vm(struct reg_vm *v);
+
+/* The VM state (Loading while the machine is being built). */
+enum vm_state reg_vm_state(struct reg_vm *v);
+
+/* State and vCPU states read together (n = cpu_num entries). */
+enum vm_state reg_vm_snapshot(struct reg_vm *v, struct vm_vcpu_info *out,
+			      unsigned n);
+
+/* Wait until the VM left Loading; -ENOENT when its load failed. */
+int reg_vm_wait_loaded(struct reg_vm *v);
+
+/*
+ * Serialize a state-changing command with delete: after a successful
+ * lock, the VM is not deleted until the matching unlock.  -ENOENT when it
+ * was deleted meanwhile (nothing is locked then).
+ */
+int reg_vm_lock_op(struct reg_vm *v);
+void reg_vm_unlock_op(struct reg_vm *v);
+
+/*
+ * Delete (SPEC §1 order): validate the state (Running, Suspended,
+ * Stopping and Loading refused without force; *state_seen gets the state
+ * that was judged), force-stop a live VM, remove it from the table, wait
+ * for the other references, join its vCPU threads and release it, then
+ * remove its data directory unless keep_data.  The caller's reference
+ * stays valid (put it afterwards).
+ * Returns 0 when deleted; 1 when deleted but the data directory could not
+ * be removed (err says why); -EBUSY/-EINVAL when refused (err = the
+ * refusal text of vmstate.h); -ENOENT when it was already gone.
+ */
+int registry_delete(struct registry *r, struct reg_vm *v, bool force,
+		    bool keep_data, enum vm_state *state_seen,
+		    struct cv_err *err);
+
+#endif
