@@ -63,8 +63,8 @@ const struct backend_ops *backend_select(enum vm_accel want, char *why,
 	cv_err_clear(&perr);
 	if (emu_backend_ops.probe(&perr)) {
 		cv_err_set(err, perr.code ? perr.code : ENODEV,
-			   "no usable backend: KVM is not usable and the "
-			   "software CPU failed: %s", perr.msg);
+			   "no usable backend (%s) and the software CPU failed: "
+			   "%s", why, perr.msg);
 		return NULL;
 	}
 	return &emu_backend_ops;

@@ -47,6 +47,11 @@ check "unknown option: status 2" 2 $?
 run a.toml b.toml >"$tmp/usage2.out" 2>&1
 check "two configs: status 2" 2 $?
 
+if [ "$accel" = emu ]; then
+  CVISOR_LIBUNICORN=/nonexistent/libunicorn.so run --image exitcode >"$tmp/nolib.out" 2>&1
+  check "emu without libunicorn: status 1, says why" 1 $? "cannot load /nonexistent/libunicorn.so" "$tmp/nolib.out"
+fi
+
 "$cv" run --help >"$tmp/help.out" 2>&1
 check "run --help" 0 $? "Usage: cvisor run" "$tmp/help.out"
 

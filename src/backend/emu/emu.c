@@ -41,6 +41,7 @@
  * irqchip: the vcpu_run after that continues there.
  */
 #include "emu_int.h"
+#include "uc_lazy.h"
 #include "emu_tramp.h"
 
 #include <errno.h>
@@ -65,6 +66,9 @@ static struct emu_vcpu *emu_vcpu_of(struct backend_vcpu *b)
 
 static int emu_probe(struct cv_err *err)
 {
+	char why[256];
+	if (uc_lazy_load(why, sizeof(why)))
+		return cv_err_set(err, ENODEV, "%s", why);
 	uc_engine *uc;
 	uc_err e = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
 	if (e != UC_ERR_OK)

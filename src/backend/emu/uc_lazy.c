@@ -1,0 +1,204 @@
+#include "uc_lazy.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unicorn/unicorn.h>
+
+#define UC_LIBRARY "libunicorn.so.2"
+
+/*
+ * The resolved entry points.  Process-wide by nature: a library is loaded
+ * once per process; written only under pthread_once.
+ */
+static struct {
+	uc_err (*open)(uc_arch, uc_mode, uc_engine **);
+	uc_err (*close)(uc_engine *);
+	uc_err (*ctl)(uc_engine *, uc_control_type, ...);
+	const char *(*strerror)(uc_err);
+	uc_err (*reg_write)(uc_engine *, int, const void *);
+	uc_err (*reg_read)(uc_engine *, int, void *);
+	uc_err (*emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
+	uc_err (*emu_stop)(uc_engine *);
+	uc_err (*hook_add)(uc_engine *, uc_hook *, int, void *, void *,
+			   uint64_t, uint64_t, ...);
+	uc_err (*mem_map_ptr)(uc_engine *, uint64_t, size_t, uint32_t, void *);
+	uc_err (*mmio_map)(uc_engine *, uint64_t, size_t, uc_cb_mmio_read_t,
+			   void *, uc_cb_mmio_write_t, void *);
+	uc_err (*context_alloc)(uc_engine *, uc_context **);
+	uc_err (*context_free)(uc_context *);
+	uc_err (*context_save)(uc_engine *, uc_context *);
+	uc_err (*context_restore)(uc_engine *, uc_context *);
+} api;
+static pthread_once_t api_once = PTHREAD_ONCE_INIT;
+static char api_error[256];
+static int api_ok;
+
+#define RESOLVE(h, field, name)                                              \
+	do {                                                                 \
+		*(void **)&api.field = dlsym(h, name);                       \
+		if (!api.field) {                                            \
+			snprintf(api_error, sizeof(api_error),               \
+				 "%s lacks %s", UC_LIBRARY, name);           \
+			return;                                              \
+		}                                                            \
+	} while (0)
+
+static void load_once(void)
+{
+	/* $CVISOR_LIBUNICORN: another build of the library (or a test's) */
+	const char *lib = getenv("CVISOR_LIBUNICORN");
+	if (!lib || !*lib)
+		lib = UC_LIBRARY;
+	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(api_error, sizeof(api_error), "cannot load %s: %s",
+			 lib, dlerror());
+		return;
+	}
+	RESOLVE(h, open, "uc_open");
+	RESOLVE(h, close, "uc_close");
+	RESOLVE(h, ctl, "uc_ctl");
+	RESOLVE(h, strerror, "uc_strerror");
+	RESOLVE(h, reg_write, "uc_reg_write");
+	RESOLVE(h, reg_read, "uc_reg_read");
+	RESOLVE(h, emu_start, "uc_emu_start");
+	RESOLVE(h, emu_stop, "uc_emu_stop");
+	RESOLVE(h, hook_add, "uc_hook_add");
+	RESOLVE(h, mem_map_ptr, "uc_mem_map_ptr");
+	RESOLVE(h, mmio_map, "uc_mmio_map");
+	RESOLVE(h, context_alloc, "uc_context_alloc");
+	RESOLVE(h, context_free, "uc_context_free");
+	RESOLVE(h, context_save, "uc_context_save");
+	RESOLVE(h, context_restore, "uc_context_restore");
+	api_ok = 1;	/* the handle stays open for the process's life */
+}
+
+int uc_lazy_load(char *err, size_t errlen)
+{
+	pthread_once(&api_once, load_once);
+	if (!api_ok && err)
+		snprintf(err, errlen, "%s", api_error);
+	return api_ok ? 0 : -1;
+}
+
+static int ready(void)
+{
+	return uc_lazy_load(NULL, 0) == 0;
+}
+
+uc_err uc_open(uc_arch arch, uc_mode mode, uc_engine **uc)
+{
+	return ready() ? api.open(arch, mode, uc) : UC_ERR_HANDLE;
+}
+
+uc_err uc_close(uc_engine *uc)
+{
+	return ready() ? api.close(uc) : UC_ERR_HANDLE;
+}
+
+/* Only the controls the backend uses; their argument types are known. */
+uc_err uc_ctl(uc_engine *uc, uc_control_type control, ...)
+{
+	if (!ready())
+		return UC_ERR_HANDLE;
+	va_list ap;
+	uc_err e;
+	va_start(ap, control);
+	if (control == UC_CTL_WRITE(UC_CTL_UC_USE_EXITS, 1)) {
+		int on = va_arg(ap, int);
+		e = api.ctl(uc, control, on);
+	} else if (control == UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2)) {
+		uint64_t start = va_arg(ap, uint64_t);
+		uint64_t end = va_arg(ap, uint64_t);
+		e = api.ctl(uc, control, start, end);
+	} else {
+		e = UC_ERR_ARG;
+	}
+	va_end(ap);
+	return e;
+}
+
+const char *uc_strerror(uc_err code)
+{
+	return ready() ? api.strerror(code) : api_error;
+}
+
+uc_err uc_reg_write(uc_engine *uc, int regid, const void *value)
+{
+	return ready() ? api.reg_write(uc, regid, value) : UC_ERR_HANDLE;
+}
+
+uc_err uc_reg_read(uc_engine *uc, int regid, void *value)
+{
+	return ready() ? api.reg_read(uc, regid, value) : UC_ERR_HANDLE;
+}
+
+uc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until,
+		    uint64_t timeout, size_t count)
+{
+	return ready() ? api.emu_start(uc, begin, until, timeout, count)
+		       : UC_ERR_HANDLE;
+}
+
+uc_err uc_emu_stop(uc_engine *uc)
+{
+	return ready() ? api.emu_stop(uc) : UC_ERR_HANDLE;
+}
+
+/* UC_HOOK_INSN carries the instruction id; the other hook types nothing. */
+uc_err uc_hook_add(uc_engine *uc, uc_hook *hh, int type, void *callback,
+		   void *user_data, uint64_t begin, uint64_t end, ...)
+{
+	if (!ready())
+		return UC_ERR_HANDLE;
+	if (type == UC_HOOK_INSN) {
+		va_list ap;
+		va_start(ap, end);
+		int insn = va_arg(ap, int);
+		va_end(ap);
+		return api.hook_add(uc, hh, type, callback, user_data, begin,
+				    end, insn);
+	}
+	if (type == UC_HOOK_TCG_OPCODE)
+		return UC_ERR_ARG;
+	return api.hook_add(uc, hh, type, callback, user_data, begin, end);
+}
+
+uc_err uc_mem_map_ptr(uc_engine *uc, uint64_t address, size_t size,
+		      uint32_t perms, void *ptr)
+{
+	return ready() ? api.mem_map_ptr(uc, address, size, perms, ptr)
+		       : UC_ERR_HANDLE;
+}
+
+uc_err uc_mmio_map(uc_engine *uc, uint64_t address, size_t size,
+		   uc_cb_mmio_read_t read_cb, void *user_data_read,
+		   uc_cb_mmio_write_t write_cb, void *user_data_write)
+{
+	return ready() ? api.mmio_map(uc, address, size, read_cb,
+				      user_data_read, write_cb, user_data_write)
+		       : UC_ERR_HANDLE;
+}
+
+uc_err uc_context_alloc(uc_engine *uc, uc_context **context)
+{
+	return ready() ? api.context_alloc(uc, context) : UC_ERR_HANDLE;
+}
+
+uc_err uc_context_free(uc_context *context)
+{
+	return ready() ? api.context_free(context) : UC_ERR_HANDLE;
+}
+
+uc_err uc_context_save(uc_engine *uc, uc_context *context)
+{
+	return ready() ? api.context_save(uc, context) : UC_ERR_HANDLE;
+}
+
+uc_err uc_context_restore(uc_engine *uc, uc_context *context)
+{
+	return ready() ? api.context_restore(uc, context) : UC_ERR_HANDLE;
+}
