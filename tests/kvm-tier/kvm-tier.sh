@@ -254,7 +254,8 @@ build_base() {
 	BASE=$CACHE/base-$KVER.cpio.gz
 	local stamp=$CACHE/base-$KVER.stamp want
 	want="$(basename "$KERNEL_DEB") $BUSYBOX_SRC $(md5sum "$0" | cut -c1-32)"
-	if [ -s "$BASE" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+	if [ -s "$BASE" ] && [ -s "$CACHE/vmlinuz-$KVER" ] &&
+	   [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 		return
 	fi
 	say "building the base image for $KPKG"
@@ -288,7 +289,8 @@ build_base() {
 	head -c "$pad" /dev/zero >>"$BASE.tmp"
 	mv "$BASE.tmp" "$BASE"
 	printf '%s' "$want" >"$stamp"
-	rm -rf "$BASE_ROOT"
+	# only the .debs, vmlinuz and the base image are worth keeping
+	rm -rf "$BASE_ROOT" "$KDIR" "$CACHE/busybox-deb"
 }
 
 # ---- the per-run image: tests, their libraries, data ----------------------
