@@ -53,6 +53,7 @@ DECLARE_GUEST(real_pio_loop);
 DECLARE_GUEST(real_irq);
 DECLARE_GUEST(pm32);
 DECLARE_GUEST(pm32_triple);
+DECLARE_GUEST(pm32_exec_mmio);
 DECLARE_GUEST(lm64);
 extern const uint8_t guest_real_event_after_out[], guest_real_irq_loop[];
 #define GUEST_CODE(n) guest_##n##_start, (size_t)(guest_##n##_end - guest_##n##_start)
@@ -506,6 +507,27 @@ static void test_triple_fault(void **state)
 		fail_msg("wanted SHUTDOWN, got %s (rc %d, \"%s\")",
 			 reason_name(ex.reason), rc, ex.msg);
 	assert_int_equal(atomic_load(&t->stats[0].exits_shutdown), 1);
+	tvm_destroy(t);
+}
+
+/* An exit KVM cannot handle comes back as ERROR with a sentence and RIP. */
+static void test_error_exit(void **state)
+{
+	(void)state;
+	struct tvm *t = tvm_new_ok(false, 1);
+	tvm_load(t, 0, VM_CPU_PROTECTED, GUEST_CODE(pm32_exec_mmio), 0);
+	struct vcpu_exit ex;
+	bool to;
+	int rc = run_once(t->vcpu[0], 5000, &ex, &to);
+	assert_false(to);
+	if (ex.reason != VCPU_EXIT_ERROR)
+		fail_msg("wanted ERROR, got %s (rc %d)", reason_name(ex.reason), rc);
+	assert_true(rc < 0);
+	printf("error exit: %s\n", ex.msg);
+	assert_non_null(strstr(ex.msg, "vCPU 0"));
+	assert_non_null(strstr(ex.msg, "suberror"));
+	assert_non_null(strstr(ex.msg, "RIP 0xf0000000"));
+	assert_int_equal(atomic_load(&t->stats[0].exits_other), 1);
 	tvm_destroy(t);
 }
 
@@ -1051,6 +1073,7 @@ int main(void)
 		cmocka_unit_test(test_lm64),
 		cmocka_unit_test(test_hlt),
 		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_error_exit),
 		cmocka_unit_test(test_bus_exit_event),
 		cmocka_unit_test(test_kick_before_run),
 		cmocka_unit_test(test_kick_spinning),

@@ -211,6 +211,9 @@ static void test_system_event(void **state)
 	r->system_event.type = KVM_SYSTEM_EVENT_SHUTDOWN;
 	assert_int_equal(kvm_decode_exit(r, RUN_SIZE, &a), 0);
 	assert_int_equal(a.kind, KVM_ACT_SHUTDOWN);
+	r->system_event.type = KVM_SYSTEM_EVENT_WAKEUP;
+	assert_int_equal(kvm_decode_exit(r, RUN_SIZE, &a), 0);
+	assert_int_equal(a.kind, KVM_ACT_REENTER);
 	r->system_event.type = KVM_SYSTEM_EVENT_CRASH;
 	assert_int_equal(kvm_decode_exit(r, RUN_SIZE, &a), -EIO);
 	assert_int_equal(a.kind, KVM_ACT_ERROR);

@@ -38,3 +38,9 @@ GUEST_END(pm32)
 GUEST(pm32_triple)
 	ud2
 GUEST_END(pm32_triple)
+
+/* Execute from an address with no RAM: KVM cannot fetch the instruction. */
+GUEST(pm32_exec_mmio)
+	mov	$MMIO_NONE, %eax
+	jmp	*%eax
+GUEST_END(pm32_exec_mmio)
