@@ -3,13 +3,20 @@
  * stub) enters with flat segments; we only pick a 4 KiB stack per vCPU
  * from %esi (boot.h) and call guest_main().  With MULTIBOOT_HEADER the
  * image also carries a multiboot 1 header (a.out kludge: addresses given),
- * so a multiboot loader can boot it as it is.
+ * so a multiboot loader can boot it as it is.  With MULTIBOOT_ELF the
+ * header asks for memory information and has no addresses: the loader
+ * must load the ELF file's segments.
  */
 #define MAX_CPUS 64
 #define STACK_SHIFT 12
 
 #define MB_MAGIC 0x1BADB002
+#ifdef MULTIBOOT_ELF
+#define MULTIBOOT_HEADER
+#define MB_FLAGS 0x00000003		/* page-aligned modules, memory info */
+#else
 #define MB_FLAGS 0x00010000		/* bit 16: the address fields are valid */
+#endif
 
 	.code32
 	.section .text.start, "ax"
@@ -26,11 +33,13 @@ mb_header:
 	.long MB_MAGIC
 	.long MB_FLAGS
 	.long -(MB_MAGIC + MB_FLAGS)
+#ifndef MULTIBOOT_ELF
 	.long mb_header			/* header_addr */
 	.long __image_start		/* load_addr */
 	.long __data_end		/* load_end_addr */
 	.long __bss_end			/* bss_end_addr */
 	.long _start			/* entry_addr */
+#endif
 #endif
 1:
 	cli

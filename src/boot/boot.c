@@ -1,10 +1,22 @@
 /*
  * boot: boot_load() picks the boot path for a config (SPEC §5b) and hands
- * it to the loader for that protocol; boot_vcpu_state() applies the
- * multi-vCPU convention of boot.h.  Loaders live in their own files
- * (raw.c; ELF, multiboot and bzImage come later).
+ * it to the loader for that protocol; boot_vcpu_state() gives each vCPU
+ * its start state.  Raw images go to raw.c; kernels in a known format go
+ * through a pure loader (loader.h: multiboot.c, elf.c, pvh.c, linux.c)
+ * that turns the image bytes into a load plan, which plan.c then writes.
+ *
+ * "auto" without bios_path detects, in this order: a bzImage ("HdrS" at
+ * 0x202 and the 0xAA55 boot flag) -> linux; a multiboot 1 header in the
+ * first 8 KiB -> multiboot; an ELF file -> pvh when it carries a
+ * XEN_ELFNOTE_PHYS32_ENTRY note, else elf; a multiboot 2 header is
+ * refused (no loader); anything else is raw.
+ *
+ * For every protocol but raw the entry point comes from the image and
+ * cfg->entry_point is not used; the BSP starts with the registers the
+ * protocol defines (no SMP convention), and APs wait in a cli/hlt loop.
  */
 #include "boot_int.h"
+#include "loader.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -42,40 +54,163 @@ int boot_plan_add_code(struct boot_plan *plan, uint64_t gpa, uint64_t len,
 	return 0;
 }
 
-/* "auto": refuse formats whose loader has not landed instead of misbooting. */
-static int check_auto_format(const struct boot_src *kernel,
-			     struct cv_err *err)
+/* The protocol "auto" stands for, from the image's first bytes. */
+static int detect(const uint8_t *img, uint64_t len,
+		  enum vm_boot_protocol *out, const char *label,
+		  struct cv_err *err)
 {
-	/* heap, not stack: boot_load may run on a small worker stack */
-	uint8_t *buf = malloc(BOOT_DETECT_BYTES);
-	if (!buf)
-		return cv_err_set(err, ENOMEM,
-				  "out of memory reading the kernel header");
-	long n = boot_src_head(kernel, buf, BOOT_DETECT_BYTES, err);
-	enum boot_format f = n < 0 ? BOOT_FMT_RAW : boot_detect(buf, (size_t)n);
-	free(buf);
-	if (n < 0)
-		return (int)n;
-	if (f == BOOT_FMT_RAW)
-		return 0;
-	return cv_err_set(err, ENOTSUP,
-			  "%s is a %s image, which cvisor cannot boot yet (set boot_protocol = \"raw\" to load it as a flat binary)",
-			  kernel->label, boot_format_name(f));
+	if (linux_is_bzimage(img, len))
+		*out = VM_BOOT_LINUX;
+	else if (multiboot_find_header(img, len) >= 0)
+		*out = VM_BOOT_MULTIBOOT;
+	else if (elf_is_elf(img, len))
+		*out = pvh_has_entry_note(img, len) ? VM_BOOT_PVH : VM_BOOT_ELF;
+	else if (boot_detect(img, len < BOOT_DETECT_BYTES ? (size_t)len :
+			     BOOT_DETECT_BYTES) == BOOT_FMT_MULTIBOOT2)
+		return cv_err_set(err, ENOTSUP,
+				  "%s is a multiboot2 image, which cvisor cannot boot (set boot_protocol = \"raw\" to load it as a flat binary)",
+				  label);
+	else
+		*out = VM_BOOT_RAW;
+	return 0;
 }
 
-static int load_with_kernel(const struct vm_config *cfg,
-			    struct guest_mem *mem, struct boot_plan *plan,
+static uint64_t ram_size(const struct vm_config *cfg)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < cfg->n_regions && i < VMCFG_MAX_REGIONS; i++)
+		if (cfg->regions[i].map_type != VM_MAP_RESERVED)
+			sum += cfg->regions[i].size;
+	return sum;
+}
+
+/* The whole kernel in host memory: the loaders parse it from there. */
+static int read_image(const struct vm_config *cfg,
+		      const struct boot_src *kernel, uint8_t **buf,
+		      const uint8_t **img, struct cv_err *err)
+{
+	*buf = NULL;
+	if (kernel->fd < 0) {
+		*img = kernel->data;
+		return 0;
+	}
+	if (kernel->size > ram_size(cfg))
+		return cv_err_set(err, EFBIG,
+				  "%s (%llu bytes) is larger than guest RAM",
+				  kernel->label,
+				  (unsigned long long)kernel->size);
+	*buf = malloc(kernel->size);
+	if (!*buf)
+		return cv_err_set(err, ENOMEM, "out of memory reading %s",
+				  kernel->label);
+	long n = boot_src_head(kernel, *buf, kernel->size, err);
+	if (n >= 0 && (uint64_t)n != kernel->size)
+		n = cv_err_set(err, EIO, "%s shrank while it was read",
+			       kernel->label);
+	*img = *buf;
+	return n < 0 ? (int)n : 0;
+}
+
+struct side_images {
+	struct boot_src ramdisk, dtb;
+};
+
+static int open_side_images(const struct vm_config *cfg,
+			    struct side_images *s, struct load_in *in,
 			    struct cv_err *err)
 {
-	struct boot_src kernel;
-	int rc = boot_src_open(cfg, "kernel", cfg->kernel_path, &kernel, err);
-	if (rc)
-		return rc;
-	if (!cfg->has_bios && cfg->boot_protocol == VM_BOOT_AUTO)
-		rc = check_auto_format(&kernel, err);
+	memset(s, 0, sizeof(*s));
+	s->ramdisk.fd = s->dtb.fd = -1;
+	int rc = 0;
+	if (cfg->has_ramdisk) {
+		rc = boot_src_open(cfg, "ramdisk", cfg->ramdisk_path,
+				   &s->ramdisk, err);
+		in->has_ramdisk = !rc;
+		in->ramdisk_addr = cfg->ramdisk_load_addr;
+		in->ramdisk_size = s->ramdisk.size;
+	}
+	if (!rc && cfg->has_dtb) {
+		rc = boot_src_open(cfg, "dtb", cfg->dtb_path, &s->dtb, err);
+		in->has_dtb = !rc;
+		in->dtb_addr = cfg->dtb_load_addr;
+		in->dtb_size = s->dtb.size;
+	}
+	return rc;
+}
+
+static void close_side_images(struct side_images *s)
+{
+	boot_src_close(&s->ramdisk);
+	boot_src_close(&s->dtb);
+}
+
+static int run_loader(enum vm_boot_protocol p, const struct load_in *in,
+		      struct load_plan *lp, struct cv_err *err)
+{
+	switch (p) {
+	case VM_BOOT_MULTIBOOT:
+		return load_multiboot(in, lp, err);
+	case VM_BOOT_ELF:
+		return load_elf(in, lp, err);
+	case VM_BOOT_PVH:
+		return load_pvh(in, lp, err);
+	case VM_BOOT_LINUX:
+		return load_linux(in, lp, err);
+	case VM_BOOT_AUTO:
+	case VM_BOOT_RAW:
+		break;
+	}
+	return cv_err_set(err, EINVAL, "no loader for boot_protocol \"%s\"",
+			  protocol_name(p));
+}
+
+/* Plan with the protocol's loader, then write the plan. */
+static int load_kernel(const struct vm_config *cfg, enum vm_boot_protocol p,
+		       const struct boot_src *kernel, const uint8_t *img,
+		       struct guest_mem *mem, struct boot_plan *plan,
+		       struct cv_err *err)
+{
+	struct load_in in = {
+		.image = img, .image_len = kernel->size,
+		.regions = cfg->regions, .nregions = cfg->n_regions,
+		.cmdline = cfg->cmdline,
+		.kernel_load_addr = cfg->kernel_load_addr,
+		.cpu_mode = cfg->cpu_mode,
+	};
+	struct side_images side;
+	struct load_plan *lp = malloc(sizeof(*lp));
+	if (!lp)
+		return cv_err_set(err, ENOMEM, "out of memory for the boot plan");
+	int rc = open_side_images(cfg, &side, &in, err);
+	if (!rc) {
+		rc = run_loader(p, &in, lp, err);
+		if (rc)
+			cv_err_prefix(err, "%s (boot_protocol \"%s\")",
+				      kernel->label, protocol_name(p));
+	}
 	if (!rc)
-		rc = raw_boot(cfg, mem, &kernel, plan, err);
-	boot_src_close(&kernel);
+		rc = load_plan_apply(lp, img, kernel->size, &side.ramdisk,
+				     &side.dtb, mem, plan, err);
+	close_side_images(&side);
+	free(lp);
+	return rc;
+}
+
+static int load_formatted(const struct vm_config *cfg,
+			  const struct boot_src *kernel,
+			  struct guest_mem *mem, struct boot_plan *plan,
+			  struct cv_err *err)
+{
+	uint8_t *buf;
+	const uint8_t *img = NULL;
+	enum vm_boot_protocol p = cfg->boot_protocol;
+	int rc = read_image(cfg, kernel, &buf, &img, err);
+	if (!rc && p == VM_BOOT_AUTO)
+		rc = detect(img, kernel->size, &p, kernel->label, err);
+	if (!rc)
+		rc = p == VM_BOOT_RAW ? raw_boot(cfg, mem, kernel, plan, err) :
+		     load_kernel(cfg, p, kernel, img, mem, plan, err);
+	free(buf);
 	return rc;
 }
 
@@ -84,22 +219,35 @@ int boot_load(const struct vm_config *cfg, struct guest_mem *mem,
 {
 	memset(plan, 0, sizeof(*plan));
 	enum vm_boot_protocol p = cfg->boot_protocol;
-	if (p != VM_BOOT_AUTO && p != VM_BOOT_RAW) {
-		if (cfg->has_bios)
-			return cv_err_set(err, EINVAL,
-					  "bios_path cannot be combined with boot_protocol = \"%s\" (a BIOS stub boots the kernel itself)",
-					  protocol_name(p));
-		return cv_err_set(err, ENOTSUP,
-				  "boot_protocol = \"%s\" is not implemented yet (use \"raw\")",
+	if (cfg->has_bios && p != VM_BOOT_AUTO && p != VM_BOOT_RAW)
+		return cv_err_set(err, EINVAL,
+				  "bios_path cannot be combined with boot_protocol = \"%s\" (a BIOS stub boots the kernel itself)",
 				  protocol_name(p));
-	}
-	return load_with_kernel(cfg, mem, plan, err);
+	struct boot_src kernel;
+	int rc = boot_src_open(cfg, "kernel", cfg->kernel_path, &kernel, err);
+	if (rc)
+		return rc;
+	if (cfg->has_bios || p == VM_BOOT_RAW)
+		rc = raw_boot(cfg, mem, &kernel, plan, err);
+	else
+		rc = load_formatted(cfg, &kernel, mem, plan, err);
+	boot_src_close(&kernel);
+	return rc;
+}
+
+/* Raw boots share one entry among all vCPUs (boot.h's SMP convention). */
+static int is_raw_plan(const struct boot_plan *plan)
+{
+	return !strcmp(plan->protocol, "raw") ||
+	       !strcmp(plan->protocol, "axvisor");
 }
 
 void boot_vcpu_state(const struct boot_plan *plan, unsigned index,
 		     unsigned ncpus, struct boot_cpu_state *out)
 {
 	*out = index ? plan->ap : plan->bsp;
+	if (!is_raw_plan(plan))
+		return;
 	out->rsi = index;
 	out->rdi = ncpus;
 }

@@ -1,7 +1,8 @@
 /*
  * test_raw: unit tests of the raw boot layer (src/boot): guest memory
  * contents, GDT and page-table entries, register state in every mode, the
- * real-mode CS:IP rule, and every refusal.
+ * real-mode CS:IP rule, and every refusal; format detection of "auto"
+ * (the kernel-format loaders have their own tests).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -377,7 +378,10 @@ static void put32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* "auto" refuses recognised formats it cannot boot yet, naming them */
+/*
+ * "auto" hands recognised formats to their loaders (which refuse these
+ * header-only images, naming the format) and loads the rest raw.
+ */
 static void test_auto_detection(void **state)
 {
 	struct bootfix *f = *state;
@@ -387,9 +391,9 @@ static void test_auto_detection(void **state)
 
 	memcpy(h, "\x7f" "ELF\x02\x01\x01", 7);
 	write_header_file(f, h, sizeof(h));
-	assert_int_equal(bootfix_load(f), -ENOTSUP);
+	assert_int_equal(bootfix_load(f), -EINVAL);
 	assert_msg_has(f, "ELF");
-	assert_msg_has(f, "boot_protocol");
+	assert_msg_has(f, "boot_protocol \"elf\"");
 	c->boot_protocol = VM_BOOT_RAW;			/* raw loads it */
 	assert_int_equal(bootfix_load(f), 0);
 	c->boot_protocol = VM_BOOT_AUTO;
@@ -398,19 +402,21 @@ static void test_auto_detection(void **state)
 	h[0x1fe] = 0x55, h[0x1ff] = 0xaa;
 	memcpy(h + 0x202, "HdrS", 4);
 	write_header_file(f, h, sizeof(h));
-	assert_int_equal(bootfix_load(f), -ENOTSUP);
+	assert_int_equal(bootfix_load(f), -EINVAL);
 	assert_msg_has(f, "bzImage");
+	assert_msg_has(f, "boot_protocol \"linux\"");
 
 	memset(h, 0, sizeof(h));
 	put32(h + 0x40, 0x1BADB002);
 	put32(h + 0x44, 0x3);
 	put32(h + 0x48, (uint32_t)-(0x1BADB002u + 0x3));
 	write_header_file(f, h, sizeof(h));
-	assert_int_equal(bootfix_load(f), -ENOTSUP);
-	assert_msg_has(f, "multiboot image");
+	assert_int_equal(bootfix_load(f), -EINVAL);
+	assert_msg_has(f, "multiboot header has no load addresses");
 	put32(h + 0x48, 0x12345678);			/* bad checksum: raw */
 	write_header_file(f, h, sizeof(h));
 	assert_int_equal(bootfix_load(f), 0);
+	assert_string_equal(f->plan.protocol, "raw");
 
 	memset(h, 0, sizeof(h));
 	put32(h + 0x100, 0xE85250D6);
@@ -427,17 +433,25 @@ static void test_auto_detection(void **state)
 	assert_string_equal(f->plan.protocol, "raw");
 }
 
-static void test_unimplemented_protocols(void **state)
+/* An explicit protocol checks the image is in its format. */
+static void test_explicit_protocols(void **state)
 {
 	struct bootfix *f = *state;
-	use_kernel(f, 64, 0x8000);
-	static const enum vm_boot_protocol ps[] = {
-		VM_BOOT_MULTIBOOT, VM_BOOT_ELF, VM_BOOT_PVH, VM_BOOT_LINUX,
+	use_kernel(f, 4096, 0x100000);
+	static const struct {
+		enum vm_boot_protocol p;
+		const char *msg;
+	} cases[] = {
+		{ VM_BOOT_MULTIBOOT, "no multiboot header" },
+		{ VM_BOOT_ELF, "not an ELF file" },
+		{ VM_BOOT_PVH, "not an ELF file" },
+		{ VM_BOOT_LINUX, "no boot flag 0xAA55" },
 	};
-	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
-		f->cfg->boot_protocol = ps[i];
-		assert_int_equal(bootfix_load(f), -ENOTSUP);
-		assert_msg_has(f, "not implemented");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f->cfg->boot_protocol = cases[i].p;
+		assert_int_equal(bootfix_load(f), -EINVAL);
+		assert_msg_has(f, cases[i].msg);
+		assert_msg_has(f, "kernel image '");
 	}
 	f->cfg->has_bios = true;
 	assert_int_equal(bootfix_load(f), -EINVAL);
@@ -450,6 +464,7 @@ static void test_builtin_table(void **state)
 	static const char *const want[] = {
 		"ticker", "exitcode", "exitcode_patch", "spinner", "reboot",
 		"longmode", "axbios", "axkernel", "smp4", "demo",
+		"mboot", "elf64", "elf32", "pvh",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct builtin_image *b = builtin_find(want[i]);
@@ -481,7 +496,9 @@ static void test_builtin_matches_build(void **state)
 		skip();
 	for (const struct builtin_image *b = builtin_list(); b->name; b++) {
 		char path[512];
-		snprintf(path, sizeof(path), "%s/%s.bin", dir, b->name);
+		int elf = b->size >= 4 && !memcmp(b->data, "\x7f" "ELF", 4);
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, b->name,
+			 elf ? "elf" : "bin");
 		FILE *fp = fopen(path, "rb");
 		if (!fp)
 			fail_msg("cannot open %s", path);
@@ -512,12 +529,14 @@ static void test_builtin_boot(void **state)
 	c->boot_protocol = VM_BOOT_AUTO;
 	assert_int_equal(bootfix_load(f), 0);
 	assert_string_equal(f->plan.protocol, "axvisor");
-	/* without the BIOS, "auto" sees axkernel's multiboot header */
+	/* without the BIOS, "auto" boots axkernel by its multiboot header */
 	c->has_bios = false;
 	c->cpu_mode = VM_CPU_PROTECTED;
 	c->entry_point = 0x200000;
-	assert_int_equal(bootfix_load(f), -ENOTSUP);
-	assert_msg_has(f, "multiboot");
+	assert_int_equal(bootfix_load(f), 0);
+	assert_string_equal(f->plan.protocol, "multiboot");
+	assert_int_equal(f->plan.bsp.rax, 0x2BADB002);
+	assert_int_equal(f->plan.bsp.rip, 0x200000);
 	/* a built-in image is linked for one address */
 	c->boot_protocol = VM_BOOT_RAW;
 	c->kernel_load_addr = 0x300000;
@@ -548,7 +567,7 @@ int main(void)
 		T(test_bad_entry_points),
 		T(test_no_ram_for_boot_structures),
 		T(test_auto_detection),
-		T(test_unimplemented_protocols),
+		T(test_explicit_protocols),
 		T(test_builtin_table),
 		T(test_builtin_matches_build),
 		T(test_builtin_boot),
