@@ -98,6 +98,7 @@ struct vm {
 	uint64_t start_ns;
 	uint64_t stop_ns;
 	uint64_t reboots;
+	bool force_requested;	/* a forced stop overtakes a graceful one */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -756,9 +757,10 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 						   : 10000000000ull);
 		vm->stop_reason = VM_STOP_REQUESTED;
 		vm->state = VM_STOPPING;
+		vm->force_requested = false;
 		cvports_request_shutdown(vm_devices_cvports(vm->devs));
 		want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
-		while (vm->state != VM_STOPPED &&
+		while (vm->state != VM_STOPPED && !vm->force_requested &&
 		       cond_wait_until(vm, deadline) != ETIMEDOUT)
 			;
 	}
@@ -769,11 +771,30 @@ out:
 	return rc;
 }
 
+/*
+ * SPEC §1: with --force a Stopping VM is forced at once.  A graceful stop
+ * waiting for the guest holds ctl, so the forced one first tells it to
+ * stop waiting; when it then finds the VM Stopped, that was its doing.
+ */
+static bool overtake_graceful(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool stopping = vm->state == VM_STOPPING;
+	if (stopping) {
+		vm->force_requested = true;
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return stopping;
+}
+
 int vm_stop(struct vm *vm, bool force, uint64_t timeout_ns,
 	    struct cv_err *err)
 {
+	bool overtook = force && overtake_graceful(vm);
 	pthread_mutex_lock(&vm->ctl);
-	int rc = stop_locked_ctl(vm, force, timeout_ns, err);
+	int rc = overtook && vm_state(vm) == VM_STOPPED
+		 ? 0 : stop_locked_ctl(vm, force, timeout_ns, err);
 	pthread_mutex_unlock(&vm->ctl);
 	return rc;
 }
