@@ -19,21 +19,18 @@ static int restart_one(struct sh_ctx *c, struct reg_vm *v, bool force,
 	uint32_t id = reg_vm_id(v);
 	struct cv_err e = {0};
 	int rc;
-	if (reg_vm_lock_op(v)) {
-		sh_err(c, "✗ VM[%u] not found\n", id);
-		return SH_FAILED;
-	}
-	struct vm *vm = reg_vm_vm(v);
-	const char *why = vm_refusal(VM_CMD_RESTART,
-				     vm ? vm_state(vm) : VM_LOADING, force);
+	/* refuse at once: never queue behind a long stop of this VM */
+	const char *why = vm_refusal(VM_CMD_RESTART, reg_vm_state(v), force);
 	if (why) {
 		rc = cv_err_set(&e, EINVAL, "%s", why);
+	} else if (reg_vm_lock_op(v)) {
+		rc = cv_err_set(&e, ENOENT, "VM was deleted");
 	} else {
 		sh_out(c, "Restarting VM[%u]...\n", id);
 		fflush(c->out);
-		rc = vm_restart(vm, force, &e);
+		rc = vm_restart(reg_vm_vm(v), force, &e);
+		reg_vm_unlock_op(v);
 	}
-	reg_vm_unlock_op(v);
 	if (rc)
 		sh_refused(c, "restart", id, e.msg);
 	else

@@ -9,17 +9,16 @@ static int resume_one(struct sh_ctx *c, struct reg_vm *v, json_t *res)
 	uint32_t id = reg_vm_id(v);
 	struct cv_err e = {0};
 	int rc;
-	if (reg_vm_lock_op(v)) {
-		sh_err(c, "✗ VM[%u] not found\n", id);
-		return SH_FAILED;
+	/* refuse at once: never queue behind a long stop of this VM */
+	const char *why = vm_refusal(VM_CMD_RESUME, reg_vm_state(v), false);
+	if (why) {
+		rc = cv_err_set(&e, EINVAL, "%s", why);
+	} else if (reg_vm_lock_op(v)) {
+		rc = cv_err_set(&e, ENOENT, "VM was deleted");
+	} else {
+		rc = vm_resume(reg_vm_vm(v), &e);
+		reg_vm_unlock_op(v);
 	}
-	struct vm *vm = reg_vm_vm(v);
-	if (vm)
-		rc = vm_resume(vm, &e);
-	else
-		rc = cv_err_set(&e, EINVAL, "%s",
-				vm_refusal(VM_CMD_RESUME, VM_LOADING, false));
-	reg_vm_unlock_op(v);
 	if (rc)
 		sh_refused(c, "resume", id, e.msg);
 	else

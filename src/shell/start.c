@@ -21,17 +21,16 @@ static bool start_one(struct sh_ctx *c, struct reg_vm *v, json_t *res)
 	uint32_t id = reg_vm_id(v);
 	struct cv_err e = {0};
 	bool ok = false;
-	if (reg_vm_lock_op(v)) {
-		sh_err(c, "✗ VM[%u] not found\n", id);
-		return false;
+	/* refuse at once: never queue behind a long stop of this VM */
+	const char *why = vm_refusal(VM_CMD_START, reg_vm_state(v), false);
+	if (why) {
+		cv_err_set(&e, EINVAL, "%s", why);
+	} else if (reg_vm_lock_op(v)) {
+		cv_err_set(&e, ENOENT, "VM was deleted");
+	} else {
+		ok = vm_start(reg_vm_vm(v), &e) == 0;
+		reg_vm_unlock_op(v);
 	}
-	struct vm *vm = reg_vm_vm(v);
-	if (!vm)
-		cv_err_set(&e, EINVAL, "%s",
-			   vm_refusal(VM_CMD_START, VM_LOADING, false));
-	else
-		ok = vm_start(vm, &e) == 0;
-	reg_vm_unlock_op(v);
 	if (ok)
 		sh_out(c, "✓ VM[%u] started successfully\n", id);
 	else

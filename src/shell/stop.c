@@ -29,13 +29,14 @@ struct stop_job {
 	struct cv_err e;
 };
 
+/*
+ * No registry op lock here: a stop never makes delete's validation wrong
+ * (it only moves towards Stopped), and `stop --force` must be able to
+ * overtake a graceful stop that is still waiting for the guest.
+ */
 static void *stop_main(void *arg)
 {
 	struct stop_job *j = arg;
-	if (reg_vm_lock_op(j->v)) {
-		j->rc = cv_err_set(&j->e, ENOENT, "VM was deleted");
-		return NULL;
-	}
 	/* Loading: stop is allowed and takes effect once it is Loaded */
 	if (reg_vm_wait_loaded(j->v)) {
 		j->rc = cv_err_set(&j->e, ENOENT, "VM failed to load");
@@ -44,7 +45,6 @@ static void *stop_main(void *arg)
 		uint64_t t = j->timeout_ns ? j->timeout_ns : 1;
 		j->rc = vm_stop(reg_vm_vm(j->v), j->force, t, &j->e);
 	}
-	reg_vm_unlock_op(j->v);
 	return NULL;
 }
 

@@ -16,17 +16,13 @@ static int suspend_one(struct sh_ctx *c, struct reg_vm *v, json_t *res)
 	struct cv_err e = {0};
 	uint64_t parked_ns = 0;
 	int rc;
-	if (reg_vm_lock_op(v)) {
-		sh_err(c, "✗ VM[%u] not found\n", id);
-		return SH_FAILED;
-	}
-	struct vm *vm = reg_vm_vm(v);
-	if (vm)
-		rc = vm_suspend(vm, SUSPEND_TIMEOUT_NS, &parked_ns, &e);
+	/* refuse at once: never queue behind a long stop of this VM */
+	const char *why = vm_refusal(VM_CMD_SUSPEND, reg_vm_state(v), false);
+	if (why)
+		rc = cv_err_set(&e, EINVAL, "%s", why);
 	else
-		rc = cv_err_set(&e, EINVAL, "%s",
-				vm_refusal(VM_CMD_SUSPEND, VM_LOADING, false));
-	reg_vm_unlock_op(v);
+		rc = vm_suspend(reg_vm_vm(v), SUSPEND_TIMEOUT_NS, &parked_ns,
+				&e);
 	unsigned n = reg_vm_config(v)->cpu_num;
 	if (rc) {
 		sh_refused(c, "suspend", id, e.msg);

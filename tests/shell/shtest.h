@@ -1,0 +1,75 @@
+/*
+ * shtest: helpers for the shell's cmocka tests — a registry + session in a
+ * fresh state directory on the backend named by $CVISOR_TEST_ACCEL (emu by
+ * default; exit 77 when it is unusable), commands run through the real
+ * command layer with their output captured, guest console capture, and
+ * process resource counters.
+ */
+#ifndef CV_SHTEST_H
+#define CV_SHTEST_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry.h"
+#include "shell.h"
+
+struct shtest {
+	char dir[256];		/* temp dir; state dir = <dir>/state */
+	char state[300];
+	struct registry *reg;
+	struct shell *sh;
+	char *out, *err;	/* output of the last sht_run */
+	int status;
+};
+
+struct sht_opts {
+	bool color;
+	bool no_state_dir;
+	void (*loading_hook)(void *ctx, uint32_t id);
+	void *hook_ctx;
+};
+
+const char *sht_accel_name(void);
+/* Skips (exit 77) when the backend under test is unusable. */
+void sht_require_backend(void);
+
+void sht_setup(struct shtest *t, const struct sht_opts *o);
+void sht_teardown(struct shtest *t);
+
+/* Run a command line; t->out/t->err hold its output.  Returns status. */
+int sht_run(struct shtest *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* guests/configs/<name>.toml (absolute). */
+const char *sht_cfg(const char *name);
+/* A config written to <dir>/<file> with this text; returns its path. */
+const char *sht_write(struct shtest *t, const char *file, const char *text);
+
+/* Console capture of a registered VM. */
+struct capture {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char *buf;
+	size_t len, cap;
+	int listener;
+	struct reg_vm *v;
+};
+void cap_attach(struct capture *c, struct registry *reg, uint32_t id);
+void cap_detach(struct capture *c);
+bool cap_wait(struct capture *c, size_t from, const char *s,
+	      uint64_t timeout_ms);
+size_t cap_len(struct capture *c);
+char *cap_copy(struct capture *c);
+long cap_last_number(struct capture *c, size_t from, const char *prefix);
+long cap_first_number(struct capture *c, size_t from, const char *prefix);
+
+uint64_t sht_now_ns(void);
+int sht_thread_count(void);
+int sht_fd_count(void);
+long sht_rss_kb(void);
+bool sht_path_exists(const char *path);
+
+#endif
