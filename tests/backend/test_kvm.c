@@ -54,6 +54,7 @@ DECLARE_GUEST(real_irq);
 DECLARE_GUEST(pm32);
 DECLARE_GUEST(pm32_triple);
 DECLARE_GUEST(pm32_exec_mmio);
+DECLARE_GUEST(pm32_wide);
 DECLARE_GUEST(lm64);
 extern const uint8_t guest_real_event_after_out[], guest_real_irq_loop[];
 #define GUEST_CODE(n) guest_##n##_start, (size_t)(guest_##n##_end - guest_##n##_start)
@@ -149,7 +150,7 @@ static enum bus_action mmio_write(void *o, uint64_t off, unsigned size,
 	struct devs *d = o;
 	if (d->nmmio_w < 8)
 		d->mmio_w[d->nmmio_w++] = (struct access){ off, v, size };
-	return BUS_CONTINUE;
+	return off >= 0x800 ? BUS_EXIT : BUS_CONTINUE;	/* exit window */
 }
 
 static const struct bus_device_ops test_mmio_ops = { mmio_read, mmio_write };
@@ -564,6 +565,38 @@ static void test_bus_exit_event(void **state)
 	assert_true(events >= 1);
 	assert_int_equal(t->d.nexit, 5);
 	assert_memory_equal(t->d.exit_vals + 2, "abc", 3);
+	tvm_destroy(t);
+}
+
+/*
+ * BUS_EXIT on the first half of a split 16-byte MMIO store: vcpu_run
+ * returns EVENT only once the whole store has reached the device.
+ */
+static void test_bus_exit_split_mmio(void **state)
+{
+	(void)state;
+	struct tvm *t = tvm_new_ok(false, 1);
+	tvm_load(t, 0, VM_CPU_PROTECTED, GUEST_CODE(pm32_wide), 0);
+	expect_exit(t, 0, VCPU_EXIT_EVENT);
+	assert_int_equal(t->d.nmmio_w, 2);
+	assert_int_equal(t->d.mmio_w[0].off, 0x800);
+	assert_int_equal(t->d.mmio_w[0].size, 8);
+	assert_int_equal(t->d.mmio_w[0].value, 0x1111111111111111ull);
+	assert_int_equal(t->d.mmio_w[1].off, 0x808);
+	assert_int_equal(t->d.mmio_w[1].value, 0x2222222222222222ull);
+	assert_int_equal(atomic_load(&t->d.nlog), 0);	/* no guest code ran */
+	/* the second half's exit also asks for an EVENT: at most one more */
+	struct vcpu_exit ex;
+	bool to;
+	int rc = run_once(t->vcpu[0], 5000, &ex, &to);
+	assert_false(to);
+	assert_int_equal(rc, 0);
+	if (ex.reason == VCPU_EXIT_EVENT)
+		expect_exit(t, 0, VCPU_EXIT_HLT);
+	else
+		assert_int_equal(ex.reason, VCPU_EXIT_HLT);
+	assert_int_equal(t->d.nmmio_w, 2);
+	assert_int_equal(atomic_load(&t->d.nlog), 1);
 	tvm_destroy(t);
 }
 
@@ -1075,6 +1108,7 @@ int main(void)
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_error_exit),
 		cmocka_unit_test(test_bus_exit_event),
+		cmocka_unit_test(test_bus_exit_split_mmio),
 		cmocka_unit_test(test_kick_before_run),
 		cmocka_unit_test(test_kick_spinning),
 		cmocka_unit_test(test_park_unpark_state),

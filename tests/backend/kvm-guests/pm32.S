@@ -44,3 +44,25 @@ GUEST(pm32_exec_mmio)
 	mov	$MMIO_NONE, %eax
 	jmp	*%eax
 GUEST_END(pm32_exec_mmio)
+
+/*
+ * A 16-byte SSE store to the test device's BUS_EXIT window: KVM splits it
+ * into two 8-byte MMIO exits.  Then one OUT on P_LOG and HLT.
+ */
+GUEST(pm32_wide)
+	mov	%cr4, %eax
+	or	$0x600, %eax		/* OSFXSR | OSXMMEXCPT */
+	mov	%eax, %cr4
+	mov	%cr0, %eax
+	and	$~0x4, %eax		/* no x87 emulation */
+	or	$0x2, %eax
+	mov	%eax, %cr0
+	movdqu	AT(pm32_wide, pattern), %xmm0
+	mov	$(MMIO_DEV + 0x800), %edi
+	movdqu	%xmm0, (%edi)
+	mov	$P_LOG, %dx
+	out	%al, %dx
+	hlt
+	.balign	16
+pattern: .quad	0x1111111111111111, 0x2222222222222222
+GUEST_END(pm32_wide)
