@@ -1059,6 +1059,15 @@ static void test_vm_create_errors(void **state)
 	assert_non_null(strstr(err.msg, "KVM_SET_USER_MEMORY_REGION"));
 	munmap(ram, 0x100000);
 
+	/* more vCPUs than any KVM allows */
+	mem.r[0].gpa = 0;
+	p.ncpus = 100000;
+	rc = ops->vm_create(&p, &vm, &err);
+	assert_int_equal(rc, -EINVAL);
+	assert_null(vm);
+	assert_non_null(strstr(err.msg, "vCPUs"));
+	p.ncpus = 1;
+
 	/* RAM over all of the low 4 GiB: no room for KVM's private pages */
 	ram = mmap(NULL, 1ull << 32, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

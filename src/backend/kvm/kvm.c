@@ -4,12 +4,14 @@
  * irqchip/PIT; per vCPU, its fd, the kvm_run mapping and the kick state.
  *
  * Kick (Firecracker style): the kicker marks the vCPU's kick pending, sets
- * kvm_run->immediate_exit and sends KICK_SIGNAL to the thread inside
- * vcpu_run.  The signal's handler does nothing: its only job is to make a
- * running KVM_RUN return -EINTR.  kick_pending is the source of truth and
- * is re-checked after every clear of immediate_exit and before every
- * KVM_RUN, so a kick is never lost.  The only process-wide state is the
- * signal handler, installed once with pthread_once.
+ * kvm_run->immediate_exit and sends SIGRTMIN+1 to the thread inside
+ * vcpu_run.  The signal's handler does nothing (SA_RESTART, so the vCPU
+ * thread's other syscalls are restarted): its only job is to make a
+ * running KVM_RUN return -EINTR.  vcpu_run unblocks that one signal in its
+ * thread.  kick_pending is the source of truth and is re-checked after
+ * every clear of immediate_exit and before every KVM_RUN, so a kick is
+ * never lost.  The only process-wide state is the signal handler,
+ * installed once with pthread_once.
  */
 #include "backend.h"
 #include "kvm_exit.h"
@@ -323,6 +325,19 @@ static int load_supported_cpuid(struct backend_vm *vm, struct cv_err *err)
 	return cv_err_set(err, E2BIG, "KVM_GET_SUPPORTED_CPUID wants more than 4096 entries");
 }
 
+static int check_vcpu_count(struct backend_vm *vm, unsigned ncpus,
+			    struct cv_err *err)
+{
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && ncpus > (unsigned)max)
+		return cv_err_set(err, EINVAL,
+				  "this host's KVM allows at most %d vCPUs per VM, the VM wants %u",
+				  max, ncpus);
+	return 0;
+}
+
 static void kvm_vm_destroy(struct backend_vm *vm)
 {
 	if (!vm)
@@ -354,6 +369,9 @@ static int kvm_vm_create(const struct backend_vm_params *p,
 		vm->kvm_fd = -1;
 		goto fail;
 	}
+	rc = check_vcpu_count(vm, p->ncpus, err);
+	if (rc)
+		goto fail;
 	rc = vm->vm_fd = create_vm_fd(vm->kvm_fd, err);
 	if (rc < 0)
 		goto fail;
