@@ -29,7 +29,7 @@ const char *sht_accel_name(void)
 	return a && *a ? a : "emu";
 }
 
-static enum vm_accel accel(void)
+enum vm_accel sht_accel(void)
 {
 	return !strcmp(sht_accel_name(), "kvm") ? VM_ACCEL_KVM : VM_ACCEL_EMU;
 }
@@ -38,7 +38,7 @@ void sht_require_backend(void)
 {
 	char why[256];
 	struct cv_err err = {0};
-	if (!backend_select(accel(), why, sizeof(why), &err)) {
+	if (!backend_select(sht_accel(), why, sizeof(why), &err)) {
 		printf("SKIP: backend %s not usable here: %s\n",
 		       sht_accel_name(), err.msg);
 		exit(77);
@@ -53,7 +53,7 @@ void sht_setup(struct shtest *t, const struct sht_opts *o)
 	snprintf(t->state, sizeof(t->state), "%s/state", t->dir);
 	struct registry_opts ro = {
 		.state_dir = o && o->no_state_dir ? NULL : t->state,
-		.accel_default = accel(),
+		.accel_default = sht_accel(),
 		.loading_hook = o ? o->loading_hook : NULL,
 		.hook_ctx = o ? o->hook_ctx : NULL,
 	};

@@ -33,6 +33,7 @@ struct sht_opts {
 };
 
 const char *sht_accel_name(void);
+enum vm_accel sht_accel(void);
 /* Skips (exit 77) when the backend under test is unusable. */
 void sht_require_backend(void);
 

@@ -814,7 +814,7 @@ static void test_data_dir_lock(void **state)
 	RUN(&t, 0, "vm create %s", sht_cfg("ticker"));
 	struct registry *other;
 	struct registry_opts ro = { .state_dir = t.state,
-				    .accel_default = VM_ACCEL_EMU };
+				    .accel_default = sht_accel() };
 	assert_int_equal(registry_create(&ro, &other, NULL), 0);
 	struct vm_config cfg;
 	struct vmcfg_diags d = {0};

@@ -1,0 +1,81 @@
+/*
+ * 1000 create/start/suspend/resume/stop/delete cycles through the command
+ * layer in one process leave the process's threads, fds and RSS at their
+ * baseline (SPEC §1: no fd, thread or mapping may leak), and every cycle
+ * really ran the guest (its data directory held console output).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "shtest.h"
+
+#define CYCLES 1000
+#define WARMUP 30
+#define RSS_SLACK_KB (8 * 1024)
+
+/* Poll `vm log` until the guest printed its first line. */
+static void wait_for_output(struct shtest *t)
+{
+	uint64_t end = sht_now_ns() + 20000000000ull;
+	while (sht_run(t, "vm log 0") == 0 && !strstr(t->out, "tick 0\n")) {
+		if (sht_now_ns() > end)
+			fail_msg("the guest printed nothing: %s", t->out);
+		usleep(1000);
+	}
+}
+
+/* One cycle; a checked one also proves the guest ran. */
+static void cycle(struct shtest *t, bool check)
+{
+	int st = sht_run(t, "vm create %s; vm start 0 --detach",
+			 sht_cfg("ticker"));
+	if (!st && check)
+		wait_for_output(t);
+	if (!st)
+		st = sht_run(t, "vm suspend 0; vm resume 0; vm stop --force 0; "
+				"vm delete 0");
+	if (st || (check && !strstr(t->out, "✓ VM[0] deleted completely")))
+		fail_msg("cycle failed (%d):\n%s%s", st, t->out, t->err);
+}
+
+static void test_cycles(void **state)
+{
+	(void)state;
+	struct shtest t;
+	sht_setup(&t, NULL);
+	for (int i = 0; i < WARMUP; i++)
+		cycle(&t, true);
+	int threads = sht_thread_count(), fds = sht_fd_count();
+	long rss = sht_rss_kb();
+	uint64_t t0 = sht_now_ns();
+	for (int i = 0; i < CYCLES; i++)
+		cycle(&t, i % 100 == 0);
+	double secs = (double)(sht_now_ns() - t0) / 1e9;
+	int threads2 = sht_thread_count(), fds2 = sht_fd_count();
+	long rss2 = sht_rss_kb();
+	print_message("%d cycles (%s) in %.2f s = %.0f/s; threads %d -> %d, "
+		      "fds %d -> %d, RSS %ld -> %ld KB\n", CYCLES,
+		      sht_accel_name(), secs, CYCLES / secs, threads, threads2,
+		      fds, fds2, rss, rss2);
+	assert_int_equal(threads2, threads);
+	assert_int_equal(fds2, fds);
+	assert_true(rss2 <= rss + RSS_SLACK_KB);
+	assert_int_equal(sht_run(&t, "vm list"), 0);
+	assert_string_equal(t.out, "No virtual machines found.\n");
+	sht_teardown(&t);
+}
+
+int main(void)
+{
+	sht_require_backend();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cycles),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
