@@ -74,6 +74,12 @@ done
 CACHE=${KVM_TIER_CACHE:-$CACHE}
 mkdir -p "$CACHE" || die "cannot create the cache directory $CACHE"
 CACHE=$(cd "$CACHE" && pwd)
+cleanup() {
+	rm -rf "$CACHE"/run-root.$$ "$CACHE"/run.$$.cpio "$CACHE"/initrd.$$.img \
+		"$CACHE"/base-root.$$ "$CACHE"/kernel-*.$$ "$CACHE"/busybox-deb.$$ \
+		"$CACHE"/*.cpio.gz.$$
+}
+trap cleanup EXIT
 START_DIR=$(pwd)
 T0=$(date +%s.%N)
 
@@ -259,38 +265,38 @@ build_base() {
 		return
 	fi
 	say "building the base image for $KPKG"
-	KDIR=$CACHE/kernel-$KVER
-	if [ ! -e "$KDIR/boot/vmlinuz-$KVER" ]; then
-		rm -rf "$KDIR"; mkdir -p "$KDIR"
-		dpkg-deb -x "$KERNEL_DEB" "$KDIR" || die "cannot unpack $KERNEL_DEB"
-	fi
-	cp "$KDIR/boot/vmlinuz-$KVER" "$CACHE/vmlinuz-$KVER" || die "no vmlinuz in $KERNEL_DEB"
-	BASE_ROOT=$CACHE/base-root
+	# per-process names: runs sharing one cache must not trip over each other
+	KDIR=$CACHE/kernel-$KVER.$$
+	rm -rf "$KDIR"; mkdir -p "$KDIR"
+	dpkg-deb -x "$KERNEL_DEB" "$KDIR" || die "cannot unpack $KERNEL_DEB"
+	cp "$KDIR/boot/vmlinuz-$KVER" "$CACHE/vmlinuz-$KVER.$$" || die "no vmlinuz in $KERNEL_DEB"
+	mv "$CACHE/vmlinuz-$KVER.$$" "$CACHE/vmlinuz-$KVER"
+	BASE_ROOT=$CACHE/base-root.$$
 	rm -rf "$BASE_ROOT"
 	mkdir -p "$BASE_ROOT"/{bin,sbin,modules,proc,sys,dev,tmp,kvmtier}
 	case $BUSYBOX_SRC in
-	deb:*)	local bb=$CACHE/busybox-deb
+	deb:*)	local bb=$CACHE/busybox-deb.$$
 		rm -rf "$bb"; mkdir -p "$bb"
 		dpkg-deb -x "${BUSYBOX_SRC#deb:}" "$bb" || die "cannot unpack busybox-static"
-		cp "$bb/bin/busybox" "$BASE_ROOT/bin/busybox";;
+		cp "$bb/bin/busybox" "$BASE_ROOT/bin/busybox"; rm -rf "$bb";;
 	host:*) cp "${BUSYBOX_SRC#host:}" "$BASE_ROOT/bin/busybox";;
 	esac
 	MOD_ORDER=()
 	add_module kvm_amd
 	printf '%s\n' "${MOD_ORDER[*]}" >"$BASE_ROOT/modules/order"
 	write_init "$BASE_ROOT/init"
-	(cd "$BASE_ROOT" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$BASE.tmp" ||
+	(cd "$BASE_ROOT" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$BASE.$$" ||
 		die "cannot pack the base image"
 	# the uncompressed archive appended later must start 4-byte aligned;
 	# the kernel skips zero padding between archives
 	local size pad
-	size=$(stat -c %s "$BASE.tmp")
+	size=$(stat -c %s "$BASE.$$")
 	pad=$(( (512 - size % 512) % 512 ))
-	head -c "$pad" /dev/zero >>"$BASE.tmp"
-	mv "$BASE.tmp" "$BASE"
-	printf '%s' "$want" >"$stamp"
+	head -c "$pad" /dev/zero >>"$BASE.$$"
+	mv "$BASE.$$" "$BASE"
+	printf '%s' "$want" >"$stamp.$$" && mv "$stamp.$$" "$stamp"
 	# only the .debs, vmlinuz and the base image are worth keeping
-	rm -rf "$BASE_ROOT" "$KDIR" "$CACHE/busybox-deb"
+	rm -rf "$BASE_ROOT" "$KDIR"
 }
 
 # ---- the per-run image: tests, their libraries, data ----------------------
@@ -313,7 +319,7 @@ copy_closure() {	# ELF file: its shared libraries and loader
 abspath() { (cd "$(dirname "$1")" 2>/dev/null && printf '%s/%s' "$(pwd)" "$(basename "$1")"); }
 
 build_tests() {
-	ROOT=$CACHE/run-root
+	ROOT=$CACHE/run-root.$$
 	rm -rf "$ROOT"
 	mkdir -p "$ROOT/kvmtier"
 	: >"$ROOT/kvmtier/tests"
@@ -350,7 +356,7 @@ build_tests() {
 		fi
 	done
 	mkdir -p "$ROOT$START_DIR"
-	RUN_CPIO=$CACHE/run.cpio
+	RUN_CPIO=$CACHE/run.$$.cpio
 	(cd "$ROOT" && find . | cpio -o -H newc -R 0:0 --quiet) >"$RUN_CPIO" ||
 		die "cannot pack the test image"
 	rm -rf "$ROOT"
@@ -359,7 +365,7 @@ build_tests() {
 # ---- boot and parse -------------------------------------------------------
 
 boot_and_parse() {
-	local initrd=$CACHE/initrd.img log=$CACHE/last-run.log
+	local initrd=$CACHE/initrd.$$.img log=$LOG
 	# the kernel unpacks concatenated cpio archives in order
 	cat "$BASE" "$RUN_CPIO" >"$initrd" || die "cannot write $initrd"
 	rm -f "$RUN_CPIO"
@@ -422,7 +428,9 @@ fetch_kernel
 fetch_busybox
 build_base
 build_tests
-: >"$CACHE/last-run.log"
+LOG=$CACHE/run.$$.log
+: >"$LOG"
 boot_and_parse
+mv "$LOG" "$CACHE/last-run.log"
 summary && exit 0
 exit 1
