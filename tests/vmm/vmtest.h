@@ -47,6 +47,15 @@ long capture_last_number(struct capture *c, size_t from, const char *prefix);
 long capture_first_number(struct capture *c, size_t from, const char *prefix);
 
 uint64_t vmtest_now_ns(void);
+
+/*
+ * Sanitizer builds run several times slower and ASan's quarantine keeps
+ * freed memory resident: they check correctness with the same tests, but
+ * latency bounds are multiplied by this factor (1 in plain builds) and
+ * RSS growth is left to LeakSanitizer.
+ */
+unsigned vmtest_slowdown(void);
+bool vmtest_sanitized(void);
 int vmtest_thread_count(void);
 int vmtest_fd_count(void);
 long vmtest_rss_kb(void);
