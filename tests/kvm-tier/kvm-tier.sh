@@ -14,7 +14,10 @@
 #                    is copied) runs inside the guest at the same absolute path
 #                    with ARGS (split on spaces), stdin /dev/null, the working
 #                    directory this script was started in, and the environment
-#                    CVISOR_TEST_ACCEL=kvm HOME=/tmp TMPDIR=/tmp.
+#                    CVISOR_TEST_ACCEL=kvm CVISOR_TEST_TIER=kvm-in-tcg
+#                    HOME=/tmp TMPDIR=/tmp XDG_STATE_HOME=/tmp/state.  Under
+#                    TCG every exit costs ~50 us and host load shows through,
+#                    so timing bars can use CVISOR_TEST_TIER to scale.
 #   --data FILE      a file or directory the tests need, copied to the same
 #                    absolute path (executables among them get their ldd
 #                    closure too).  Repeatable.
@@ -53,7 +56,7 @@ say() { printf '%s: %s\n' "$SELF" "$*"; }
 die() { printf '%s: error: %s\n' "$SELF" "$*" >&2; exit 1; }
 skip() { printf '%s: SKIP: %s\n' "$SELF" "$*"; exit 77; }
 
-usage() { sed -n '9,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '/^# Usage:/,/^set -uo/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -238,7 +241,8 @@ while IFS="$tab" read -r name exe cwd args; do
 	echo "KVMTIER-BEGIN $name"
 	mkdir -p "$cwd" && cd "$cwd" || cd /tmp
 	t0=$(up)
-	env CVISOR_TEST_ACCEL=kvm HOME=/tmp TMPDIR=/tmp XDG_STATE_HOME=/tmp/state \
+	env CVISOR_TEST_ACCEL=kvm CVISOR_TEST_TIER=kvm-in-tcg HOME=/tmp \
+		TMPDIR=/tmp XDG_STATE_HOME=/tmp/state \
 		"$exe" $args </dev/null 2>&1 &
 	pid=$!
 	( sleep "$limit"; [ -d /proc/$pid ] && overtime $pid ) &

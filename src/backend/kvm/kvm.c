@@ -551,6 +551,9 @@ static void boot_sregs_real(struct kvm_sregs *sr, const struct boot_cpu_state *s
 	real_segment(&sr->cs, s->real_cs, 0xb);
 	real_segment(&sr->ds, 0, 0x3);
 	sr->es = sr->fs = sr->gs = sr->ss = sr->ds;
+	/* the reset IVT; a vCPU that ran before may have loaded another */
+	sr->idt.base = 0;
+	sr->idt.limit = 0x3ff;
 	sr->cr0 &= ~(CR0_PE | CR0_PG);
 	sr->cr4 = 0;
 	sr->efer = 0;
