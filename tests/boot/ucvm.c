@@ -117,6 +117,97 @@ static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *opaque)
 	}
 }
 
+/* Real mode: push FLAGS, CS, IP and jump through IVT entry `vec`. */
+static int deliver_real(uc_engine *uc, unsigned vec)
+{
+	uint64_t ip = 0, cs = 0, fl = 0, ss = 0, sp = 0;
+	uint16_t frame[3], vecent[2];
+	uc_reg_read(uc, UC_X86_REG_EIP, &ip);
+	uc_reg_read(uc, UC_X86_REG_CS, &cs);
+	uc_reg_read(uc, UC_X86_REG_EFLAGS, &fl);
+	uc_reg_read(uc, UC_X86_REG_SS, &ss);
+	uc_reg_read(uc, UC_X86_REG_ESP, &sp);
+	uint16_t nsp = (uint16_t)(sp - 6);
+	frame[0] = (uint16_t)ip;
+	frame[1] = (uint16_t)cs;
+	frame[2] = (uint16_t)fl;
+	if (uc_mem_write(uc, ((ss & 0xffff) << 4) + nsp, frame, 6) ||
+	    uc_mem_read(uc, 4ull * vec, vecent, 4))
+		return -1;
+	uint64_t nfl = fl & ~0x40300ull;	/* IF, TF, AC clear */
+	uint64_t nsp64 = (sp & ~0xffffull) | nsp, ncs = vecent[1];
+	uint64_t nip = vecent[0];
+	uc_reg_write(uc, UC_X86_REG_ESP, &nsp64);
+	uc_reg_write(uc, UC_X86_REG_EFLAGS, &nfl);
+	uc_reg_write(uc, UC_X86_REG_CS, &ncs);
+	uc_reg_write(uc, UC_X86_REG_EIP, &nip);
+	return 0;
+}
+
+static void on_intr(uc_engine *uc, uint32_t intno, void *opaque)
+{
+	struct ucvm_cpu *cpu = opaque;
+	struct ucvm *vm = cpu->vm;
+	uint64_t cr0 = 0;
+	uc_reg_read(uc, UC_X86_REG_CR0, &cr0);
+	if (!(cr0 & 1) && intno < 256 && !deliver_real(uc, intno)) {
+		vm->interrupts++;
+		return;
+	}
+	snprintf(vm->err, sizeof(vm->err),
+		 "vCPU %u: interrupt %u in %s mode at 0x%llx", cpu->index,
+		 intno, (cr0 & 1) ? "protected" : "real",
+		 (unsigned long long)linear_pc(cpu));
+	stop_vm(vm, UCVM_ERROR);
+	uc_emu_stop(uc);
+}
+
+/*
+ * CPUID as a 64-bit-capable CPU answers it: a UC_MODE_16/32 engine hides
+ * long mode, and the Linux setup code refuses to go on without it.
+ */
+static int on_cpuid(uc_engine *uc, void *opaque)
+{
+	uint64_t leaf = 0, a = 0, b = 0, c = 0, d = 0;
+	(void)opaque;
+	uc_reg_read(uc, UC_X86_REG_EAX, &leaf);
+	switch ((uint32_t)leaf) {
+	case 0:
+		a = 1;
+		b = 0x756e6547, d = 0x49656e69, c = 0x6c65746e; /* GenuineIntel */
+		break;
+	case 1:
+		a = 0x663;
+		d = 0x078bfbff;		/* qemu64: FPU..SSE2, PAE, CX8, CMOV */
+		c = 0x00002001;		/* SSE3, CX16 */
+		break;
+	case 0x80000000:
+		a = 0x80000001;
+		break;
+	case 0x80000001:
+		d = 0x20100800;		/* SYSCALL, NX, LM */
+		c = 0x1;		/* LAHF in long mode */
+		break;
+	default:
+		break;
+	}
+	uc_reg_write(uc, UC_X86_REG_EAX, &a);
+	uc_reg_write(uc, UC_X86_REG_EBX, &b);
+	uc_reg_write(uc, UC_X86_REG_ECX, &c);
+	uc_reg_write(uc, UC_X86_REG_EDX, &d);
+	return 1;			/* handled: skip the instruction */
+}
+
+static void on_stop_at(uc_engine *uc, uint64_t addr, uint32_t size,
+		       void *opaque)
+{
+	struct ucvm_cpu *cpu = opaque;
+	(void)addr;
+	(void)size;
+	stop_vm(cpu->vm, UCVM_STOP_AT);
+	uc_emu_stop(uc);
+}
+
 static int reg_w(struct ucvm *vm, uc_engine *uc, int id, uint64_t v,
 		 const char *what)
 {
@@ -224,7 +315,15 @@ static int cpu_create(struct ucvm *vm, unsigned i)
 	if (!rc && (uc_hook_add(cpu->uc, &cpu->hooks[0], UC_HOOK_INSN,
 				(void *)on_out, cpu, 1, 0, UC_X86_INS_OUT) ||
 		    uc_hook_add(cpu->uc, &cpu->hooks[1], UC_HOOK_INSN,
-				(void *)on_in, cpu, 1, 0, UC_X86_INS_IN)))
+				(void *)on_in, cpu, 1, 0, UC_X86_INS_IN) ||
+		    uc_hook_add(cpu->uc, &cpu->hooks[2], UC_HOOK_INTR,
+				(void *)on_intr, cpu, 1, 0) ||
+		    uc_hook_add(cpu->uc, &cpu->hooks[4], UC_HOOK_INSN,
+				(void *)on_cpuid, cpu, 1, 0, UC_X86_INS_CPUID)))
+		rc = -EINVAL;
+	if (!rc && i == 0 && vm->stop_at &&
+	    uc_hook_add(cpu->uc, &cpu->hooks[3], UC_HOOK_CODE,
+			(void *)on_stop_at, cpu, vm->stop_at, vm->stop_at))
 		rc = -EINVAL;
 	if (!rc)
 		rc = load_state(vm, cpu->uc, &s);
@@ -258,7 +357,9 @@ static int start(struct ucvm *vm)
 
 int ucvm_boot(struct ucvm *vm, const struct vm_config *cfg)
 {
+	uint64_t stop_at = vm->stop_at;
 	memset(vm, 0, sizeof(*vm));
+	vm->stop_at = stop_at;
 	vm->cfg = cfg;
 	vm->exit_code = -1;
 	vm->ncpus = cfg->cpu_num ? cfg->cpu_num : 1;

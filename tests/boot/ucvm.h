@@ -8,6 +8,14 @@
  * single vCPU runs in one piece (see ucvm.c for why).  Tests make a run
  * end deterministically with shutdown_after: the guest sees a graceful
  * stop request at its Nth read of port 0x5f0.
+ *
+ * Unicorn never delivers `int n` itself (it only calls UC_HOOK_INTR), so
+ * ucvm delivers real-mode software interrupts through the guest's IVT as
+ * a CPU would (enough for the Linux setup code and cvisor's BIOS stub);
+ * an interrupt or exception in protected mode stops the run as an error.
+ * stop_at (when non-zero) ends a run as UCVM_STOP_AT when the BSP is about
+ * to execute that linear address, e.g. a kernel's 32-bit entry.  CPUID
+ * answers as a 64-bit CPU (qemu64-like) would, long mode included.
  */
 #ifndef UCVM_H
 #define UCVM_H
@@ -31,7 +39,7 @@ struct ucvm_cpu {
 	struct ucvm *vm;
 	unsigned index;
 	uc_engine *uc;
-	uc_hook hooks[2];
+	uc_hook hooks[5];
 	enum vm_cpu_mode mode;		/* the engine's mode at creation */
 	bool halted;
 };
@@ -43,6 +51,7 @@ enum ucvm_stop {
 	UCVM_ALL_HALTED,	/* every vCPU halted: nothing can wake them */
 	UCVM_TIMEOUT,		/* the time budget ran out */
 	UCVM_ERROR,		/* the engine refused (msg in err) */
+	UCVM_STOP_AT,		/* the BSP reached stop_at */
 };
 
 struct ucvm {
@@ -61,6 +70,8 @@ struct ucvm {
 	unsigned shutdown_after;	/* ...or 1 from this read on (0: off) */
 	unsigned shutdown_reads;
 	uint8_t com1_lcr;		/* DLAB set: 0x3f8 is the divisor */
+	uint64_t stop_at;		/* set before ucvm_boot; 0 = none */
+	unsigned interrupts;		/* software interrupts delivered */
 	enum ucvm_stop stop;
 	char err[256];
 };
