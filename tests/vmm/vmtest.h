@@ -50,9 +50,10 @@ uint64_t vmtest_now_ns(void);
 
 /*
  * Sanitizer builds run several times slower and ASan's quarantine keeps
- * freed memory resident: they check correctness with the same tests, but
- * latency bounds are multiplied by this factor (1 in plain builds) and
- * RSS growth is left to LeakSanitizer.
+ * freed memory resident; the kvm tier ($CVISOR_TEST_TIER) runs KVM nested
+ * under a software CPU.  They check correctness with the same tests, but
+ * latency bounds are multiplied by this factor (1 in plain builds on a
+ * real host) and, in sanitizer builds, RSS growth is left to LeakSanitizer.
  */
 unsigned vmtest_slowdown(void);
 bool vmtest_sanitized(void);
