@@ -788,6 +788,26 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define KVM_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define KVM_TEST_SANITIZED 1
+#endif
+#endif
+
+/* Latency bounds hold on a real host; scale them where that is not so. */
+static double latency_slowdown(void)
+{
+	const char *tier = getenv("CVISOR_TEST_TIER");
+#ifdef KVM_TEST_SANITIZED
+	(void)tier;
+	return 20.0;
+#else
+	return tier && *tier ? 20.0 : 1.0;
+#endif
+}
+
 static void test_kick_spinning(void **state)
 {
 	(void)state;
@@ -818,7 +838,8 @@ static void test_kick_spinning(void **state)
 	parker_stop(&p);
 	assert_int_equal(atomic_load(&t->stats[0].exits_kick), N + 1);
 	tvm_destroy(t);
-	assert_true(lat[N / 2] < 1000.0);
+	/* 1 ms on a real host; sanitizer builds and the nested tier are slower */
+	assert_true(lat[N / 2] < 1000.0 * latency_slowdown());
 }
 
 /* The guest's mixing function, recomputed on the host. */
