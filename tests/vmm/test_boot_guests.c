@@ -73,6 +73,7 @@ static char *run_guest(struct vm_config *cfg, int want_exit)
 	assert_int_equal(vm_start(vm, &err), 0);
 	int rc = vm_wait_stopped(vm, 60 * SEC);
 	char *out = capture_copy(&cap);
+	assert_non_null(out);
 	char last[256] = "";
 	vm_last_error(vm, last, sizeof(last));
 	if (rc || vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT ||
@@ -86,8 +87,8 @@ static char *run_guest(struct vm_config *cfg, int want_exit)
 
 static void expect_out(const char *out, const char *want)
 {
-	if (!strstr(out, want))
-		fail_msg("output lacks \"%s\":\n%s", want, out);
+	if (!out || !strstr(out, want))
+		fail_msg("output lacks \"%s\":\n%s", want, out ? out : "");
 }
 
 static void test_mboot(void **state)
@@ -253,9 +254,10 @@ static void linux_finish(struct linux_run *r)
 	vm_wait_stopped(r->vm, 10 * SEC);
 	vm_last_error(r->vm, last, sizeof(last));
 	char *out = capture_copy(&r->cap);
-	size_t n = strlen(out);
+	size_t n = out ? strlen(out) : 0;
 	print_message("  last error: %s\n  console tail:\n%s\n",
-		      last[0] ? last : "(none)", n > 600 ? out + n - 600 : out);
+		      last[0] ? last : "(none)",
+		      !out ? "" : n > 600 ? out + n - 600 : out);
 	free(out);
 	vmtest_destroy(r->vm, &r->cap);
 }
