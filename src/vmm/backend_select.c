@@ -9,6 +9,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,27 @@ static bool host_kvm_is_pvm(void)
 	       access("/sys/module/kvm_amd", F_OK) != 0;
 }
 
+/*
+ * Whether KVM works is a fact about the host: probe it once per process
+ * (a probe VM costs milliseconds) and remember the answer and its reason.
+ */
+static pthread_once_t kvm_probe_once = PTHREAD_ONCE_INIT;
+static struct cv_err kvm_probe_err;
+static int kvm_probe_rc;
+
+static void kvm_probe_run(void)
+{
+	kvm_probe_rc = kvm_backend_ops.probe(&kvm_probe_err);
+}
+
+static int kvm_probe_cached(struct cv_err *err)
+{
+	pthread_once(&kvm_probe_once, kvm_probe_run);
+	if (err)
+		*err = kvm_probe_err;
+	return kvm_probe_rc;
+}
+
 const struct backend_ops *backend_select(enum vm_accel want, char *why,
 					 size_t whylen, struct cv_err *err)
 {
@@ -27,11 +49,13 @@ const struct backend_ops *backend_select(enum vm_accel want, char *why,
 
 	switch (want) {
 	case VM_ACCEL_KVM:
-		if (kvm_backend_ops.probe(&perr)) {
-			snprintf(why, whylen, "kvm requested: %s", perr.msg);
-			cv_err_set(err, perr.code ? perr.code : ENODEV,
-				   "accel = \"kvm\" but KVM is not usable: %s",
-				   perr.msg);
+		/* no probe VM: creating the real one fails just as clearly */
+		if (access("/dev/kvm", R_OK | W_OK)) {
+			int e = errno;
+			snprintf(why, whylen, "kvm requested: /dev/kvm: %s",
+				 strerror(e));
+			cv_err_set(err, e, "accel = \"kvm\" but KVM is not usable: "
+				   "cannot open /dev/kvm: %s", strerror(e));
 			return NULL;
 		}
 		snprintf(why, whylen, "requested (accel = \"kvm\")");
@@ -53,7 +77,7 @@ const struct backend_ops *backend_select(enum vm_accel want, char *why,
 		snprintf(why, whylen,
 			 "auto: /dev/kvm is nested PVM (guest code would run in "
 			 "KVM's instruction emulator), using the software CPU");
-	} else if (kvm_backend_ops.probe(&perr) == 0) {
+	} else if (kvm_probe_cached(&perr) == 0) {
 		snprintf(why, whylen, "auto: /dev/kvm works");
 		return &kvm_backend_ops;
 	} else {
