@@ -656,9 +656,20 @@ static int start_locked_ctl(struct vm *vm, struct cv_err *err)
 	pthread_mutex_unlock(&vm->lock);
 	if (rc)
 		return rc;
-	/* From Stopped every vCPU is parked: rebuild without racing them. */
+	/*
+	 * From Stopped every vCPU is parked: rebuild without racing them.
+	 * `resetting` also keeps vm_vcpu_info() from reading the registers
+	 * of vCPUs being destroyed and re-created meanwhile.
+	 */
 	if (fresh) {
+		pthread_mutex_lock(&vm->lock);
+		vm->resetting = true;
+		pthread_mutex_unlock(&vm->lock);
 		rc = reset_machine(vm, err);
+		pthread_mutex_lock(&vm->lock);
+		vm->resetting = false;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
 		if (rc)
 			return rc;
 	}
