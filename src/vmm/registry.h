@@ -98,9 +98,11 @@ enum vm_state reg_vm_snapshot(struct reg_vm *v, struct vm_vcpu_info *out,
 int reg_vm_wait_loaded(struct reg_vm *v);
 
 /*
- * Serialize a state-changing command with delete: after a successful
- * lock, the VM is not deleted until the matching unlock.  -ENOENT when it
- * was deleted meanwhile (nothing is locked then).
+ * Serialize the commands that can make a VM Running (start, resume,
+ * restart) with delete's validation: after a successful lock the VM is
+ * not deleted until the matching unlock.  -ENOENT when it was deleted
+ * meanwhile (nothing is locked then).  Stop and suspend need not take it:
+ * they only move a VM towards states delete accepts or refuses anyway.
  */
 int reg_vm_lock_op(struct reg_vm *v);
 void reg_vm_unlock_op(struct reg_vm *v);
