@@ -22,11 +22,15 @@
  * BOOT_SEL_CODE64, CR3 = BOOT_PT_ADDR (identity map of the low 4 GiB with
  * 2 MiB pages), CR0 = PE|ET|PG, CR4 = PAE, EFER = LME|LMA.
  *
- * boot_protocol "auto" without bios_path: ELF, multiboot and bzImage
- * headers are recognised and refused with -ENOTSUP until their loaders
- * land; anything else is a raw image.  With image_location = "memory"
- * every path (kernel, bios, ramdisk, dtb) names a built-in image, which
- * must be loaded at the address it was linked for (builtin.h load_addr).
+ * Kernel formats (loader.h): boot_protocol "multiboot", "elf", "pvh" and
+ * "linux" run a loader that takes the entry point from the image; "auto"
+ * without bios_path detects bzImage, multiboot 1, ELF with or without a
+ * PVH note (multiboot 2 is refused with -ENOTSUP); anything else is a raw
+ * image.  Such boots give the BSP the protocol's registers (no SMP
+ * convention) and park APs in a cli/hlt loop.  With image_location = "memory"
+ * every path (kernel, bios, ramdisk, dtb) names a built-in image, which a
+ * raw boot must load at the address it was linked for (builtin.h
+ * load_addr).
  *
  * Every image is checked (it fits in one RAM region, overlaps no other
  * image and, for protected/long boots, not the GDT/page-table area)
