@@ -111,9 +111,11 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 		return SH_FAILED;
 	}
 	size_t from = a->value[0] ? tail_start(buf, len, lines) : 0;
-	fwrite(buf + from, 1, len - from, c->out);
-	if (len > from && buf[len - 1] != '\n')
-		fputc('\n', c->out);	/* keep the prompt on its own line */
+	if (len > from) {
+		fwrite(buf + from, 1, len - from, c->out);
+		if (buf[len - 1] != '\n')
+			fputc('\n', c->out);	/* the prompt on its own line */
+	}
 	free(buf);
 	reg_vm_put(v);
 	return SH_OK;

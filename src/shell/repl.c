@@ -219,8 +219,9 @@ static EditLine *make_editor(struct repl *r, History *h)
 	el_set(el, EL_PROMPT, prompt);
 	el_set(el, EL_HIST, history, h);
 	el_set(el, EL_GETCFN, read_char);
-	el_set(el, EL_ADDFN, "cv-complete", "complete a word", complete);
-	el_set(el, EL_ADDFN, "cv-cancel", "drop the line", cancel_line);
+	/* el_wset: el_set(EL_ADDFN) leaks its wcsdup'ed copies of the names */
+	el_wset(el, EL_ADDFN, L"cv-complete", L"complete a word", complete);
+	el_wset(el, EL_ADDFN, L"cv-cancel", L"drop the line", cancel_line);
 	el_set(el, EL_BIND, "^I", "cv-complete", NULL);
 	el_set(el, EL_BIND, "^G", "cv-cancel", NULL);
 	el_source(el, NULL);
