@@ -39,6 +39,7 @@ for b in $builds; do
   case $b in
   release) run_build release build-test "" --buildtype=debugoptimized ;;
   asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         run_build asan build-test-asan "--no-suite kvm-tier" \
           -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug ;;
   tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests" \

@@ -114,6 +114,60 @@ static void on_output(void *ctx, const void *buf, size_t len)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* VMs alive in the current test (see vmtest_teardown) */
+#define VMTEST_MAX_LIVE 128
+static struct {
+	struct vm *vm;
+	int listener;		/* -1: none */
+} live[VMTEST_MAX_LIVE];
+
+static void live_add(struct vm *vm, int listener)
+{
+	for (size_t i = 0; i < VMTEST_MAX_LIVE; i++)
+		if (!live[i].vm) {
+			live[i].vm = vm;
+			live[i].listener = listener;
+			return;
+		}
+	fail_msg("more than %d live test VMs", VMTEST_MAX_LIVE);
+}
+
+static void live_del(struct vm *vm)
+{
+	for (size_t i = 0; i < VMTEST_MAX_LIVE; i++)
+		if (live[i].vm == vm)
+			live[i].vm = NULL;
+}
+
+int vmtest_teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < VMTEST_MAX_LIVE; i++) {
+		if (!live[i].vm)
+			continue;
+		struct vm *vm = live[i].vm;
+		/* its capture may be gone with the failed test's stack */
+		if (live[i].listener >= 0)
+			console_remove_listener(vm_console(vm),
+						live[i].listener);
+		live[i].vm = NULL;
+		vm_destroy(vm);
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+uint64_t vmtest_median(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return n ? v[n / 2] : 0;
+}
+
 struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap)
 {
 	struct vm_host_opts opts = { .accel_default = VM_ACCEL_AUTO };
@@ -135,11 +189,13 @@ struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap)
 						     cap);
 		assert_true(cap->listener >= 0);
 	}
+	live_add(vm, cap ? cap->listener : -1);
 	return vm;
 }
 
 void vmtest_destroy(struct vm *vm, struct capture *cap)
 {
+	live_del(vm);
 	if (cap && cap->vm) {
 		console_remove_listener(vm_console(vm), cap->listener);
 		cap->vm = NULL;

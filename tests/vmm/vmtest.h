@@ -35,6 +35,13 @@ void vmtest_config(struct vm_config *cfg, const char *image,
 struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap);
 void vmtest_destroy(struct vm *vm, struct capture *cap);
 
+/*
+ * cmocka teardown: destroys every VM a failed test left behind, so one
+ * failure cannot run into the next test (its capture lived on the failed
+ * test's stack).
+ */
+int vmtest_teardown(void **state);
+
 /* Wait until the output from offset `from` contains s; false on timeout. */
 bool capture_wait(struct capture *c, size_t from, const char *s,
 		  uint64_t timeout_ms);
@@ -60,5 +67,8 @@ bool vmtest_sanitized(void);
 int vmtest_thread_count(void);
 int vmtest_fd_count(void);
 long vmtest_rss_kb(void);
+
+/* Median of n samples (sorts them). */
+uint64_t vmtest_median(uint64_t *v, size_t n);
 
 #endif
