@@ -1,9 +1,11 @@
 /*
  * fuzz_loaders: libFuzzer target for the kernel-format loaders (multiboot,
  * ELF, PVH, Linux bzImage; src/boot/loader.h).  Input byte 0 picks the
- * machine (RAM layout, Linux entry mode, ramdisk, dtb, command line) and
- * whether the plan is also written to guest memory; the rest is the
- * kernel image.  Every format probe and every loader runs on each input.
+ * machine (RAM layout, Linux entry mode, ramdisk, dtb, command line),
+ * whether only the image's first 4 KiB are in memory (a separate heap
+ * block, so reading past it is caught) and whether the plan is also
+ * written to guest memory; the rest is the kernel image.  Every format
+ * probe and every loader runs on each input.
  *
  * Besides "no crash, no UB, no out-of-bounds access", each plan a loader
  * accepts is checked against the contract by code independent of plan.c:
@@ -76,6 +78,9 @@ static void set_machine(struct machine *m, uint8_t sel, const uint8_t *img,
 	m->in.has_dtb = (sel & 0x20) != 0;
 	m->in.dtb_addr = 0x900000;
 	m->in.dtb_size = 0x100;
+	/* the bzImage head-only case: only the setup code is in memory */
+	if ((sel & 0xc0) == 0xc0 && len > 4096)
+		m->in.image_avail = 4096;
 	size_t n = (sel & 0x40) ? VMCFG_CMDLINE_MAX - 1 : 12;
 	memset(m->cmdline, 'c', n);
 	m->in.cmdline = m->cmdline;
@@ -142,8 +147,9 @@ static void apply(const struct machine *m, const struct load_plan *p)
 				.size = m->in.dtb_size };
 	struct boot_plan out;
 	memset(&out, 0, sizeof(out));
-	if (load_plan_apply(p, m->in.image, m->in.image_len, &rd, &dtb, &mem,
-			    &out, NULL))
+	if (m->in.image_avail && m->in.image_avail < m->in.image_len)
+		return;			/* the rest would come from a file */
+	if (load_plan_apply(p, &m->in, NULL, &rd, &dtb, &mem, &out, NULL))
 		__builtin_trap();	/* a checked plan must apply */
 }
 
@@ -156,7 +162,7 @@ static void probes(const uint8_t *img, size_t len)
 	(void)linux_is_bzimage(img, len);
 	(void)multiboot_find_header(img, len);
 	(void)pvh_has_entry_note(img, len);
-	(void)linux_parse(img, len, &h, NULL);
+	(void)linux_parse(img, len, len, &h, NULL);
 	if (elf_is_elf(img, len) && elf_parse(img, len, &e, NULL) == 0)
 		(void)elf_find_note(img, len, &e, "Xen", 18, &desc, &dlen,
 				    NULL);
@@ -172,9 +178,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct machine *m = malloc(sizeof(*m));
 	struct load_plan *p = malloc(sizeof(*p));
+	uint8_t *head = NULL;
 	struct cv_err err;
 	if (m && p) {
 		set_machine(m, data[0], data + 1, size - 1);
+		if (m->in.image_avail) {
+			head = malloc(m->in.image_avail);
+			if (!head)
+				goto out;
+			memcpy(head, data + 1, m->in.image_avail);
+			m->in.image = head;
+		}
 		probes(data + 1, size - 1);
 		for (size_t i = 0; i < sizeof(loaders) / sizeof(loaders[0]); i++) {
 			cv_err_clear(&err);
@@ -188,6 +202,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				apply(m, p);
 		}
 	}
+out:
+	free(head);
 	free(m);
 	free(p);
 	return 0;

@@ -54,27 +54,6 @@ int boot_plan_add_code(struct boot_plan *plan, uint64_t gpa, uint64_t len,
 	return 0;
 }
 
-/* The protocol "auto" stands for, from the image's first bytes. */
-static int detect(const uint8_t *img, uint64_t len,
-		  enum vm_boot_protocol *out, const char *label,
-		  struct cv_err *err)
-{
-	if (linux_is_bzimage(img, len))
-		*out = VM_BOOT_LINUX;
-	else if (multiboot_find_header(img, len) >= 0)
-		*out = VM_BOOT_MULTIBOOT;
-	else if (elf_is_elf(img, len))
-		*out = pvh_has_entry_note(img, len) ? VM_BOOT_PVH : VM_BOOT_ELF;
-	else if (boot_detect(img, len < BOOT_DETECT_BYTES ? (size_t)len :
-			     BOOT_DETECT_BYTES) == BOOT_FMT_MULTIBOOT2)
-		return cv_err_set(err, ENOTSUP,
-				  "%s is a multiboot2 image, which cvisor cannot boot (set boot_protocol = \"raw\" to load it as a flat binary)",
-				  label);
-	else
-		*out = VM_BOOT_RAW;
-	return 0;
-}
-
 static uint64_t ram_size(const struct vm_config *cfg)
 {
 	uint64_t sum = 0;
@@ -84,14 +63,26 @@ static uint64_t ram_size(const struct vm_config *cfg)
 	return sum;
 }
 
-/* The whole kernel in host memory: the loaders parse it from there. */
-static int read_image(const struct vm_config *cfg,
-		      const struct boot_src *kernel, uint8_t **buf,
-		      const uint8_t **img, struct cv_err *err)
+/*
+ * The kernel in host memory, for the loaders to parse.  A bzImage's setup
+ * code is enough (the kernel proper goes from the file straight to guest
+ * RAM); the other formats are read whole.
+ */
+struct image_buf {
+	uint8_t *buf;			/* owned; NULL for built-in images */
+	const uint8_t *img;
+	uint64_t avail, size;
+};
+
+static int read_head(const struct vm_config *cfg,
+		     const struct boot_src *kernel, struct image_buf *ib,
+		     struct cv_err *err)
 {
-	*buf = NULL;
+	memset(ib, 0, sizeof(*ib));
+	ib->size = kernel->size;
 	if (kernel->fd < 0) {
-		*img = kernel->data;
+		ib->img = kernel->data;
+		ib->avail = kernel->size;
 		return 0;
 	}
 	if (kernel->size > ram_size(cfg))
@@ -99,16 +90,63 @@ static int read_image(const struct vm_config *cfg,
 				  "%s (%llu bytes) is larger than guest RAM",
 				  kernel->label,
 				  (unsigned long long)kernel->size);
-	*buf = malloc(kernel->size);
-	if (!*buf)
+	ib->avail = kernel->size < LOAD_LINUX_HEAD ? kernel->size :
+		    LOAD_LINUX_HEAD;
+	ib->buf = malloc(ib->avail);
+	if (!ib->buf)
 		return cv_err_set(err, ENOMEM, "out of memory reading %s",
 				  kernel->label);
-	long n = boot_src_head(kernel, *buf, kernel->size, err);
-	if (n >= 0 && (uint64_t)n != kernel->size)
+	ib->img = ib->buf;
+	long n = boot_src_head(kernel, ib->buf, ib->avail, err);
+	if (n >= 0 && (uint64_t)n != ib->avail)
 		n = cv_err_set(err, EIO, "%s shrank while it was read",
 			       kernel->label);
-	*img = *buf;
 	return n < 0 ? (int)n : 0;
+}
+
+static int read_whole(const struct boot_src *kernel, struct image_buf *ib,
+		      struct cv_err *err)
+{
+	if (ib->avail == ib->size)
+		return 0;
+	uint8_t *nb = realloc(ib->buf, ib->size);
+	if (!nb)
+		return cv_err_set(err, ENOMEM, "out of memory reading %s",
+				  kernel->label);
+	ib->buf = nb;
+	ib->img = nb;
+	long n = boot_src_head(kernel, nb, ib->size, err);
+	if (n >= 0 && (uint64_t)n != ib->size)
+		n = cv_err_set(err, EIO, "%s shrank while it was read",
+			       kernel->label);
+	if (n < 0)
+		return (int)n;
+	ib->avail = ib->size;
+	return 0;
+}
+
+/* The protocol "auto" stands for, from the image's first bytes. */
+static int detect(const struct boot_src *kernel, struct image_buf *ib,
+		  enum vm_boot_protocol *out, struct cv_err *err)
+{
+	int rc = 0;
+	if (linux_is_bzimage(ib->img, ib->avail))
+		*out = VM_BOOT_LINUX;
+	else if (multiboot_find_header(ib->img, ib->avail) >= 0)
+		*out = VM_BOOT_MULTIBOOT;
+	else if (elf_is_elf(ib->img, ib->avail)) {
+		rc = read_whole(kernel, ib, err);
+		*out = !rc && pvh_has_entry_note(ib->img, ib->avail) ?
+		       VM_BOOT_PVH : VM_BOOT_ELF;
+	} else if (boot_detect(ib->img, ib->avail < BOOT_DETECT_BYTES ?
+			       (size_t)ib->avail : BOOT_DETECT_BYTES) ==
+		   BOOT_FMT_MULTIBOOT2)
+		return cv_err_set(err, ENOTSUP,
+				  "%s is a multiboot2 image, which cvisor cannot boot (set boot_protocol = \"raw\" to load it as a flat binary)",
+				  kernel->label);
+	else
+		*out = VM_BOOT_RAW;
+	return rc;
 }
 
 struct side_images {
@@ -166,12 +204,13 @@ static int run_loader(enum vm_boot_protocol p, const struct load_in *in,
 
 /* Plan with the protocol's loader, then write the plan. */
 static int load_kernel(const struct vm_config *cfg, enum vm_boot_protocol p,
-		       const struct boot_src *kernel, const uint8_t *img,
-		       struct guest_mem *mem, struct boot_plan *plan,
-		       struct cv_err *err)
+		       const struct boot_src *kernel,
+		       const struct image_buf *ib, struct guest_mem *mem,
+		       struct boot_plan *plan, struct cv_err *err)
 {
 	struct load_in in = {
-		.image = img, .image_len = kernel->size,
+		.image = ib->img, .image_len = ib->size,
+		.image_avail = ib->avail,
 		.regions = cfg->regions, .nregions = cfg->n_regions,
 		.cmdline = cfg->cmdline,
 		.kernel_load_addr = cfg->kernel_load_addr,
@@ -189,7 +228,7 @@ static int load_kernel(const struct vm_config *cfg, enum vm_boot_protocol p,
 				      kernel->label, protocol_name(p));
 	}
 	if (!rc)
-		rc = load_plan_apply(lp, img, kernel->size, &side.ramdisk,
+		rc = load_plan_apply(lp, &in, kernel, &side.ramdisk,
 				     &side.dtb, mem, plan, err);
 	close_side_images(&side);
 	free(lp);
@@ -201,16 +240,17 @@ static int load_formatted(const struct vm_config *cfg,
 			  struct guest_mem *mem, struct boot_plan *plan,
 			  struct cv_err *err)
 {
-	uint8_t *buf;
-	const uint8_t *img = NULL;
+	struct image_buf ib;
 	enum vm_boot_protocol p = cfg->boot_protocol;
-	int rc = read_image(cfg, kernel, &buf, &img, err);
+	int rc = read_head(cfg, kernel, &ib, err);
 	if (!rc && p == VM_BOOT_AUTO)
-		rc = detect(img, kernel->size, &p, kernel->label, err);
+		rc = detect(kernel, &ib, &p, err);
+	if (!rc && p != VM_BOOT_LINUX && p != VM_BOOT_RAW)
+		rc = read_whole(kernel, &ib, err);
 	if (!rc)
 		rc = p == VM_BOOT_RAW ? raw_boot(cfg, mem, kernel, plan, err) :
-		     load_kernel(cfg, p, kernel, img, mem, plan, err);
-	free(buf);
+		     load_kernel(cfg, p, kernel, &ib, mem, plan, err);
+	free(ib.buf);
 	return rc;
 }
 

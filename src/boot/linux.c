@@ -122,10 +122,15 @@ static int check_header(const struct linux_hdr *h, struct cv_err *err)
 	return 0;
 }
 
-int linux_parse(const uint8_t *img, uint64_t len, struct linux_hdr *h,
-		struct cv_err *err)
+int linux_parse(const uint8_t *img, uint64_t avail, uint64_t len,
+		struct linux_hdr *h, struct cv_err *err)
 {
 	memset(h, 0, sizeof(*h));
+	if (avail > len || avail < (len < BP_HDR_LIMIT ? len : BP_HDR_LIMIT))
+		return cv_err_set(err, EINVAL,
+				  "only %llu of the bzImage's %llu bytes were read, too few for its setup header",
+				  (unsigned long long)avail,
+				  (unsigned long long)len);
 	if (len < HDR_MAGIC + 6)
 		return cv_err_set(err, EINVAL,
 				  "the image is too short (%llu bytes) to hold a Linux setup header",
@@ -139,6 +144,11 @@ int linux_parse(const uint8_t *img, uint64_t len, struct linux_hdr *h,
 	int rc = parse_sizes(img, len, h, err);
 	if (rc)
 		return rc;
+	if (h->rm_size > avail)
+		return cv_err_set(err, EINVAL,
+				  "only %llu bytes of the bzImage were read, less than its %llu bytes of setup code",
+				  (unsigned long long)avail,
+				  (unsigned long long)h->rm_size);
 	parse_fields(img, h);
 	return check_header(h, err);
 }
@@ -459,7 +469,8 @@ int load_linux(const struct load_in *in, struct load_plan *p,
 	struct linux_layout l;
 	uint16_t stub_ip = 0;
 	load_plan_init(p, "linux");
-	int rc = linux_parse(in->image, in->image_len, &h, err);
+	uint64_t avail = in->image_avail ? in->image_avail : in->image_len;
+	int rc = linux_parse(in->image, avail, in->image_len, &h, err);
 	if (!rc)
 		rc = plan_layout(in, &h, &l, err);
 	if (!rc)

@@ -49,6 +49,7 @@
 #define LOAD_HOLE_START 0xa0000ull	/* legacy VGA/ROM hole */
 #define LOAD_HOLE_END 0x100000ull
 
+#define LOAD_LINUX_HEAD 0x20000ull	/* 255 setup sectors + boot sector */
 #define LOAD_MAX_COPIES 48
 #define LOAD_ARENA_SIZE (96u * 1024u)
 #define LOAD_MAX_MAP 128		/* memory map entries */
@@ -76,7 +77,14 @@ struct load_copy {
 /* What a loader knows about the machine and the config. */
 struct load_in {
 	const uint8_t *image;
-	uint64_t image_len;
+	uint64_t image_len;		/* the whole image (file size) */
+	/*
+	 * Bytes present at `image`; 0 means all of them.  The multiboot, ELF
+	 * and PVH loaders need the whole image; the Linux loader only its
+	 * first LOAD_LINUX_HEAD bytes (the setup code): the kernel proper is
+	 * read from the file straight into guest RAM when the plan is applied.
+	 */
+	uint64_t image_avail;
 	const struct vm_mem_region *regions;
 	size_t nregions;
 	const char *cmdline;		/* never NULL */
@@ -168,9 +176,12 @@ struct linux_hdr {
 	uint64_t hdr_end;		/* end of the header in the image */
 };
 
-/* Read and check the setup header (protocol 2.06+, LOADED_HIGH, ...). */
-int linux_parse(const uint8_t *img, uint64_t len, struct linux_hdr *h,
-		struct cv_err *err);
+/*
+ * Read and check the setup header (protocol 2.06+, LOADED_HIGH, ...) of a
+ * len-byte image of which the first avail bytes are at img.
+ */
+int linux_parse(const uint8_t *img, uint64_t avail, uint64_t len,
+		struct linux_hdr *h, struct cv_err *err);
 
 /* --- plan building (plan.c) --- */
 void load_plan_init(struct load_plan *p, const char *protocol);
@@ -218,16 +229,24 @@ const struct vm_mem_region *load_find_ram(const struct load_in *in,
 int load_plan_check(const struct load_in *in, const struct load_plan *p,
 		    struct cv_err *err);
 
+/* -EINVAL unless in holds the whole image (image_avail). */
+int load_need_whole_image(const struct load_in *in, struct cv_err *err);
 /* The AP parking loop, then load_plan_check(): every loader's last step. */
 int load_finish(const struct load_in *in, struct load_plan *p,
 		struct cv_err *err);
 
-/* Where load_plan_apply() reads the ramdisk and dtb from (may be NULL). */
+/*
+ * Write a checked plan into guest memory.  Image bytes come from `in`
+ * (what is in memory) or else from the kernel file; the ramdisk and dtb
+ * from their files.  kernel, ramdisk and dtb may be NULL when the plan
+ * does not need them.
+ */
 struct boot_src;
-int load_plan_apply(const struct load_plan *p, const uint8_t *image,
-		    uint64_t image_len, const struct boot_src *ramdisk,
-		    const struct boot_src *dtb, struct guest_mem *mem,
-		    struct boot_plan *out, struct cv_err *err);
+int load_plan_apply(const struct load_plan *p, const struct load_in *in,
+		    const struct boot_src *kernel,
+		    const struct boot_src *ramdisk, const struct boot_src *dtb,
+		    struct guest_mem *mem, struct boot_plan *out,
+		    struct cv_err *err);
 
 /* Little-endian access to image and structure bytes. */
 static inline uint16_t ld_le16(const uint8_t *p)

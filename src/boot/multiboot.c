@@ -248,6 +248,8 @@ int load_multiboot(const struct load_in *in, struct load_plan *p,
 		   struct cv_err *err)
 {
 	load_plan_init(p, "multiboot");
+	if (load_need_whole_image(in, err))
+		return -EINVAL;
 	long off = multiboot_find_header(in->image, in->image_len);
 	if (off < 0)
 		return cv_err_set(err, EINVAL,

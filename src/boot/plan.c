@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PAGE_2M (2ull << 20)
 #define PTE_P 0x1ull
@@ -333,6 +334,16 @@ int load_plan_check(const struct load_in *in, const struct load_plan *p,
 	return 0;
 }
 
+int load_need_whole_image(const struct load_in *in, struct cv_err *err)
+{
+	if (!in->image_avail || in->image_avail >= in->image_len)
+		return 0;
+	return cv_err_set(err, EINVAL,
+			  "this loader needs the whole %llu-byte image in memory, not %llu bytes",
+			  (unsigned long long)in->image_len,
+			  (unsigned long long)in->image_avail);
+}
+
 /* APs wait in a cli/hlt loop: only the BSP runs the kernel's entry. */
 int load_finish(const struct load_in *in, struct load_plan *p,
 		struct cv_err *err)
@@ -362,8 +373,53 @@ static int apply_file(const struct load_copy *c, const struct boot_src *src,
 	return boot_src_load(src, mem, c->gpa, err);
 }
 
-static int apply_copy(const struct load_plan *p, const struct load_copy *c,
-		      const uint8_t *image, uint64_t image_len,
+/* Image bytes the loader did not have in memory: from the file. */
+static int pread_image(const struct boot_src *kernel, uint8_t *dst,
+		       uint64_t off, uint64_t len, const char *what,
+		       struct cv_err *err)
+{
+	if (!kernel || kernel->fd < 0)
+		return cv_err_set(err, EINVAL,
+				  "the %s needs image bytes the boot plan does not have",
+				  what);
+	while (len) {
+		ssize_t n = pread(kernel->fd, dst, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			return cv_err_set(err, e, "cannot read %s: %s",
+					  kernel->label, strerror(e));
+		}
+		if (n == 0)
+			return cv_err_set(err, EIO,
+					  "%s shrank while it was loaded",
+					  kernel->label);
+		dst += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int apply_image(const struct load_in *in, const struct load_copy *c,
+		       const struct boot_src *kernel, uint8_t *dst,
+		       struct cv_err *err)
+{
+	uint64_t avail = in->image_avail ? in->image_avail : in->image_len;
+	uint64_t have = c->off >= avail ? 0 :
+			avail - c->off < c->src_len ? avail - c->off :
+			c->src_len;
+	memcpy(dst, in->image + c->off, have);
+	if (have == c->src_len)
+		return 0;
+	return pread_image(kernel, dst + have, c->off + have,
+			   c->src_len - have, c->what, err);
+}
+
+static int apply_copy(const struct load_plan *p, const struct load_in *in,
+		      const struct load_copy *c,
+		      const struct boot_src *kernel,
 		      const struct boot_src *ramdisk,
 		      const struct boot_src *dtb, struct guest_mem *mem,
 		      struct cv_err *err)
@@ -373,12 +429,12 @@ static int apply_copy(const struct load_plan *p, const struct load_copy *c,
 		return cv_err_set(err, ERANGE,
 				  "the %s at 0x%llx does not fit in guest RAM",
 				  c->what, (unsigned long long)c->gpa);
-	int rc = check_copy_source(p, c, image_len, err);
+	int rc = check_copy_source(p, c, in->image_len, err);
 	if (rc)
 		return rc;
 	switch (c->src) {
 	case LOAD_SRC_IMAGE:
-		memcpy(dst, image + c->off, c->src_len);
+		rc = apply_image(in, c, kernel, dst, err);
 		break;
 	case LOAD_SRC_ARENA:
 		memcpy(dst, p->arena + c->off, c->src_len);
@@ -418,14 +474,15 @@ static int note_ranges(const struct load_plan *p, struct boot_plan *out,
 	return boot_plan_add_code(out, lo, hi - lo, err);
 }
 
-int load_plan_apply(const struct load_plan *p, const uint8_t *image,
-		    uint64_t image_len, const struct boot_src *ramdisk,
-		    const struct boot_src *dtb, struct guest_mem *mem,
-		    struct boot_plan *out, struct cv_err *err)
+int load_plan_apply(const struct load_plan *p, const struct load_in *in,
+		    const struct boot_src *kernel,
+		    const struct boot_src *ramdisk, const struct boot_src *dtb,
+		    struct guest_mem *mem, struct boot_plan *out,
+		    struct cv_err *err)
 {
 	for (size_t i = 0; i < p->ncopy; i++) {
-		int rc = apply_copy(p, &p->copy[i], image, image_len, ramdisk,
-				    dtb, mem, err);
+		int rc = apply_copy(p, in, &p->copy[i], kernel, ramdisk, dtb,
+				    mem, err);
 		if (rc)
 			return rc;
 	}

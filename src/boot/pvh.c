@@ -124,6 +124,8 @@ int load_pvh(const struct load_in *in, struct load_plan *p,
 	struct elf_info e;
 	uint64_t entry = 0;
 	load_plan_init(p, "pvh");
+	if (load_need_whole_image(in, err))
+		return -EINVAL;
 	int rc = elf_parse(in->image, in->image_len, &e, err);
 	if (!rc) {
 		rc = find_entry(in->image, in->image_len, &e, &entry, err);

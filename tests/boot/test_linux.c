@@ -136,7 +136,7 @@ static void test_real_header(void **state)
 	struct linux_hdr h;
 	struct cv_err err = { 0 };
 	assert_true(linux_is_bzimage(img, len));
-	if (linux_parse(img, len, &h, &err))
+	if (linux_parse(img, len, len, &h, &err))
 		fail_msg("%s", err.msg);
 	print_message("  protocol %u.%02u, setup %llu bytes, init_size 0x%x, "
 		      "alignment 0x%x, pref_address 0x%llx, xloadflags 0x%x\n",

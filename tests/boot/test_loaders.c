@@ -1016,6 +1016,36 @@ static void test_linux_init_size(void **state)
 	expect_fail(t, load_linux, EINVAL, "decompresses itself");
 }
 
+/* Only the setup code in memory: the kernel proper comes from the file. */
+static void test_linux_head_only(void **state)
+{
+	struct lt *t = *state;
+	struct ib_bz b = ib_bz_default();
+	t->regions[0].size = 64 * MIB;
+	use_bz(t, &b);
+	t->in.image_avail = 5 * 512;
+	t->in.cpu_mode = VM_CPU_REAL;
+	expect_ok(t, load_linux);
+	const struct load_copy *k = find_copy(t->plan, "Linux kernel");
+	assert_int_equal(k->off, 5 * 512);
+	assert_int_equal(k->len, b.pm_len);
+	t->in.image_avail = 5 * 512 - 1;		/* setup code cut short */
+	expect_fail(t, load_linux, EINVAL, "less than its 2560 bytes of setup code");
+	t->in.image_avail = 0x200;			/* header cut short */
+	expect_fail(t, load_linux, EINVAL, "too few for its setup header");
+	t->in.image_avail = t->in.image_len + 1;	/* more than there is */
+	expect_fail(t, load_linux, EINVAL, "too few for its setup header");
+	/* the other loaders need the whole image */
+	size_t len;
+	use_image_p(t, elf2(64, 0x200000, &len), &len);
+	t->in.image_avail = len - 1;
+	expect_fail(t, load_elf, EINVAL, "needs the whole");
+	expect_fail(t, load_pvh, EINVAL, "needs the whole");
+	expect_fail(t, load_multiboot, EINVAL, "needs the whole");
+	t->in.image_avail = len;
+	expect_ok(t, load_elf);
+}
+
 /* ------------------------------------------------- shared machinery */
 
 static void test_memory_map(void **state)
@@ -1198,6 +1228,33 @@ static void test_apply_linux(void **state)
 	free(img);
 }
 
+/* A kernel bigger than the in-memory head: read from the file into RAM. */
+static void test_apply_linux_streamed(void **state)
+{
+	struct bootfix *f = *state;
+	struct vm_config *c = f->cfg;
+	c->regions[0].size = 64 * MIB;
+	bootfix_map(f);
+	struct ib_bz b = ib_bz_default();
+	b.pm_len = 3 * LOAD_LINUX_HEAD + 123;
+	size_t len;
+	uint8_t *img = ib_bzimage(&b, &len);
+	bootfix_file(f, "bzImage", img, len, c->kernel_path,
+		     sizeof(c->kernel_path));
+	c->kernel_load_addr = MIB;
+	c->boot_protocol = VM_BOOT_AUTO;
+	c->cpu_mode = VM_CPU_PROTECTED;
+	fill_ram(f, 0x5a);
+	assert_int_equal(bootfix_load(f), 0);
+	assert_string_equal(f->plan.protocol, "linux");
+	const uint8_t *k = guest_mem_ptr(&f->mem, MIB, b.pm_len + 1);
+	for (size_t i = 0; i < b.pm_len; i++)
+		if (k[i] != ib_pattern(i, 5))
+			fail_msg("kernel byte %zu differs", i);
+	assert_int_equal(k[b.pm_len], 0x5a);		/* nothing beyond */
+	free(img);
+}
+
 /* A file that is bigger than guest RAM is refused before it is read. */
 static void test_image_larger_than_ram(void **state)
 {
@@ -1241,12 +1298,14 @@ int main(void)
 		T(test_linux_header_errors),
 		T(test_linux_load_address),
 		T(test_linux_init_size),
+		T(test_linux_head_only),
 		T(test_memory_map),
 		T(test_cmdline_limit),
 		T(test_no_low_ram),
 		T(test_detection_probes),
 		F(test_apply_pvh),
 		F(test_apply_linux),
+		F(test_apply_linux_streamed),
 		F(test_image_larger_than_ram),
 #undef T
 #undef F
