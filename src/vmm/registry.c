@@ -385,16 +385,24 @@ static int write_config_copy(struct reg_vm *v, struct cv_err *err)
  * kept it or a crashed process left it) and flock'ed, so two processes
  * sharing a state dir never write the same VM's files.
  */
-static int prepare_data_dir(struct registry *r, struct reg_vm *v,
-			    struct cv_err *err)
+/* The path is fixed before the VM is listed: readers never see it change. */
+static int set_data_dir_locked(struct registry *r, struct reg_vm *v,
+			       struct cv_err *err)
 {
 	char name[128];
+	if (!r->state_dir[0])
+		return 0;
 	dir_name(v->id, v->cfg->name, name, sizeof(name));
 	int n = snprintf(v->data_dir, sizeof(v->data_dir), "%s/vms/%s",
 			 r->state_dir, name);
 	if (n < 0 || (size_t)n >= sizeof(v->data_dir))
 		return cv_err_set(err, ENAMETOOLONG,
 				  "the state directory path is too long");
+	return 0;
+}
+
+static int prepare_data_dir(struct reg_vm *v, struct cv_err *err)
+{
 	struct stat st;
 	v->made_dir = stat(v->data_dir, &st) != 0;
 	int rc = mkdir_p(v->data_dir, err);
@@ -506,8 +514,8 @@ static int build_machine(struct registry *r, struct reg_vm *v,
 			 struct vm **vm, struct cv_err *err)
 {
 	int rc = 0;
-	if (r->state_dir[0])
-		rc = prepare_data_dir(r, v, err);
+	if (v->data_dir[0])
+		rc = prepare_data_dir(v, err);
 	if (!rc && r->loading_hook)
 		r->loading_hook(r->hook_ctx, v->id);
 	if (rc)
@@ -525,6 +533,8 @@ int registry_add(struct registry *r, const struct vm_config *cfg,
 		return cv_err_set(err, ENOMEM, "out of memory");
 	pthread_mutex_lock(&r->lock);
 	int rc = reserve_id_locked(r, cfg, &v->id, err);
+	if (!rc)
+		rc = set_data_dir_locked(r, v, err);
 	if (!rc && insert_locked(r, v))
 		rc = cv_err_set(err, ENOMEM, "out of memory");
 	pthread_mutex_unlock(&r->lock);

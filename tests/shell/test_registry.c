@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,7 +165,7 @@ static void test_delete_with_holders(void **state)
 struct looper {
 	struct registry *r;
 	const char *line;
-	volatile bool *stop;
+	atomic_bool *stop;
 	pthread_t thread;
 	unsigned n;
 };
@@ -195,7 +196,7 @@ static void test_show_during_restarts(void **state)
 	sht_setup(&t, NULL);
 	assert_int_equal(sht_run(&t, "vm create %s %s", sht_cfg("ticker"),
 				 sht_cfg("smp4")), 0);
-	volatile bool stop = false;
+	atomic_bool stop = false;
 	struct looper l[3] = {
 		{ .r = t.reg, .stop = &stop,
 		  .line = "vm start 0 1; vm stop -f 0 1; vm restart -f 0 1" },
@@ -222,7 +223,7 @@ struct worker {
 	unsigned seed;
 	pthread_t thread;
 	unsigned commands;
-	volatile bool *stop;
+	atomic_bool *stop;
 	bool bad;
 	char why[1024];
 };
@@ -272,7 +273,7 @@ static void test_stress(void **state)
 	(void)state;
 	struct shtest t;
 	sht_setup(&t, NULL);
-	volatile bool stop = false;
+	atomic_bool stop = false;
 	struct worker w[6];
 	for (unsigned i = 0; i < 6; i++) {
 		w[i] = (struct worker){ .r = t.reg, .seed = 1234 + i,
