@@ -73,7 +73,7 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 		print_header(c->out);
 	for (size_t i = 0; i < n; i++) {
 		struct sh_vm_view view;
-		if (sh_view_get(vms[i], &view))
+		if (sh_view_get(vms[i], &view, false))
 			continue;
 		if (!json)
 			print_row(c->out, &view);

@@ -386,7 +386,7 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 	if (sh_lookup(c, a->pos[0], &rv))
 		return SH_FAILED;
 	struct sh_vm_view v;
-	if (sh_view_get(rv, &v)) {
+	if (sh_view_get(rv, &v, true)) {
 		reg_vm_put(rv);
 		sh_err(c, "✗ Failed to show VM: out of memory\n");
 		return SH_FAILED;

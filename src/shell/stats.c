@@ -69,7 +69,7 @@ void sh_print_stats(struct sh_ctx *c, struct reg_vm *v)
 	FILE *f = c->out;
 	struct sh_vm_view view;
 	fputs("\nStatistics:\n", f);
-	if (sh_view_get(v, &view))
+	if (sh_view_get(v, &view, false))
 		return;
 	if (!view.vm) {
 		fputs("  (not available while the VM is loading)\n", f);
@@ -88,7 +88,7 @@ void sh_print_stats(struct sh_ctx *c, struct reg_vm *v)
 json_t *sh_vm_stats_json(struct reg_vm *v)
 {
 	struct sh_vm_view view;
-	if (sh_view_get(v, &view))
+	if (sh_view_get(v, &view, false))
 		return json_null();
 	if (!view.vm) {
 		sh_view_free(&view);

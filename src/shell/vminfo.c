@@ -7,7 +7,7 @@
 
 #include "devices.h"
 
-int sh_view_get(struct reg_vm *v, struct sh_vm_view *out)
+int sh_view_get(struct reg_vm *v, struct sh_vm_view *out, bool regs)
 {
 	const struct vm_config *cfg = reg_vm_config(v);
 	memset(out, 0, sizeof(*out));
@@ -18,7 +18,7 @@ int sh_view_get(struct reg_vm *v, struct sh_vm_view *out)
 	if (!out->vcpus)
 		return -ENOMEM;
 	out->vm = reg_vm_vm(v);
-	out->state = reg_vm_snapshot(v, out->vcpus, out->ncpu);
+	out->state = reg_vm_snapshot(v, out->vcpus, out->ncpu, regs);
 	out->mem_bytes = vmcfg_total_memory(cfg);
 	for (size_t i = 0; i < cfg->n_regions; i++)
 		if (cfg->regions[i].map_type != VM_MAP_RESERVED)

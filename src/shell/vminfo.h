@@ -25,7 +25,8 @@ struct sh_vm_view {
 	struct vm *vm;			/* NULL while Loading */
 };
 
-int sh_view_get(struct reg_vm *v, struct sh_vm_view *out);
+/* regs: also the parked vCPUs' registers (for show --full). */
+int sh_view_get(struct reg_vm *v, struct sh_vm_view *out, bool regs);
 void sh_view_free(struct sh_vm_view *view);
 
 /* vCPUs per enum vcpu_state. */

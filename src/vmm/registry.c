@@ -130,11 +130,11 @@ enum vm_state reg_vm_state(struct reg_vm *v)
 }
 
 enum vm_state reg_vm_snapshot(struct reg_vm *v, struct vm_vcpu_info *out,
-			      unsigned n)
+			      unsigned n, bool regs)
 {
 	struct vm *vm = reg_vm_vm(v);
 	if (vm)
-		return vm_snapshot(vm, out, n);
+		return vm_snapshot(vm, out, n, regs);
 	for (unsigned i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].state = VCPU_CREATED;

@@ -92,7 +92,7 @@ enum vm_state reg_vm_state(struct reg_vm *v);
 
 /* State and vCPU states read together (n = cpu_num entries). */
 enum vm_state reg_vm_snapshot(struct reg_vm *v, struct vm_vcpu_info *out,
-			      unsigned n);
+			      unsigned n, bool regs);
 
 /* Wait until the VM left Loading; -ENOENT when its load failed. */
 int reg_vm_wait_loaded(struct reg_vm *v);

@@ -907,9 +907,10 @@ static enum vcpu_state visible_state_locked(const struct vm *vm,
 }
 
 static void vcpu_info_locked(struct vm *vm, struct vm_vcpu_info *out,
-			     unsigned n)
+			     unsigned n, bool regs)
 {
-	bool quiet = (vm->state == VM_SUSPENDED || vm->state == VM_STOPPED ||
+	bool quiet = regs &&
+		     (vm->state == VM_SUSPENDED || vm->state == VM_STOPPED ||
 		      vm->state == VM_LOADED) &&
 		     all_parked_locked(vm) && !vm->resetting;
 	for (unsigned i = 0; i < n && i < vm->nvcpus; i++) {
@@ -934,15 +935,15 @@ static void vcpu_info_locked(struct vm *vm, struct vm_vcpu_info *out,
 void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n)
 {
 	pthread_mutex_lock(&vm->lock);
-	vcpu_info_locked(vm, out, n);
+	vcpu_info_locked(vm, out, n, true);
 	pthread_mutex_unlock(&vm->lock);
 }
 
 enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
-			  unsigned n)
+			  unsigned n, bool regs)
 {
 	pthread_mutex_lock(&vm->lock);
-	vcpu_info_locked(vm, out, n);
+	vcpu_info_locked(vm, out, n, regs);
 	enum vm_state s = vm->state;
 	pthread_mutex_unlock(&vm->lock);
 	return s;

@@ -130,9 +130,12 @@ void vm_last_error(struct vm *vm, char *buf, size_t len);
 
 /* Snapshot of the vCPUs (n = cpu_num entries) and counters. */
 void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n);
-/* The same, plus the VM state read under the same lock (one view). */
+/*
+ * The same, plus the VM state read under the same lock (one view);
+ * regs = false skips the registers (cheaper: `vm list` needs none).
+ */
 enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
-			  unsigned n);
+			  unsigned n, bool regs);
 /* The device set and guest RAM, for `vm show --stats/--full`. */
 struct vm_devices *vm_device_set(struct vm *vm);
 const struct guest_mem *vm_guest_memory(const struct vm *vm);
