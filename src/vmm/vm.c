@@ -276,8 +276,11 @@ static int reset_machine(struct vm *vm, struct cv_err *err)
 static void handle_exit_locked(struct vm *vm, struct vcpu *v,
 			       const struct vcpu_exit *ex, int rc)
 {
-	if (rc < 0) {
-		record_error_locked(vm, "vCPU run failed");
+	if (rc < 0 && ex->reason != VCPU_EXIT_ERROR) {
+		char msg[sizeof(vm->last_error)];
+		snprintf(msg, sizeof(msg), "vCPU %u: run failed: %s", v->index,
+			 strerror(-rc));
+		record_error_locked(vm, msg);
 		guest_stop_locked(vm, VM_STOP_ERROR, -1);
 		return;
 	}
