@@ -20,6 +20,7 @@
 
 #include "builtin.h"
 #include "console.h"
+#include "fsutil.h"
 #include "hostpaths.h"
 #include "vm.h"
 #include "vmconfig.h"
@@ -253,7 +254,7 @@ int cmd_run(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "cvisor run: cannot create VM '%s': %s\n",
 			cfg.name, err.msg);
-		remove_tree(data_dir);
+		cv_remove_tree(data_dir);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return 1;
 	}
@@ -295,7 +296,7 @@ int cmd_run(int argc, char **argv)
 		if (!quiet)
 			fprintf(stderr, "cvisor: data kept in %s\n", data_dir);
 	} else {
-		remove_tree(data_dir);
+		cv_remove_tree(data_dir);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return status;

@@ -1,7 +1,5 @@
 #include "hostpaths.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -20,19 +18,3 @@ void default_state_dir(char *buf, size_t len)
 		snprintf(buf, len, "/tmp/cvisor-%u", (unsigned)geteuid());
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-			struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) ? -errno : 0;
-}
-
-int remove_tree(const char *path)
-{
-	int rc = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (rc == -1)
-		return errno == ENOENT ? 0 : -errno;
-	return rc;
-}

@@ -7,7 +7,4 @@
 /* /var/lib/cvisor as root, else $XDG_STATE_HOME/cvisor or ~/.local/state/cvisor */
 void default_state_dir(char *buf, size_t len);
 
-/* Remove a directory tree; 0 or -errno. */
-int remove_tree(const char *path);
-
 #endif

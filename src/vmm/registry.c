@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "vmstate.h"
 
 struct reg_vm {
@@ -296,42 +297,6 @@ size_t registry_count(struct registry *r)
 
 /* ---- data directories ------------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-			struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) ? -errno : 0;
-}
-
-static int remove_tree(const char *path)
-{
-	int rc = nftw(path, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-	if (rc == -1)
-		return errno == ENOENT ? 0 : -errno;
-	return rc;
-}
-
-static int mkdir_p(const char *path, struct cv_err *err)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return cv_err_set(err, errno, "cannot create %s: %s",
-					  buf, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return cv_err_set(err, errno, "cannot create %s: %s", buf,
-				  strerror(errno));
-	return 0;
-}
-
 /* Names come from configs: keep the directory name a plain file name. */
 static void dir_name(uint32_t id, const char *name, char *buf, size_t len)
 {
@@ -405,7 +370,7 @@ static int prepare_data_dir(struct reg_vm *v, struct cv_err *err)
 {
 	struct stat st;
 	v->made_dir = stat(v->data_dir, &st) != 0;
-	int rc = mkdir_p(v->data_dir, err);
+	int rc = cv_mkdir_p(v->data_dir, err);
 	if (rc)
 		return rc;
 	v->dir_fd = open(v->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -432,7 +397,7 @@ static int release_data_dir(struct reg_vm *v, bool keep, struct cv_err *err)
 {
 	int rc = 0;
 	if (v->data_dir[0] && !keep) {
-		rc = remove_tree(v->data_dir);
+		rc = cv_remove_tree(v->data_dir);
 		if (rc)
 			cv_err_set(err, -rc, "cannot remove %s: %s",
 				   v->data_dir, strerror(-rc));

@@ -30,6 +30,7 @@
 #include "bus.h"
 #include "console.h"
 #include "devices.h"
+#include "fsutil.h"
 #include "memory.h"
 #include "vmevent.h"
 #include "vmstate.h"
@@ -477,25 +478,6 @@ static void stop_runners(struct vm *vm)
 
 /* ---- create / destroy ------------------------------------------------- */
 
-static int make_dirs(const char *path, struct cv_err *err)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return cv_err_set(err, errno, "cannot create %s: %s",
-					  buf, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return cv_err_set(err, errno, "cannot create %s: %s", buf,
-				  strerror(errno));
-	return 0;
-}
-
 static int init_sync(struct vm *vm)
 {
 	pthread_condattr_t ca;
@@ -564,7 +546,7 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	char log_path[PATH_MAX + 16];
 	const char *logp = NULL;
 	if (vm->data_dir[0]) {
-		rc = make_dirs(vm->data_dir, err);
+		rc = cv_mkdir_p(vm->data_dir, err);
 		if (rc)
 			goto fail;
 		snprintf(log_path, sizeof(log_path), "%s/console.log",
