@@ -13,9 +13,10 @@ static const struct sh_opt opts[] = {
 	[O_KEEP] = { "keep-data", 0, SH_FLAG, NULL, "keep the data directory (config copy, console.log)" },
 };
 
-static int delete_one(struct sh_ctx *c, struct reg_vm *v, bool force,
-		      bool keep, json_t *res)
+static int delete_one(struct sh_ctx *c, struct reg_vm *v,
+		      const struct sh_args *a, json_t *res)
 {
+	bool force = a->given[O_FORCE], keep = a->given[O_KEEP];
 	uint32_t id = reg_vm_id(v);
 	struct cv_err e = {0};
 	enum vm_state seen = VM_LOADED;
@@ -53,20 +54,7 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 {
 	if (!a->npos)
 		return sh_usage_error(c, "which VM? (expected an id or a name)");
-	int status = SH_OK;
-	json_t *res = json_array();
-	for (size_t i = 0; i < a->npos; i++) {
-		struct reg_vm *v;
-		if (sh_lookup(c, a->pos[i], &v)) {
-			status = SH_FAILED;
-			continue;
-		}
-		if (delete_one(c, v, a->given[O_FORCE], a->given[O_KEEP], res))
-			status = SH_FAILED;
-		reg_vm_put(v);
-	}
-	sh_set_result(c, json_pack("{s:o}", "vms", res));
-	return status;
+	return sh_each_vm(c, a, delete_one);
 }
 
 const struct sh_verb sh_verb_delete = {

@@ -78,6 +78,24 @@ int sh_lookup(struct sh_ctx *c, const char *key, struct reg_vm **out)
 	return SH_FAILED;
 }
 
+int sh_each_vm(struct sh_ctx *c, const struct sh_args *a, sh_vm_fn one)
+{
+	int status = SH_OK;
+	json_t *res = json_array();
+	for (size_t i = 0; i < a->npos; i++) {
+		struct reg_vm *v;
+		if (sh_lookup(c, a->pos[i], &v)) {
+			status = SH_FAILED;
+			continue;
+		}
+		if (one(c, v, a, res))
+			status = SH_FAILED;
+		reg_vm_put(v);
+	}
+	sh_set_result(c, json_pack("{s:o}", "vms", res));
+	return status;
+}
+
 void sh_refused(struct sh_ctx *c, const char *verb, uint32_t id,
 		const char *why)
 {

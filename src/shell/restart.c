@@ -13,9 +13,10 @@ static const struct sh_opt opts[] = {
 	{ "force", 'f', SH_FLAG, NULL, "stop at once instead of asking the guest" },
 };
 
-static int restart_one(struct sh_ctx *c, struct reg_vm *v, bool force,
-		       json_t *res)
+static int restart_one(struct sh_ctx *c, struct reg_vm *v,
+		       const struct sh_args *a, json_t *res)
 {
+	bool force = a->given[0];
 	uint32_t id = reg_vm_id(v);
 	struct cv_err e = {0};
 	int rc;
@@ -45,20 +46,7 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 {
 	if (!a->npos)
 		return sh_usage_error(c, "which VMs? (expected ids or names)");
-	int status = SH_OK;
-	json_t *res = json_array();
-	for (size_t i = 0; i < a->npos; i++) {
-		struct reg_vm *v;
-		if (sh_lookup(c, a->pos[i], &v)) {
-			status = SH_FAILED;
-			continue;
-		}
-		if (restart_one(c, v, a->given[0], res))
-			status = SH_FAILED;
-		reg_vm_put(v);
-	}
-	sh_set_result(c, json_pack("{s:o}", "vms", res));
-	return status;
+	return sh_each_vm(c, a, restart_one);
 }
 
 const struct sh_verb sh_verb_restart = {

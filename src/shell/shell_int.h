@@ -78,6 +78,16 @@ int sh_usage_error(struct sh_ctx *c, const char *fmt, ...)
  */
 int sh_lookup(struct sh_ctx *c, const char *key, struct reg_vm **out);
 
+/*
+ * The verbs that act on a list of VMs: look up each positional argument
+ * and call one() with it (a lookup failure is reported and counted); the
+ * per-VM results go into the command's result as {"vms": [...]}.
+ * Returns SH_OK when every VM succeeded, else SH_FAILED.
+ */
+typedef int (*sh_vm_fn)(struct sh_ctx *c, struct reg_vm *v,
+			const struct sh_args *a, json_t *res);
+int sh_each_vm(struct sh_ctx *c, const struct sh_args *a, sh_vm_fn one);
+
 /* "✗ Failed to <verb> VM[<id>]: <why>" */
 void sh_refused(struct sh_ctx *c, const char *verb, uint32_t id,
 		const char *why);

@@ -10,8 +10,10 @@
 
 #define SUSPEND_TIMEOUT_NS 1000000000ull	/* SPEC §1: 1 s */
 
-static int suspend_one(struct sh_ctx *c, struct reg_vm *v, json_t *res)
+static int suspend_one(struct sh_ctx *c, struct reg_vm *v,
+		       const struct sh_args *a, json_t *res)
 {
+	(void)a;
 	uint32_t id = reg_vm_id(v);
 	struct cv_err e = {0};
 	uint64_t parked_ns = 0;
@@ -42,20 +44,7 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 {
 	if (!a->npos)
 		return sh_usage_error(c, "which VMs? (expected ids or names)");
-	int status = SH_OK;
-	json_t *res = json_array();
-	for (size_t i = 0; i < a->npos; i++) {
-		struct reg_vm *v;
-		if (sh_lookup(c, a->pos[i], &v)) {
-			status = SH_FAILED;
-			continue;
-		}
-		if (suspend_one(c, v, res))
-			status = SH_FAILED;
-		reg_vm_put(v);
-	}
-	sh_set_result(c, json_pack("{s:o}", "vms", res));
-	return status;
+	return sh_each_vm(c, a, suspend_one);
 }
 
 const struct sh_verb sh_verb_suspend = {
