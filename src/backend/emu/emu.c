@@ -69,13 +69,10 @@ static int emu_probe(struct cv_err *err)
 	char why[256];
 	if (uc_lazy_load(why, sizeof(why)))
 		return cv_err_set(err, ENODEV, "%s", why);
-	uc_engine *uc;
-	uc_err e = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
-	if (e != UC_ERR_OK)
+	/* no throw-away engine: creating one costs ~0.4 ms */
+	if (!uc_arch_supported(UC_ARCH_X86))
 		return cv_err_set(err, ENODEV,
-				  "unicorn cannot create an x86-64 CPU: %s",
-				  uc_strerror(e));
-	uc_close(uc);
+				  "this libunicorn has no x86 CPU");
 	return 0;
 }
 

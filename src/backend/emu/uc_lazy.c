@@ -14,6 +14,7 @@
  * once per process; written only under pthread_once.
  */
 static struct {
+	bool (*arch_supported)(uc_arch);
 	uc_err (*open)(uc_arch, uc_mode, uc_engine **);
 	uc_err (*close)(uc_engine *);
 	uc_err (*ctl)(uc_engine *, uc_control_type, ...);
@@ -58,6 +59,7 @@ static void load_once(void)
 			 lib, dlerror());
 		return;
 	}
+	RESOLVE(h, arch_supported, "uc_arch_supported");
 	RESOLVE(h, open, "uc_open");
 	RESOLVE(h, close, "uc_close");
 	RESOLVE(h, ctl, "uc_ctl");
@@ -87,6 +89,11 @@ int uc_lazy_load(char *err, size_t errlen)
 static int ready(void)
 {
 	return uc_lazy_load(NULL, 0) == 0;
+}
+
+bool uc_arch_supported(uc_arch arch)
+{
+	return ready() && api.arch_supported(arch);
 }
 
 uc_err uc_open(uc_arch arch, uc_mode mode, uc_engine **uc)
