@@ -3,15 +3,17 @@
 #   1. release-ish build (-O2): every test, incl. the KVM-inside-TCG tier
 #   2. ASan+UBSan build: every test but the tier
 #   3. TSan build: the threaded parts (suites vmm, backend, devices, guests)
+#   4. fuzz smoke: every libFuzzer target (clang) for 10 s on its seeds
 # Ends with one line "N passed, N failed, N skipped".
-# Env: CVISOR_TEST_BUILDS="release asan tsan" to choose builds.
+# Env: CVISOR_TEST_BUILDS="release asan tsan fuzz" to choose builds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test || { echo "dependency installation failed"; exit 1; }
-builds=${CVISOR_TEST_BUILDS:-release asan tsan}
+builds=${CVISOR_TEST_BUILDS:-release asan tsan fuzz}
 jobs=$(nproc)
 fail_setup=0
 logs=()
+extra_pass=0 extra_fail=0
 
 setup() {  # dir, meson args...
   local dir=$1; shift
@@ -44,15 +46,25 @@ for b in $builds; do
           -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug ;;
   tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests" \
           -Db_sanitize=thread -Db_lundef=false --buildtype=debug ;;
+  fuzz)
+    echo "=== fuzz smoke (build-test-fuzz)"
+    out=$(scripts/fuzz-smoke.sh build-test-fuzz 10 2>&1); echo "$out"
+    line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+    if [ -n "$line" ]; then
+      extra_pass=$((extra_pass + $(echo "$line" | cut -d' ' -f1)))
+      extra_fail=$((extra_fail + $(echo "$line" | cut -d' ' -f3)))
+    else
+      extra_fail=$((extra_fail + 1))
+    fi ;;
   *) echo "unknown build '$b'"; fail_setup=$((fail_setup + 1)) ;;
   esac
 done
 
-python3 - "$fail_setup" "${logs[@]}" <<'PY'
+python3 - "$fail_setup" "$extra_pass" "$extra_fail" "${logs[@]}" <<'PY'
 import json, sys
 setup_fail = int(sys.argv[1])
-p = f = s = 0
-for path in sys.argv[2:]:
+p, f, s = int(sys.argv[2]), int(sys.argv[3]), 0
+for path in sys.argv[4:]:
     try:
         lines = open(path).read().splitlines()
     except OSError:
