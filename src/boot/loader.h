@@ -199,6 +199,14 @@ int load_add_blob(struct load_plan *p, uint64_t gpa, const void *data,
 /* The boot GDT (and page tables for long mode) as copies. */
 int load_add_gdt(struct load_plan *p, struct cv_err *err);
 int load_add_page_tables(struct load_plan *p, struct cv_err *err);
+
+/*
+ * The contents themselves, shared with the raw boot path: gdt is
+ * BOOT_GDT_SIZE bytes, pt is BOOT_PT_END - BOOT_PT_ADDR bytes that will
+ * live at BOOT_PT_ADDR.  Both are overwritten completely.
+ */
+void boot_fill_gdt(uint8_t *gdt);
+void boot_fill_page_tables(uint8_t *pt);
 /* The command line at LOAD_CMDLINE_ADDR (NUL-terminated). */
 int load_add_cmdline(const struct load_in *in, struct load_plan *p,
 		     struct cv_err *err);

@@ -87,25 +87,19 @@ int load_add_blob(struct load_plan *p, uint64_t gpa, const void *data,
 	return rc;
 }
 
-int load_add_gdt(struct load_plan *p, struct cv_err *err)
+void boot_fill_gdt(uint8_t *gdt)
 {
-	uint8_t gdt[BOOT_GDT_SIZE] = { 0 };
+	memset(gdt, 0, BOOT_GDT_SIZE);
 	ld_put64(gdt + BOOT_SEL_CODE64, BOOT_DESC_CODE64);
 	ld_put64(gdt + BOOT_SEL_CODE32, BOOT_DESC_CODE32);
 	ld_put64(gdt + BOOT_SEL_DATA, BOOT_DESC_DATA);
-	return load_add_blob(p, BOOT_GDT_ADDR, gdt, sizeof(gdt), "boot GDT",
-			     err);
 }
 
 /* PML4 -> one PDPT -> four PDs of 2 MiB pages: identity map of 4 GiB. */
-int load_add_page_tables(struct load_plan *p, struct cv_err *err)
+void boot_fill_page_tables(uint8_t *pt)
 {
 	const uint64_t pdpt = BOOT_PT_ADDR + 0x1000, pd = pdpt + 0x1000;
-	uint8_t *pt;
-	int rc = load_add_arena(p, BOOT_PT_ADDR, BOOT_PT_END - BOOT_PT_ADDR,
-				"boot page tables", &pt, err);
-	if (rc)
-		return rc;
+	memset(pt, 0, BOOT_PT_END - BOOT_PT_ADDR);
 	ld_put64(pt, pdpt | PTE_P | PTE_RW);
 	for (uint64_t i = 0; i < 4; i++) {
 		ld_put64(pt + (pdpt - BOOT_PT_ADDR) + 8 * i,
@@ -115,7 +109,26 @@ int load_add_page_tables(struct load_plan *p, struct cv_err *err)
 				 (i << 30 | j * PAGE_2M) | PTE_P | PTE_RW |
 				 PTE_PS);
 	}
-	return 0;
+}
+
+int load_add_gdt(struct load_plan *p, struct cv_err *err)
+{
+	uint8_t *gdt;
+	int rc = load_add_arena(p, BOOT_GDT_ADDR, BOOT_GDT_SIZE, "boot GDT",
+				&gdt, err);
+	if (!rc)
+		boot_fill_gdt(gdt);
+	return rc;
+}
+
+int load_add_page_tables(struct load_plan *p, struct cv_err *err)
+{
+	uint8_t *pt;
+	int rc = load_add_arena(p, BOOT_PT_ADDR, BOOT_PT_END - BOOT_PT_ADDR,
+				"boot page tables", &pt, err);
+	if (!rc)
+		boot_fill_page_tables(pt);
+	return rc;
 }
 
 int load_add_cmdline(const struct load_in *in, struct load_plan *p,

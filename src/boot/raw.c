@@ -6,15 +6,12 @@
  * mode at entry_point and the kernel is only loaded.
  */
 #include "boot_int.h"
+#include "loader.h"
 
 #include <errno.h>
 #include <string.h>
 
 #define MAX_IMAGES 4		/* kernel, bios, ramdisk, dtb */
-#define PAGE_2M (2ull << 20)
-#define PTE_P 0x1ull
-#define PTE_RW 0x2ull
-#define PTE_PS 0x80ull
 
 struct placed {
 	struct boot_src src;
@@ -209,37 +206,16 @@ static int check_layout(const struct guest_mem *mem,
 	return rc;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
+/* The shared boot GDT and identity page tables (plan.c), in guest RAM. */
 static void write_gdt(const struct guest_mem *mem)
 {
-	uint8_t *g = guest_mem_ptr(mem, BOOT_GDT_ADDR, BOOT_GDT_SIZE);
-	put64(g + 0, 0);
-	put64(g + BOOT_SEL_CODE64, BOOT_DESC_CODE64);
-	put64(g + BOOT_SEL_CODE32, BOOT_DESC_CODE32);
-	put64(g + BOOT_SEL_DATA, BOOT_DESC_DATA);
+	boot_fill_gdt(guest_mem_ptr(mem, BOOT_GDT_ADDR, BOOT_GDT_SIZE));
 }
 
-/* PML4 -> one PDPT -> four PDs of 2 MiB pages: identity map of 4 GiB. */
 static void write_page_tables(const struct guest_mem *mem)
 {
-	uint8_t *pt = guest_mem_ptr(mem, BOOT_PT_ADDR,
-				    BOOT_PT_END - BOOT_PT_ADDR);
-	const uint64_t pml4 = BOOT_PT_ADDR, pdpt = pml4 + 0x1000;
-	const uint64_t pd = pdpt + 0x1000;
-	memset(pt, 0, BOOT_PT_END - BOOT_PT_ADDR);
-	put64(pt, pdpt | PTE_P | PTE_RW);
-	for (uint64_t i = 0; i < 4; i++) {
-		put64(pt + (pdpt - pml4) + 8 * i,
-		      (pd + 0x1000 * i) | PTE_P | PTE_RW);
-		for (uint64_t j = 0; j < 512; j++)
-			put64(pt + (pd - pml4) + 0x1000 * i + 8 * j,
-			      (i << 30 | j * PAGE_2M) | PTE_P | PTE_RW | PTE_PS);
-	}
+	boot_fill_page_tables(guest_mem_ptr(mem, BOOT_PT_ADDR,
+					    BOOT_PT_END - BOOT_PT_ADDR));
 }
 
 static void fill_state(struct boot_cpu_state *s, enum vm_cpu_mode mode,
