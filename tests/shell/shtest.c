@@ -1,4 +1,5 @@
 #include "shtest.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -232,29 +233,10 @@ char *cap_copy(struct capture *c)
 static long scan_number(struct capture *c, size_t from, const char *prefix,
 			bool first)
 {
-	long best = -1;
-	size_t pl = strlen(prefix);
 	pthread_mutex_lock(&c->lock);
-	const char *p = c->buf && c->len > from ? c->buf + from : NULL;
-	while (p && (p = strstr(p, prefix))) {
-		bool bol = (size_t)(p - c->buf) == from || p[-1] == '\n';
-		const char *q = p + pl;
-		if (bol && *q >= '0' && *q <= '9') {
-			char *end;
-			long n = strtol(q, &end, 10);
-			if (*end == '\r' || *end == '\n') {
-				if (first) {
-					best = n;
-					break;
-				}
-				if (n > best)
-					best = n;
-			}
-		}
-		p = q;
-	}
+	long n = tu_scan_number(c->buf, c->len, from, prefix, first);
 	pthread_mutex_unlock(&c->lock);
-	return best;
+	return n;
 }
 
 long cap_last_number(struct capture *c, size_t from, const char *prefix)
@@ -267,41 +249,3 @@ long cap_first_number(struct capture *c, size_t from, const char *prefix)
 	return scan_number(c, from, prefix, true);
 }
 
-/* ---- process resources ------------------------------------------------ */
-
-static long status_field(const char *key)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = -1;
-	size_t kl = strlen(key);
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':')
-			v = strtol(line + kl + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-int sht_thread_count(void)
-{
-	return (int)status_field("Threads");
-}
-
-long sht_rss_kb(void)
-{
-	return status_field("VmRSS");
-}
-
-int sht_fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	if (d)
-		closedir(d);
-	return n - 1;
-}

@@ -68,9 +68,6 @@ long cap_last_number(struct capture *c, size_t from, const char *prefix);
 long cap_first_number(struct capture *c, size_t from, const char *prefix);
 
 uint64_t sht_now_ns(void);
-int sht_thread_count(void);
-int sht_fd_count(void);
-long sht_rss_kb(void);
 bool sht_path_exists(const char *path);
 
 #endif

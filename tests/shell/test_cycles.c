@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "shtest.h"
+#include "testutil.h"
 
 #define CYCLES 1000
 #define WARMUP 30
@@ -63,14 +64,14 @@ static void test_cycles(void **state)
 	sht_setup(&t, NULL);
 	for (int i = 0; i < WARMUP; i++)
 		cycle(&t, true);
-	int threads = sht_thread_count(), fds = sht_fd_count();
-	long rss = sht_rss_kb();
+	int threads = tu_thread_count(), fds = tu_fd_count();
+	long rss = tu_rss_kb();
 	uint64_t t0 = sht_now_ns();
 	for (int i = 0; i < CYCLES; i++)
 		cycle(&t, i % 100 == 0);
 	double secs = (double)(sht_now_ns() - t0) / 1e9;
-	int threads2 = sht_thread_count(), fds2 = sht_fd_count();
-	long rss2 = sht_rss_kb();
+	int threads2 = tu_thread_count(), fds2 = tu_fd_count();
+	long rss2 = tu_rss_kb();
 	print_message("%d cycles (%s) in %.2f s = %.0f/s; threads %d -> %d, "
 		      "fds %d -> %d, RSS %ld -> %ld KB\n", CYCLES,
 		      sht_accel_name(), secs, CYCLES / secs, threads, threads2,

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "console.h"
+#include "testutil.h"
 #include "vmtest.h"
 
 #define SEC 1000000000ull
@@ -295,8 +296,8 @@ static void test_cycles_no_leak(void **state)
 		assert_int_equal(vm_wait_stopped(vm, 30 * SEC), 0);
 		vmtest_destroy(vm, NULL);
 	}
-	int th0 = vmtest_thread_count(), fd0 = vmtest_fd_count();
-	long rss0 = vmtest_rss_kb();
+	int th0 = tu_thread_count(), fd0 = tu_fd_count();
+	long rss0 = tu_rss_kb();
 	uint64_t t0 = vmtest_now_ns();
 	for (int i = 0; i < n; i++) {
 		struct vm *vm = vmtest_create(&cfg, NULL);
@@ -306,8 +307,8 @@ static void test_cycles_no_leak(void **state)
 		vmtest_destroy(vm, NULL);
 	}
 	double secs = (double)(vmtest_now_ns() - t0) / 1e9;
-	int th1 = vmtest_thread_count(), fd1 = vmtest_fd_count();
-	long rss1 = vmtest_rss_kb();
+	int th1 = tu_thread_count(), fd1 = tu_fd_count();
+	long rss1 = tu_rss_kb();
 	print_message("%d cycles in %.2f s (%.0f/s); threads %d->%d, fds %d->%d, "
 		      "RSS %ld->%ld KiB\n", n, secs, n / secs, th0, th1, fd0,
 		      fd1, rss0, rss1);

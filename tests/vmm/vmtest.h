@@ -64,9 +64,6 @@ uint64_t vmtest_now_ns(void);
  */
 unsigned vmtest_slowdown(void);
 bool vmtest_sanitized(void);
-int vmtest_thread_count(void);
-int vmtest_fd_count(void);
-long vmtest_rss_kb(void);
 
 /* Median of n samples (sorts them). */
 uint64_t vmtest_median(uint64_t *v, size_t n);
