@@ -31,6 +31,7 @@ struct reg_vm {
 	uint32_t id;
 	struct vm_config *cfg;		/* heap: the struct is large */
 	char data_dir[PATH_MAX];
+	uint64_t mem;			/* guest RAM, counted while listed */
 	int dir_fd;			/* holds the data dir's flock */
 	bool made_dir;			/* we created the data dir */
 	pthread_mutex_t op;
@@ -48,7 +49,8 @@ struct registry {
 	size_t n, cap;
 	char state_dir[PATH_MAX];
 	struct vm_host_opts host;	/* data_dir filled per VM */
-	uint32_t max_vms;
+	struct host_opts limits;
+	uint64_t mem_in_use;		/* guest RAM of the listed VMs */
 	void (*loading_hook)(void *ctx, uint32_t id);
 	void *hook_ctx;
 };
@@ -96,6 +98,7 @@ static void unlist_locked(struct registry *r, struct reg_vm *v)
 		break;
 	}
 	v->listed = false;
+	r->mem_in_use -= v->mem;
 	v->refs--;		/* the table's reference; the caller has one */
 	pthread_cond_broadcast(&r->cond);
 }
@@ -410,13 +413,10 @@ static int release_data_dir(struct reg_vm *v, bool keep, struct cv_err *err)
 
 /* ---- create ----------------------------------------------------------- */
 
+/* The id, then the host limits (a refusal names the id it would have). */
 static int reserve_id_locked(struct registry *r, const struct vm_config *cfg,
 			     uint32_t *id, struct cv_err *err)
 {
-	if (r->n >= r->max_vms)
-		return cv_err_set(err, ENOSPC,
-				  "the host limit of %u VMs is reached",
-				  r->max_vms);
 	if (cfg->has_id) {
 		struct reg_vm *other = find_id_locked(r, cfg->id);
 		if (other)
@@ -424,13 +424,13 @@ static int reserve_id_locked(struct registry *r, const struct vm_config *cfg,
 					  "[base] id %u is already used by VM "
 					  "'%s'", cfg->id, other->cfg->name);
 		*id = cfg->id;
-		return 0;
+	} else {
+		uint32_t next = 0;
+		for (size_t i = 0; i < r->n && r->vms[i]->id == next; i++)
+			next++;	/* sorted: the first gap is the lowest free */
+		*id = next;
 	}
-	uint32_t next = 0;
-	for (size_t i = 0; i < r->n && r->vms[i]->id == next; i++)
-		next++;		/* sorted: the first gap is the lowest free */
-	*id = next;
-	return 0;
+	return host_limits_check(&r->limits, cfg, r->n, r->mem_in_use, err);
 }
 
 static int insert_locked(struct registry *r, struct reg_vm *v)
@@ -450,6 +450,7 @@ static int insert_locked(struct registry *r, struct reg_vm *v)
 		(r->n - pos) * sizeof(r->vms[0]));
 	r->vms[pos] = v;
 	r->n++;
+	r->mem_in_use += v->mem;
 	v->listed = true;
 	v->refs++;
 	return 0;
@@ -467,6 +468,7 @@ static struct reg_vm *entry_new(struct registry *r,
 		return NULL;
 	}
 	*v->cfg = *cfg;
+	v->mem = vmcfg_total_memory(cfg);
 	v->reg = r;
 	v->dir_fd = -1;
 	v->refs = 1;		/* registry_add's own */
@@ -504,6 +506,8 @@ int registry_add(struct registry *r, const struct vm_config *cfg,
 		rc = cv_err_set(err, ENOMEM, "out of memory");
 	pthread_mutex_unlock(&r->lock);
 	if (rc) {
+		if (rc == -ENOSPC && id_out)
+			*id_out = v->id;
 		entry_free(v);
 		return rc;
 	}
@@ -584,6 +588,16 @@ int registry_delete(struct registry *r, struct reg_vm *v, bool force,
 
 /* ---- registry --------------------------------------------------------- */
 
+void registry_opts_set_host(struct registry_opts *ro,
+			    const struct host_opts *h)
+{
+	ro->no_seccomp = h->no_seccomp;
+	ro->max_vms = h->max_vms;
+	ro->max_memory = h->max_memory;
+	ro->max_vcpus = h->max_vcpus;
+	ro->console_log_cap = h->console_log_cap;
+}
+
 int registry_create(const struct registry_opts *opts, struct registry **out,
 		    struct cv_err *err)
 {
@@ -592,15 +606,17 @@ int registry_create(const struct registry_opts *opts, struct registry **out,
 		return cv_err_set(err, ENOMEM, "out of memory");
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	r->max_vms = REGISTRY_MAX_VMS_DEFAULT;
 	if (opts) {
 		if (opts->state_dir)
 			snprintf(r->state_dir, sizeof(r->state_dir), "%s",
 				 opts->state_dir);
 		r->host.accel_default = opts->accel_default;
 		r->host.console_log_cap = opts->console_log_cap;
-		if (opts->max_vms)
-			r->max_vms = opts->max_vms;
+		r->host.no_seccomp = opts->no_seccomp;
+		r->limits.max_vms = opts->max_vms;
+		r->limits.max_memory = opts->max_memory;
+		r->limits.max_vcpus = opts->max_vcpus;
+		r->limits.console_log_cap = opts->console_log_cap;
 		r->loading_hook = opts->loading_hook;
 		r->hook_ctx = opts->hook_ctx;
 	}

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "hostopts.h"
 #include "vm.h"
 #include "vmconfig.h"
 
@@ -37,6 +38,9 @@ struct registry_opts {
 	enum vm_accel accel_default;	/* for configs that say auto */
 	uint32_t max_vms;		/* 0 = 1024 */
 	uint64_t console_log_cap;	/* 0 = 16 MiB */
+	uint64_t max_memory;		/* guest RAM of all VMs; 0 = host RAM */
+	uint32_t max_vcpus;		/* per VM; 0 = 64 */
+	bool no_seccomp;		/* VM threads without seccomp filters */
 	/*
 	 * Tests only: called while a new VM is listed as Loading, before its
 	 * machine is built (e.g. to hold it there).  NULL = none.
@@ -44,6 +48,10 @@ struct registry_opts {
 	void (*loading_hook)(void *ctx, uint32_t id);
 	void *hook_ctx;
 };
+
+/* Copy the shared host options (--no-seccomp, limits) into ro. */
+void registry_opts_set_host(struct registry_opts *ro,
+			    const struct host_opts *h);
 
 int registry_create(const struct registry_opts *opts, struct registry **out,
 		    struct cv_err *err);
@@ -57,7 +65,10 @@ void registry_destroy(struct registry *r, bool keep_data);
 /*
  * Create a VM from a validated config: reserve its id (listed as Loading
  * meanwhile), prepare its data directory with a copy of the config, build
- * the machine (Loaded).  On failure nothing stays behind.
+ * the machine (Loaded).  On failure nothing stays behind.  -ENOSPC when a
+ * host limit refuses it (hostopts.h): err says which ("total guest memory
+ * would be 5 GiB, limit 4 GiB (--max-memory)") and *id_out gets the id
+ * the VM would have had, for "VM[3] refused: ...".
  */
 int registry_add(struct registry *r, const struct vm_config *cfg,
 		 uint32_t *id_out, struct cv_err *err);

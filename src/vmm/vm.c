@@ -10,7 +10,14 @@
  * and kicks; the runner acknowledges by setting `is` under the lock and
  * broadcasting.  A vCPU is "parked" (is == IS_PARKED) only while its runner
  * is outside guest execution.  The last vCPU to park moves Stopping to
- * Stopped; a requested reset is performed by the runner that parked last.
+ * Stopped.  A guest-requested reset is performed by the VM's reset thread
+ * once every vCPU has parked: not by a runner, so that the vCPU threads'
+ * seccomp filters (sandbox.h) need not allow what rebuilding the machine
+ * takes (opening images and /dev/kvm, creating engines).
+ *
+ * Every thread confines itself at its start (unless the VM was created
+ * with no_seccomp) and reports to vm_create, which fails when a filter
+ * could not be installed.
  */
 #include "vm.h"
 
@@ -32,6 +39,7 @@
 #include "devices.h"
 #include "fsutil.h"
 #include "memory.h"
+#include "sandbox.h"
 #include "vmevent.h"
 #include "vmstate.h"
 
@@ -64,6 +72,10 @@ struct runner {
 	int tid;
 	clockid_t cpu_clock;
 	bool has_cpu_clock;
+	/* start-up report to vm_create (under vm->lock) */
+	bool ready;
+	int sandbox_rc;
+	char sandbox_msg[CV_ERR_MAX];
 };
 
 struct vm {
@@ -72,6 +84,9 @@ struct vm {
 	char data_dir[PATH_MAX];
 	bool force_reboot_stop;
 	uint64_t log_cap;
+	bool sandbox;			/* threads confine themselves */
+	void (*thread_hook)(void *ctx, const char *what);
+	void *thread_hook_ctx;
 
 	const struct backend_ops *ops;
 	char backend_why[256];
@@ -86,6 +101,8 @@ struct vm {
 	unsigned nvcpus;
 	struct runner *runners;
 	unsigned nrunners;
+	struct runner resetter;		/* performs guest-requested resets */
+	bool quitting;			/* the threads are asked to end */
 
 	pthread_mutex_t ctl;
 	pthread_mutex_t lock;
@@ -318,14 +335,15 @@ static void settle_locked(struct vm *vm)
 	pthread_cond_broadcast(&vm->cond);
 }
 
-/*
- * The runner that parked last performs a guest-requested reset.  Returns
- * true when it did (the mailboxes changed: the caller looks again).
- */
-static bool maybe_reset_locked(struct vm *vm)
+/* A guest-requested reset is due: every vCPU parked, none in flight. */
+static bool reset_due_locked(const struct vm *vm)
 {
-	if (!vm->reset_requested || vm->resetting || !all_parked_locked(vm))
-		return false;
+	return vm->reset_requested && !vm->resetting && all_parked_locked(vm);
+}
+
+/* The reset thread performs it (lock held; dropped meanwhile). */
+static void do_reset_locked(struct vm *vm)
+{
 	vm->resetting = true;
 	pthread_mutex_unlock(&vm->lock);
 	struct cv_err err = {0};
@@ -339,7 +357,7 @@ static bool maybe_reset_locked(struct vm *vm)
 		vm->stop_reason = VM_STOP_ERROR;
 		vm->state = VM_STOPPING;
 		settle_locked(vm);
-		return true;
+		return;
 	}
 	vm->reboots++;
 	vm->start_ns = now_ns();
@@ -347,7 +365,6 @@ static bool maybe_reset_locked(struct vm *vm)
 	if (vm->state == VM_RUNNING)
 		want_all_locked(vm, WANT_RUN);
 	pthread_cond_broadcast(&vm->cond);
-	return true;
 }
 
 static void block_host_signals(void)
@@ -364,15 +381,62 @@ static void block_host_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/*
+ * A new thread confines itself with profile p (when the VM wants it),
+ * runs the test hook, and reports to vm_create.  Returns with the lock
+ * held.
+ */
+static void thread_start_locked(struct runner *r, enum sandbox_profile p,
+				const char *what)
+{
+	struct vm *vm = r->vm;
+	struct cv_err err = {0};
+	char label[96];
+	int rc = 0;
+
+	block_host_signals();
+	if (vm->sandbox) {
+		snprintf(label, sizeof(label), "%s of VM %u (%s)", what, vm->id,
+			 vm->ops->name);
+		rc = sandbox_enter(p, label, &err);
+	}
+	if (!rc && vm->thread_hook)
+		vm->thread_hook(vm->thread_hook_ctx, what);
+	pthread_mutex_lock(&vm->lock);
+	r->tid = (int)syscall(SYS_gettid);
+	r->has_cpu_clock = !pthread_getcpuclockid(pthread_self(), &r->cpu_clock);
+	r->sandbox_rc = rc;
+	snprintf(r->sandbox_msg, sizeof(r->sandbox_msg), "%s", err.msg);
+	r->ready = true;
+	pthread_cond_broadcast(&vm->cond);
+}
+
+/* The reset thread: rebuilds the machine when the guest asked for it. */
+static void *resetter_main(void *arg)
+{
+	struct runner *r = arg;
+	struct vm *vm = r->vm;
+
+	thread_start_locked(r, SANDBOX_RESET, "reset thread");
+	for (;;) {
+		while (!vm->quitting && !reset_due_locked(vm))
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		if (vm->quitting)
+			break;
+		do_reset_locked(vm);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
 static void *runner_main(void *arg)
 {
 	struct runner *r = arg;
 	struct vm *vm = r->vm;
 
-	block_host_signals();
-	pthread_mutex_lock(&vm->lock);
-	r->tid = (int)syscall(SYS_gettid);
-	r->has_cpu_clock = !pthread_getcpuclockid(pthread_self(), &r->cpu_clock);
+	thread_start_locked(r, vm->ops->single_thread ? SANDBOX_VCPU_EMU
+						      : SANDBOX_VCPU_KVM,
+			    "vCPU thread");
 	for (;;) {
 		bool changed = false, all_quit = true;
 		unsigned runnable = 0;
@@ -397,8 +461,6 @@ static void *runner_main(void *arg)
 		}
 		if (changed)
 			settle_locked(vm);
-		if (maybe_reset_locked(vm))
-			continue;
 		if (all_quit)
 			break;
 		if (!runnable) {
@@ -429,6 +491,24 @@ static void *runner_main(void *arg)
 	return NULL;
 }
 
+/* Wait for every started thread's start-up report; the first failure. */
+static int wait_threads_ready(struct vm *vm, struct cv_err *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i <= vm->nrunners; i++) {
+		struct runner *r = i < vm->nrunners ? &vm->runners[i]
+						    : &vm->resetter;
+		while (r->started && !r->ready)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		if (r->started && r->sandbox_rc && !rc)
+			rc = cv_err_set(err, -r->sandbox_rc, "%s",
+					r->sandbox_msg);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return rc;
+}
+
 static int start_runners(struct vm *vm, struct cv_err *err)
 {
 	bool shared = vm->ops->single_thread;
@@ -436,6 +516,13 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 	vm->runners = calloc(vm->nrunners, sizeof(*vm->runners));
 	if (!vm->runners)
 		return cv_err_set(err, ENOMEM, "out of memory");
+	vm->resetter.vm = vm;
+	int e = pthread_create(&vm->resetter.thread, NULL, resetter_main,
+			       &vm->resetter);
+	if (e)
+		return cv_err_set(err, e, "cannot create a VM thread: %s",
+				  strerror(e));
+	vm->resetter.started = true;
 	for (unsigned i = 0; i < vm->nrunners; i++) {
 		struct runner *r = &vm->runners[i];
 		r->vm = vm;
@@ -443,7 +530,7 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 		r->count = shared ? vm->nvcpus : 1;
 		for (unsigned k = 0; k < r->count; k++)
 			vm->vcpus[r->first + k].runner = r;
-		int e = pthread_create(&r->thread, NULL, runner_main, r);
+		e = pthread_create(&r->thread, NULL, runner_main, r);
 		if (e)
 			return cv_err_set(err, e, "cannot create a vCPU thread: %s",
 					  strerror(e));
@@ -459,7 +546,7 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 			pthread_setaffinity_np(r->thread, sizeof(set), &set);
 		}
 	}
-	return 0;
+	return wait_threads_ready(vm, err);
 }
 
 static void stop_runners(struct vm *vm)
@@ -467,11 +554,15 @@ static void stop_runners(struct vm *vm)
 	if (!vm->runners)
 		return;
 	pthread_mutex_lock(&vm->lock);
+	vm->quitting = true;
 	want_all_locked(vm, WANT_QUIT);
 	pthread_mutex_unlock(&vm->lock);
 	for (unsigned i = 0; i < vm->nrunners; i++)
 		if (vm->runners[i].started)
 			pthread_join(vm->runners[i].thread, NULL);
+	if (vm->resetter.started)
+		pthread_join(vm->resetter.thread, NULL);
+	vm->resetter.started = false;
 	free(vm->runners);
 	vm->runners = NULL;
 }
@@ -513,6 +604,11 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	vm->state = VM_LOADING;
 	vm->exit_code = -1;
 	vm->force_reboot_stop = opts && opts->force_reboot_stop;
+	vm->sandbox = !(opts && opts->no_seccomp);
+	if (opts) {
+		vm->thread_hook = opts->thread_hook;
+		vm->thread_hook_ctx = opts->thread_hook_ctx;
+	}
 	vm->log_cap = opts && opts->console_log_cap ? opts->console_log_cap
 						   : DEFAULT_LOG_CAP;
 	if (opts && opts->data_dir)

@@ -56,6 +56,13 @@ struct vm_host_opts {
 	enum vm_accel accel_default;	/* used when the config says auto */
 	bool force_reboot_stop;		/* cvisor run --no-reboot */
 	uint64_t console_log_cap;	/* 0 = 16 MiB */
+	bool no_seccomp;		/* threads run without filters */
+	/*
+	 * Tests only: called on each of the VM's threads right after it
+	 * confined itself (what = "vCPU thread" or "reset thread").
+	 */
+	void (*thread_hook)(void *ctx, const char *what);
+	void *thread_hook_ctx;
 };
 
 struct vm_vcpu_info {

@@ -58,8 +58,11 @@ static void test_ids(void **state)
 	assert_int_equal(id, 100);
 	/* the host limit */
 	cfg.has_id = false;
+	id = 999;
 	assert_int_equal(registry_add(r, &cfg, &id, &e), -ENOSPC);
-	assert_string_equal(e.msg, "the host limit of 4 VMs is reached");
+	assert_string_equal(e.msg,
+			    "the number of VMs would be 5, limit 4 (--max-vms)");
+	assert_int_equal(id, 3);	/* the id it would have had */
 	assert_int_equal(registry_count(r), 4);
 	/* the next free id after 0,1,2 is 3 even with 100 taken */
 	v = registry_get(r, 100);
