@@ -21,7 +21,9 @@
 #include "builtin.h"
 #include "console.h"
 #include "fsutil.h"
+#include "hostopts.h"
 #include "hostpaths.h"
+#include "sandbox.h"
 #include "vm.h"
 #include "vmconfig.h"
 
@@ -41,6 +43,7 @@ static const char run_usage[] =
 	"  --list-images          list the built-in images\n"
 	"  -q, --quiet            no cvisor messages on stderr\n"
 	"  -h, --help             this help\n"
+	"%s"
 	"\n"
 	"Exit status: the guest's debug-exit code (port 0xf4); 0 after a\n"
 	"power-off; 1 when cvisor failed; 2 usage error; 3 stopped on a reboot\n"
@@ -111,11 +114,16 @@ struct sigwaiter {
 	pthread_t thread;
 	struct vm *vm;
 	int signo;		/* the signal that stopped the VM, 0 if none */
+	bool sandbox;
 };
 
 static void *sigwait_main(void *arg)
 {
 	struct sigwaiter *w = arg;
+	struct cv_err err = {0};
+	if (w->sandbox &&
+	    sandbox_enter(SANDBOX_SIGNALS, "the signal thread", &err))
+		fprintf(stderr, "cvisor run: %s\n", err.msg);	/* runs on */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -158,8 +166,14 @@ static int list_images(void)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { O_ACCEL = 256, O_STATE, O_NOREBOOT, O_KEEP, O_IMAGE, O_LIST };
+	enum { O_ACCEL = 256, O_STATE, O_NOREBOOT, O_KEEP, O_IMAGE, O_LIST,
+	       O_HOST };
 	static const struct option opts[] = {
+		{ "no-seccomp", no_argument, NULL, O_HOST },
+		{ "max-vms", required_argument, NULL, O_HOST },
+		{ "max-memory", required_argument, NULL, O_HOST },
+		{ "max-vcpus", required_argument, NULL, O_HOST },
+		{ "console-log-cap", required_argument, NULL, O_HOST },
 		{ "accel", required_argument, NULL, O_ACCEL },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "no-reboot", no_argument, NULL, O_NOREBOOT },
@@ -171,14 +185,23 @@ int cmd_run(int argc, char **argv)
 		{ 0 },
 	};
 	struct vm_host_opts hopts = { .accel_default = VM_ACCEL_AUTO };
+	struct host_opts host = {0};
 	char state_dir[PATH_MAX] = "";
 	const char *image = "demo";
 	bool keep = false, quiet = false;
-	int c;
+	int c, which = 0;
+	struct cv_err herr = {0};
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, &which)) != -1) {
 		switch (c) {
+		case O_HOST:
+			if (host_opt_set(&host, opts[which].name, optarg,
+					 &herr)) {
+				fprintf(stderr, "cvisor run: %s\n", herr.msg);
+				return 2;
+			}
+			break;
 		case O_ACCEL:
 			if (parse_accel(optarg, &hopts.accel_default)) {
 				fprintf(stderr, "cvisor run: --accel: expected "
@@ -205,16 +228,16 @@ int cmd_run(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			fputs(run_usage, stdout);
+			printf(run_usage, host_opts_usage);
 			return 0;
 		default:
-			fputs(run_usage, stderr);
+			fprintf(stderr, run_usage, host_opts_usage);
 			return 2;
 		}
 	}
 	if (argc - optind > 1) {
 		fprintf(stderr, "cvisor run: expected at most one config file\n");
-		fputs(run_usage, stderr);
+		fprintf(stderr, run_usage, host_opts_usage);
 		return 2;
 	}
 
@@ -229,6 +252,19 @@ int cmd_run(int argc, char **argv)
 		if (optind < argc && rc != -EINVAL)
 			fprintf(stderr, "cvisor run: %s: %s\n", argv[optind],
 				strerror(-rc));
+		return 1;
+	}
+
+	if (host_limits_check(&host, &cfg, 0, 0, &herr)) {
+		fprintf(stderr, "cvisor run: VM '%s' refused: %s\n", cfg.name,
+			herr.msg);
+		return 1;
+	}
+	hopts.no_seccomp = host.no_seccomp;
+	hopts.console_log_cap = host.console_log_cap;
+	/* compile the filters while this thread may still do anything */
+	if (!host.no_seccomp && sandbox_prepare(&herr)) {
+		fprintf(stderr, "cvisor run: %s\n", herr.msg);
 		return 1;
 	}
 
@@ -263,13 +299,19 @@ int cmd_run(int argc, char **argv)
 			vm_backend_name(vm), vm_backend_why(vm));
 	int lid = console_add_listener(vm_console(vm), to_stdout, NULL);
 
-	struct sigwaiter w = { .vm = vm };
+	struct sigwaiter w = { .vm = vm, .sandbox = !host.no_seccomp };
 	bool waiter = pthread_create(&w.thread, NULL, sigwait_main, &w) == 0;
 
 	int status;
 	rc = vm_start(vm, &err);
 	if (rc) {
 		fprintf(stderr, "cvisor run: cannot start VM: %s\n", err.msg);
+		status = 1;
+	} else if (!host.no_seccomp &&
+		   sandbox_enter(SANDBOX_RUN_MAIN, "the main thread", &err)) {
+		fprintf(stderr, "cvisor run: %s\n", err.msg);
+		vm_stop(vm, true, 0, NULL);
+		rc = -1;
 		status = 1;
 	} else {
 		/* a partial line (a prompt) reaches the terminal within 50 ms */

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "config_check.h"
 #include "frontend.h"
+#include "hostopts.h"
 #include "hostpaths.h"
 
 #ifndef CVISOR_VERSION
@@ -35,15 +36,21 @@ static const char usage[] =
 	"read from stdin.  Batch modes (-c, script, stdin) exit non-zero when any\n"
 	"command failed.\n"
 	"\n"
-	"Options (for shell, script, -c and stdin):\n"
+	"Options (for shell, script, -c and stdin; the last six also for run):\n"
 	"  -c TEXT                 run the commands in TEXT (';' or newlines apart)\n"
 	"  --state-dir DIR         VM data directories (default: /var/lib/cvisor as\n"
 	"                          root, else $XDG_STATE_HOME/cvisor)\n"
 	"  --accel auto|kvm|emu    backend for configs that say accel = \"auto\"\n"
 	"  --no-color              no ANSI colour\n"
+	"%s"
 	"\n"
 	"'cvisor <command> --help' describes each command; 'cvisor -c help' the\n"
 	"shell commands.\n";
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, usage, host_opts_usage);
+}
 
 int parse_accel(const char *s, enum vm_accel *out)
 {
@@ -90,6 +97,14 @@ static int shell_option(struct shell_cli *s, int argc, char **argv, int *i)
 	const char *w = argv[*i];
 	const char *val = NULL;
 	size_t n;
+	struct cv_err e = {0};
+	int hrc = host_opt_argv(&s->o.host, argc, argv, i, &e);
+	if (hrc < 0) {
+		fprintf(stderr, "cvisor: %s\n", e.msg);
+		return -1;
+	}
+	if (hrc)
+		return s->seen = true;
 	if (!strcmp(w, "--no-color")) {
 		s->o.no_color = true;
 		return s->seen = true;
@@ -141,7 +156,7 @@ static int cmd_shell_like(struct shell_cli *s, int argc, char **argv,
 		if (rc)
 			continue;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(usage, stdout);
+			print_usage(stdout);
 			return 0;
 		}
 		if (script && !s->o.script && (argv[i][0] != '-' ||
@@ -149,8 +164,9 @@ static int cmd_shell_like(struct shell_cli *s, int argc, char **argv,
 			s->o.script = argv[i];
 			continue;
 		}
-		fprintf(stderr, "cvisor %s: unexpected argument '%s'\n\n%s",
-			argv[0], argv[i], usage);
+		fprintf(stderr, "cvisor %s: unexpected argument '%s'\n\n",
+			argv[0], argv[i]);
+		print_usage(stderr);
 		return 2;
 	}
 	if (script && !s->o.script) {
@@ -173,7 +189,7 @@ int main(int argc, char **argv)
 		const char *w = argv[i];
 		if (!strcmp(w, "help") || !strcmp(w, "--help") ||
 		    !strcmp(w, "-h")) {
-			fputs(usage, stdout);
+			print_usage(stdout);
 			return 0;
 		}
 		if (!strcmp(w, "--version")) {
@@ -184,8 +200,8 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			return 2;
 		if (!rc) {
-			fprintf(stderr, "cvisor: unknown option '%s'\n\n%s", w,
-				usage);
+			fprintf(stderr, "cvisor: unknown option '%s'\n\n", w);
+			print_usage(stderr);
 			return 2;
 		}
 	}
@@ -209,7 +225,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(cmd, "help")) {
-		fputs(usage, stdout);
+		print_usage(stdout);
 		return 0;
 	}
 	if (!strcmp(cmd, "version")) {
@@ -219,6 +235,7 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (!strcmp(cmd, commands[k].name))
 			return commands[k].fn(argc - i, argv + i);
-	fprintf(stderr, "cvisor: unknown command '%s'\n\n%s", cmd, usage);
+	fprintf(stderr, "cvisor: unknown command '%s'\n\n", cmd);
+	print_usage(stderr);
 	return 2;
 }

@@ -3,6 +3,7 @@
  * instantiated on its own; a bad file is reported with its file:line
  * diagnostics and never disturbs the others or any running VM.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "shell_int.h"
@@ -65,8 +66,23 @@ static bool create_one(struct sh_ctx *c, const char *path,
 	}
 	vmcfg_diags_free(&d);
 	struct cv_err e = {0};
-	uint32_t id;
-	if (registry_add(c->reg, cfg, &id, &e)) {
+	uint32_t id = 0;
+	rc = registry_add(c->reg, cfg, &id, &e);
+	if (rc == -ENOSPC) {
+		/* a host limit (hostopts.h): say which, with the option */
+		fflush(c->out);
+		fprintf(c->err, "✗ VM[%u] refused: ", id);
+		sh_put_text(c->err, e.msg);
+		fputc('\n', c->err);
+		fflush(c->err);
+		json_array_append_new(failed, json_pack("{s:o,s:I,s:o,s:b}",
+					"path", sh_json_text(path),
+					"id", (json_int_t)id,
+					"reason", sh_json_text(e.msg),
+					"limit", 1));
+		return false;
+	}
+	if (rc) {
 		report_failure(c, path, e.msg, failed);
 		return false;
 	}

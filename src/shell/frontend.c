@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "registry.h"
+#include "sandbox.h"
 #include "shell.h"
 
 /* Lines of a script or of stdin, each run as it is read. */
@@ -98,10 +99,18 @@ int shell_main(const struct shell_main_opts *o)
 		.state_dir = o->state_dir,
 		.accel_default = o->accel,
 	};
+	registry_opts_set_host(&ro, &o->host);
 	struct registry *reg;
 	struct cv_err e = {0};
 	if (registry_create(&ro, &reg, &e)) {
 		fprintf(stderr, "cvisor: %s\n", e.msg);
+		return 1;
+	}
+	/* this thread runs the commands: confine it (docs/security.md) */
+	if (!o->host.no_seccomp &&
+	    sandbox_enter(SANDBOX_SHELL, "the shell's main thread", &e)) {
+		fprintf(stderr, "cvisor: %s\n", e.msg);
+		registry_destroy(reg, false);
 		return 1;
 	}
 	/* a reader that went away must not kill us half-way through a stop */

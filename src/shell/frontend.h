@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "hostopts.h"
 #include "vmconfig.h"
 
 struct shell;
@@ -21,6 +22,7 @@ struct shell_main_opts {
 	bool no_color;
 	const char *commands;	/* -c TEXT */
 	const char *script;	/* script FILE ("-": stdin) */
+	struct host_opts host;	/* --no-seccomp, limits (shared with serve) */
 };
 
 /* Returns the process exit status. */

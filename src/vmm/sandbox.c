@@ -59,6 +59,8 @@ enum cond {
 	C_THREAD,	/* clone: CLONE_THREAD set (threads, not processes) */
 	C_UNIX,		/* socket/socketpair: AF_UNIX only */
 	C_ENOSYS,	/* fails with ENOSYS (clone3: glibc falls back to clone) */
+	C_NNP,		/* prctl: PR_SET_NO_NEW_PRIVS only */
+	C_FILTER,	/* seccomp: SET_MODE_FILTER, no flags (adds a filter) */
 };
 
 struct rule {
@@ -147,6 +149,9 @@ static const struct rule r_shell[] = {
 	{ "getegid", C_ANY }, { "getpgrp", C_ANY }, { "getppid", C_ANY },
 	{ "prlimit64", C_ANY }, { "getrusage", C_ANY }, { "times", C_ANY },
 	{ "clock_getres", C_ANY }, { "getrandom", C_ANY },
+	{ "signalfd4", C_ANY },
+	/* the threads it creates confine themselves further */
+	{ "prctl", C_NNP }, { "seccomp", C_FILTER },
 };
 
 /* The daemon: the shell's needs plus its Unix control socket. */
@@ -159,7 +164,7 @@ static const struct rule r_server[] = {
 	{ "sendmsg", C_ANY }, { "recvmsg", C_ANY }, { "shutdown", C_ANY },
 	{ "epoll_create1", C_ANY }, { "epoll_ctl", C_ANY },
 	{ "epoll_wait", C_ANY }, { "epoll_pwait", C_ANY },
-	{ "eventfd2", C_ANY }, { "signalfd4", C_ANY },
+	{ "eventfd2", C_ANY },
 	{ "timerfd_create", C_ANY }, { "timerfd_settime", C_ANY },
 	{ "timerfd_gettime", C_ANY }, { "chmod", C_ANY },
 	{ "fchmodat", C_ANY }, { "kill", C_ANY },
@@ -298,6 +303,16 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
 	case C_ENOSYS:
 		return add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0, NULL);
+	case C_NNP:
+		a = SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS);
+		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
+	case C_FILTER: {
+		struct scmp_arg_cmp b[2] = {
+			SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
+			SCMP_A1(SCMP_CMP_EQ, 0),
+		};
+		return add(ctx, SCMP_ACT_ALLOW, nr, 2, b);
+	}
 	}
 	return -EINVAL;
 }
