@@ -70,5 +70,53 @@ run --image exitcode --keep-data >/dev/null 2>&1
 ls "$tmp"/state/run/*-exitcode/console.log >/dev/null 2>&1 && { echo "ok   --keep-data keeps console.log"; pass=$((pass+1)); } \
   || { echo "FAIL --keep-data"; fail=$((fail+1)); }
 
+# ---- seccomp (docs/security.md): every thread of a running `cvisor run`
+# is confined (/proc: "Seccomp: 2"), none with --no-seccomp
+seccomp_modes() {  # extra run options -> prints the threads' modes, sorted
+  ( exec "$cv" run --accel "$accel" --state-dir "$tmp/state" --image ticker "$@" >"$tmp/sc.out" 2>&1 ) &
+  local p=$!
+  for _ in $(seq 100); do grep -q "tick 2" "$tmp/sc.out" && break; sleep 0.1; done
+  cat /proc/$p/task/*/status 2>/dev/null | awk '/^Seccomp:/ {print $2}' | sort | uniq -c | tr -s ' ' | tr '\n' ';'
+  kill -TERM $p; wait $p
+}
+modes=$(seccomp_modes)
+threads=$(echo "$modes" | grep -o '[0-9]* 2;' | cut -d' ' -f1)
+if [ -n "$threads" ] && [ "$threads" -ge 3 ] && ! echo "$modes" | grep -q ' 0;'; then
+  echo "ok   seccomp: all $threads threads confined"; pass=$((pass+1))
+else
+  echo "FAIL seccomp: thread modes '$modes' (count mode;)"; fail=$((fail+1))
+fi
+modes=$(seccomp_modes --no-seccomp)
+if echo "$modes" | grep -q ' 0;' && ! echo "$modes" | grep -q ' 2;'; then
+  echo "ok   --no-seccomp: no thread confined"; pass=$((pass+1))
+else
+  echo "FAIL --no-seccomp: thread modes '$modes'"; fail=$((fail+1))
+fi
+
+# ---- limits: refused with the limit and its option named
+run "$(dirname "$0")/../../guests/configs/smp4.toml" --max-vcpus 2 >"$tmp/lim1.out" 2>&1
+check "--max-vcpus refuses a 4-vCPU VM" 1 $? "VM 'smp4' refused: 4 vCPUs, limit 2 per VM (--max-vcpus)" "$tmp/lim1.out"
+run --max-memory 8M >"$tmp/lim2.out" 2>&1
+check "--max-memory refuses a 16 MiB VM" 1 $? "VM 'demo' refused: total guest memory would be 16 MiB, limit 8 MiB (--max-memory)" "$tmp/lim2.out"
+run --max-memory 16M >"$tmp/lim3.out" 2>&1
+check "--max-memory 16M admits it" 0 $? "Hello from the cvisor demo guest" "$tmp/lim3.out"
+run --max-memory 4x >"$tmp/lim4.out" 2>&1
+check "--max-memory 4x: usage error" 2 $? "expected a size of at least 1 MiB (e.g. 4G, 512M), got '4x'" "$tmp/lim4.out"
+run --max-vcpus 65 >"$tmp/lim5.out" 2>&1
+check "--max-vcpus 65: usage error" 2 $? "expected a number from 1 to 64, got '65'" "$tmp/lim5.out"
+run --console-log-cap 1K >"$tmp/lim6.out" 2>&1
+check "--console-log-cap 1K: usage error" 2 $? "expected a size of at least 4 KiB" "$tmp/lim6.out"
+# the console log stays within its cap (4 KiB + the one line saying so)
+( exec "$cv" run --accel "$accel" --state-dir "$tmp/cap" --image ticker --keep-data --console-log-cap 4K >"$tmp/cap.out" 2>&1 ) &
+pid=$!
+for _ in $(seq 300); do grep -q "tick 800" "$tmp/cap.out" && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+size=$(stat -c %s "$tmp"/cap/run/*-ticker/console.log 2>/dev/null || echo missing)
+if grep -q "tick 800" "$tmp/cap.out" && grep -q "reached its 4096-byte cap" "$tmp"/cap/run/*-ticker/console.log && [ "$size" != missing ] && [ "$size" -le $((4096 + 200)) ] && [ "$size" -ge 4000 ]; then
+  echo "ok   --console-log-cap 4K: console.log is $size bytes"; pass=$((pass+1))
+else
+  echo "FAIL --console-log-cap 4K: console.log size $size"; fail=$((fail+1))
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

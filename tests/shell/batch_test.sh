@@ -110,5 +110,27 @@ check "script without FILE: status 2" 2 $? "$tmp/n" "which FILE"
 "$cv" script "$tmp/nonexistent.cv" >"$tmp/o" 2>&1
 check "script FILE missing: status 1" 1 $? "$tmp/o" "cannot read"
 
+# ---- host limits (hostopts.h): refused in the shell's style, naming the
+# limit and its option; the VMs within the limits are created
+cvb --max-vms 1 -c "vm create $cfg/ticker.toml $cfg/ticker.toml; vm list" >"$tmp/l1" 2>&1
+check "--max-vms 1: the second VM is refused" 1 $? "$tmp/l1" \
+  '^✓ Successfully created VM\[0\]' \
+  '^✗ VM\[1\] refused: the number of VMs would be 2, limit 1 \(--max-vms\)$'
+cvb --max-memory 24M -c "vm create $cfg/ticker.toml $cfg/ticker.toml" >"$tmp/l2" 2>&1
+check "--max-memory 24M: the second 16 MiB VM is refused" 1 $? "$tmp/l2" \
+  '^✗ VM\[1\] refused: total guest memory would be 32 MiB, limit 24 MiB \(--max-memory\)$'
+cvb --max-memory 24M -c "vm create $cfg/ticker.toml; vm delete 0; vm create $cfg/ticker.toml" >"$tmp/l3" 2>&1
+check "--max-memory: a deleted VM's memory is free again" 0 $? "$tmp/l3" \
+  '^✓ Successfully created VM\[0\]'
+cvb --max-vcpus 2 -c "vm create $cfg/smp4.toml" >"$tmp/l4" 2>&1
+check "--max-vcpus 2: a 4-vCPU VM is refused" 1 $? "$tmp/l4" \
+  '^✗ VM\[0\] refused: 4 vCPUs, limit 2 per VM \(--max-vcpus\)$'
+cvb --max-vms 0 -c "vm list" >"$tmp/l5" 2>&1
+check "--max-vms 0: usage error" 2 $? "$tmp/l5" "--max-vms: expected a number from 1 to 65536, got '0'"
+cvb --console-log-cap 16q -c "vm list" >"$tmp/l6" 2>&1
+check "--console-log-cap 16q: usage error" 2 $? "$tmp/l6" "--console-log-cap: expected a size"
+cvb --no-seccomp --max-vms=3 --console-log-cap=16M -c "vm create $cfg/exitcode.toml; vm start 0; vm wait 0 --timeout 30" >"$tmp/l7" 2>&1
+check "--no-seccomp and --opt=value forms" 0 $? "$tmp/l7" '^✓ VM\[0\] is Stopped$'
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
