@@ -171,7 +171,11 @@ uint64_t vmtest_median(uint64_t *v, size_t n)
 
 struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap)
 {
-	struct vm_host_opts opts = { .accel_default = VM_ACCEL_AUTO };
+	/* $VMTEST_NO_SECCOMP: the same tests without filters, to compare */
+	struct vm_host_opts opts = {
+		.accel_default = VM_ACCEL_AUTO,
+		.no_seccomp = getenv("VMTEST_NO_SECCOMP") != NULL,
+	};
 	struct vm *vm = NULL;
 	struct cv_err err = {0};
 	int rc = vm_create(cfg, 0, &opts, &vm, &err);

@@ -31,7 +31,10 @@ const char *vmtest_accel_name(void);
 void vmtest_config(struct vm_config *cfg, const char *image,
 		   unsigned cpu_num, const char *extra_base);
 
-/* Create a VM (fails the test on error) and attach a capture. */
+/*
+ * Create a VM (fails the test on error) and attach a capture.  Its threads
+ * are confined (seccomp) unless $VMTEST_NO_SECCOMP is set.
+ */
 struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap);
 void vmtest_destroy(struct vm *vm, struct capture *cap);
 
