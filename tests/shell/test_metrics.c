@@ -10,7 +10,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -471,7 +470,14 @@ static void test_metrics_real_vms(void **state)
 				      NULL, NULL);
 		double cpu_stats = (double)json_integer_value(
 			dig(st, "cpu_time_ns")) / 1e9;
-		assert_true(fabs(cpu - cpu_stats) < 1e-6);
+		/*
+		 * Host CPU time of parked threads can still move a little
+		 * (a thread finishing its way into the park): the stats read
+		 * later is not smaller and not far off.
+		 */
+		if (cpu > cpu_stats + 1e-6 || cpu_stats - cpu > 0.5)
+			fail_msg("VM %s: cpu %.9f s in metrics, %.9f s in stats",
+				 ids[i], cpu, cpu_stats);
 		json_decref(st);
 	}
 	assert_true(value_of(&p, "cvisor_vm_console_bytes_total", "0", NULL,
