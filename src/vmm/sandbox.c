@@ -266,7 +266,7 @@ static int add_signals(scmp_filter_ctx ctx, int nr, bool usr2)
 	const int sigs[] = { kick_signal(), SIGABRT, SIGUSR2 };
 	for (size_t i = 0; i < (usr2 ? 3u : 2u); i++) {
 		struct scmp_arg_cmp a = SCMP_A2(SCMP_CMP_EQ,
-						(scmp_datum_t)sigs[i]);
+						(scmp_datum_t)sigs[i], 0);
 		int rc = add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
 		if (rc)
 			return rc;
@@ -335,17 +335,17 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 		a = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
 		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
 	case C_UNIX:
-		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0);
 		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
 	case C_ENOSYS:
 		return add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0, NULL);
 	case C_NNP:
-		a = SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS);
+		a = SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS, 0);
 		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
 	case C_FILTER: {
 		struct scmp_arg_cmp b[2] = {
-			SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
-			SCMP_A1(SCMP_CMP_EQ, 0),
+			SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER, 0),
+			SCMP_A1(SCMP_CMP_EQ, 0, 0),
 		};
 		return add(ctx, SCMP_ACT_ALLOW, nr, 2, b);
 	}
