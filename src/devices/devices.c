@@ -13,7 +13,8 @@
 #include <string.h>
 
 #define N_CVPORT_MAPPINGS 5
-#define MAX_MAPPINGS (VMCFG_MAX_DEVICES + N_CVPORT_MAPPINGS)
+#define N_ACPI_MAPPINGS 3
+#define MAX_MAPPINGS (VMCFG_MAX_DEVICES + N_CVPORT_MAPPINGS + N_ACPI_MAPPINGS)
 #define PIO_LIMIT 0x10000ull
 
 struct uart_slot {
@@ -34,6 +35,7 @@ struct vm_devices {
 	struct bus *bus;
 	struct console *con;
 	struct cvports *ports;
+	struct acpi_pm *pm;
 	struct uart_slot uarts[VMCFG_MAX_DEVICES];
 	size_t n_uarts;
 	struct mapping maps[MAX_MAPPINGS];
@@ -156,6 +158,43 @@ static int add_cvports(struct vm_devices *d, struct cv_err *err)
 	return 0;
 }
 
+static void sci_line(void *ctx, bool level)
+{
+	struct vm_devices *d = ctx;
+
+	if (d->irq_fn)
+		d->irq_fn(d->irq_ctx, ACPI_SCI_IRQ, level);
+}
+
+static int add_acpi_pm(struct vm_devices *d, struct vm_event_sink sink,
+		       struct cv_err *err)
+{
+	static const struct {
+		uint64_t base, len;
+		const char *name;
+		const struct bus_device_ops *ops;
+		int irq;
+	} ports[N_ACPI_MAPPINGS] = {
+		{ ACPI_PM1_EVT_PORT, ACPI_PM1_EVT_LEN, "acpi-pm1a-evt",
+		  &acpi_pm_evt_ops, ACPI_SCI_IRQ },
+		{ ACPI_PM1_CNT_PORT, ACPI_PM1_CNT_LEN, "acpi-pm1a-cnt",
+		  &acpi_pm_cnt_ops, -1 },
+		{ ACPI_RESET_PORT, 1, "acpi-reset", &acpi_pm_reset_ops, -1 },
+	};
+	struct acpi_pm_irq sci = { .set = sci_line, .ctx = d };
+	d->pm = acpi_pm_create(sink, sci, err);
+	if (!d->pm)
+		return err ? -err->code : -ENOMEM;
+	for (size_t i = 0; i < N_ACPI_MAPPINGS; i++) {
+		int rc = add_mapping(d, BUS_PIO, ports[i].base, ports[i].len,
+				     ports[i].name, "acpi-pm", ports[i].irq,
+				     ports[i].ops, d->pm, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int vm_devices_create(struct vm_devices **out, struct bus *bus,
 		      const struct vm_config *cfg, struct console *con,
 		      struct vm_event_sink sink, struct cv_err *err)
@@ -175,6 +214,8 @@ int vm_devices_create(struct vm_devices **out, struct bus *bus,
 	d->ports = cvports_create(sink, err);
 	if (d->ports)
 		rc = add_cvports(d, err);
+	if (rc == 0)
+		rc = add_acpi_pm(d, sink, err);
 	if (rc == 0)
 		rc = add_config_uarts(d, cfg, err);
 	if (rc) {
@@ -200,6 +241,7 @@ void vm_devices_destroy(struct vm_devices *d)
 	for (size_t i = 0; i < d->n_uarts; i++)
 		uart_destroy(d->uarts[i].uart);
 	cvports_destroy(d->ports);
+	acpi_pm_destroy(d->pm);
 	free(d);
 }
 
@@ -210,6 +252,7 @@ void vm_devices_reset(struct vm_devices *d)
 	for (size_t i = 0; i < d->n_uarts; i++)
 		uart_reset(d->uarts[i].uart);
 	cvports_reset(d->ports);
+	acpi_pm_reset(d->pm);
 }
 
 void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,
@@ -224,6 +267,11 @@ void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,
 struct cvports *vm_devices_cvports(struct vm_devices *d)
 {
 	return d ? d->ports : NULL;
+}
+
+struct acpi_pm *vm_devices_acpi_pm(struct vm_devices *d)
+{
+	return d ? d->pm : NULL;
 }
 
 size_t vm_devices_uart_count(const struct vm_devices *d)

@@ -3,7 +3,8 @@
  *
  * One call registers the UART(s) - COM1 at 0x3f8/IRQ 4, or one 16550 per
  * console-type (0x2) entry of [devices] emu_devices - plus cvisor's own
- * ports and the i8042 stub (cvports.h).  Other emu_devices types are
+ * ports and the i8042 stub (cvports.h), and the ACPI fixed hardware
+ * (acpi_pm.h: PM1a event/control blocks, reset register, SCI on IRQ 9).  Other emu_devices types are
  * skipped here (the config loader warns about them).  The set remembers
  * what it registered, so destroy (and a failed create) leave the bus as
  * they found it, and `vm show` can list every mapping with its counters.
@@ -18,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acpi_pm.h"
 #include "bus.h"
 #include "console.h"
 #include "cvports.h"
@@ -49,7 +51,7 @@ void vm_devices_destroy(struct vm_devices *d);
 void vm_devices_reset(struct vm_devices *d);
 
 /*
- * Where the UARTs' interrupt lines go (e.g. the backend's set_irq): fn is
+ * Where the UARTs' and the ACPI SCI's interrupt lines go (e.g. the backend's set_irq): fn is
  * called with the entry's IRQ number and the new level.  NULL = not wired
  * (the UARTs still track their line).  Set before vCPUs run.
  */
@@ -58,6 +60,7 @@ void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,
 				void *ctx);
 
 struct cvports *vm_devices_cvports(struct vm_devices *d);
+struct acpi_pm *vm_devices_acpi_pm(struct vm_devices *d);
 size_t vm_devices_uart_count(const struct vm_devices *d);
 struct uart *vm_devices_uart(struct vm_devices *d, size_t i);	/* or NULL */
 
