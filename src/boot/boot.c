@@ -383,8 +383,10 @@ int boot_load(const struct vm_config *cfg, struct guest_mem *mem,
 	boot_src_close(&kernel);
 	if (!rc && is_raw_plan(plan))
 		rc = raw_acpi(cfg, mem, plan, err);
-	if (!rc)
+	if (!rc) {
 		plan->entry = entry_of(&plan->bsp);
+		plan->ap_entry = entry_of(&plan->ap);
+	}
 	return rc;
 }
 

@@ -83,6 +83,7 @@ struct boot_plan {
 	size_t ncode;			/* ranges the loader wrote */
 	char protocol[16];		/* "raw", "axvisor", ... */
 	uint64_t entry;			/* where the BSP starts (linear) */
+	uint64_t ap_entry;		/* where the other vCPUs start */
 	uint64_t acpi_rsdp;		/* RSDP of the ACPI tables; 0 = none */
 	char acpi_why[120];		/* no tables: why ("" when present) */
 };

@@ -129,6 +129,13 @@ struct backend_ops {
 	 * mapping (image load): drop stale translations.  May be NULL.
 	 */
 	void (*code_written)(struct backend_vm *vm, uint64_t gpa, uint64_t len);
+
+	/*
+	 * Start process-wide set-up the first vm_create will need (kvm: the
+	 * supported-CPUID query) in the background, so it overlaps the VM
+	 * layer's own start-up work.  Cheap after the first call.  May be NULL.
+	 */
+	void (*warm_up)(void);
 };
 
 extern const struct backend_ops kvm_backend_ops;

@@ -99,6 +99,7 @@ struct vm {
 	uint64_t start_ns;
 	uint64_t stop_ns;
 	uint64_t reboots;
+	struct vm_boot_info boot_info;	/* copy of the plan's, under lock */
 	bool force_requested;	/* a forced stop overtakes a graceful one */
 };
 
@@ -255,6 +256,14 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 		for (size_t i = 0; i < vm->plan.ncode; i++)
 			vm->ops->code_written(vm->bvm, vm->plan.code[i].gpa,
 					      vm->plan.code[i].len);
+	pthread_mutex_lock(&vm->lock);
+	struct vm_boot_info *bi = &vm->boot_info;
+	snprintf(bi->protocol, sizeof(bi->protocol), "%s", vm->plan.protocol);
+	bi->bsp_entry = vm->plan.entry;
+	bi->ap_entry = vm->plan.ap_entry;
+	bi->acpi_rsdp = vm->plan.acpi_rsdp;
+	snprintf(bi->acpi_why, sizeof(bi->acpi_why), "%s", vm->plan.acpi_why);
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 fail:
 	destroy_backend(vm);
@@ -530,6 +539,8 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		rc = -(err && err->code ? err->code : ENODEV);
 		goto fail;
 	}
+	if (vm->ops->warm_up)
+		vm->ops->warm_up();	/* overlaps the steps below */
 
 	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
@@ -756,6 +767,14 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 		vm->force_requested = false;
 		cvports_request_shutdown(vm_devices_cvports(vm->devs));
 		want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
+		/*
+		 * The ACPI power button raises the SCI through the backend's
+		 * interrupt controller: not under vm->lock (ctl still keeps
+		 * other controllers out; the loop below re-checks the state).
+		 */
+		pthread_mutex_unlock(&vm->lock);
+		acpi_pm_press_power_button(vm_devices_acpi_pm(vm->devs));
+		pthread_mutex_lock(&vm->lock);
 		while (vm->state != VM_STOPPED && !vm->force_requested &&
 		       cond_wait_until(vm, deadline) != ETIMEDOUT)
 			;
@@ -932,6 +951,32 @@ enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
 	enum vm_state s = vm->state;
 	pthread_mutex_unlock(&vm->lock);
 	return s;
+}
+
+const char *vm_stop_reason_name(enum vm_stop_reason r)
+{
+	switch (r) {
+	case VM_STOP_NONE:
+		return "";
+	case VM_STOP_DEBUG_EXIT:
+		return "debug exit";
+	case VM_STOP_POWEROFF:
+		return "powered off";
+	case VM_STOP_REBOOT:
+		return "reboot (on_reboot = stop)";
+	case VM_STOP_REQUESTED:
+		return "stopped by request";
+	case VM_STOP_ERROR:
+		return "error";
+	}
+	return "?";
+}
+
+void vm_boot_info(struct vm *vm, struct vm_boot_info *out)
+{
+	pthread_mutex_lock(&vm->lock);
+	*out = vm->boot_info;
+	pthread_mutex_unlock(&vm->lock);
 }
 
 struct vm_devices *vm_device_set(struct vm *vm) { return vm->devs; }

@@ -464,7 +464,8 @@ static void test_builtin_table(void **state)
 	static const char *const want[] = {
 		"ticker", "exitcode", "exitcode_patch", "spinner", "reboot",
 		"longmode", "axbios", "axkernel", "smp4", "demo",
-		"mboot", "elf64", "elf32", "pvh",
+		"mboot", "elf64", "elf32", "pvh", "acpi_off", "acpi_ignore",
+		"acpi_reset", "cpuid",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct builtin_image *b = builtin_find(want[i]);

@@ -9,6 +9,7 @@
  * Also here: IN/OUT, CPUID, the fault hooks and the block hook that is
  * the only place a run is stopped (see emu.c).
  */
+#include "cpuid.h"
 #include "emu_int.h"
 #include "emu_tramp.h"
 
@@ -234,10 +235,6 @@ static void pio_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
 
 /* ---- CPUID ---- */
 
-struct cpuid_regs {
-	uint32_t a, b, c, d;
-};
-
 #define SIG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | \
 			 (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
@@ -246,48 +243,77 @@ struct cpuid_regs {
  * feature words are unicorn's own (its decoder rejects instructions whose
  * bit it does not set) plus FPU/PSE/TSC/MSR/PAE/PGE, which it implements
  * without advertising; NX and SYSCALL are absent (unicorn masks them).
+ * The identity and topology parts (leaf 1 APIC ID and counts, the
+ * hypervisor bit and leaf, 0xB/0x1F, 0x80000008 ECX) come from
+ * src/common/cpuid.h, as on the kvm backend.
  */
-static struct cpuid_regs cpuid_leaf(const struct emu_vcpu *v, uint32_t leaf)
+static struct cv_cpuid_regs cpuid_leaf(const struct emu_vcpu *v,
+				       uint32_t leaf, uint32_t sub)
 {
+	struct cv_cpuid_regs r = { 0, 0, 0, 0 };
+	unsigned n = v->vm->ncpus;
 	switch (leaf) {
 	case 0:	/* max leaf, vendor "cvisorcvisor" (EBX, EDX, ECX) */
-		return (struct cpuid_regs){ 7, SIG('c', 'v', 'i', 's'),
+		r = (struct cv_cpuid_regs){ CV_CPUID_TOPO_LEAF,
+					    SIG('c', 'v', 'i', 's'),
 					    SIG('i', 's', 'o', 'r'),
 					    SIG('o', 'r', 'c', 'v') };
+		break;
 	case 1:
-		return (struct cpuid_regs){
+		r = (struct cv_cpuid_regs){
 			0x663,
-			(uint32_t)v->index << 24 | 8u << 8,	/* APIC id, clflush 64 */
-			0x02182200u | 1u << 31,		/* + hypervisor */
+			8u << 8,			/* clflush 64 */
+			0x02182200u,
 			0x07088100u | 0x2079u,	/* + FPU PSE TSC MSR PAE PGE */
 		};
+		cv_cpuid_leaf1(&r, v->index, n);
+		break;
 	case 7:
-		return (struct cpuid_regs){ 0, 0x00180108u, 0, 0 };
-	case 0x40000000:	/* hypervisor leaf: "cvisor" */
-		return (struct cpuid_regs){ 0x40000000, SIG('c', 'v', 'i', 's'),
-					    SIG('o', 'r', 0, 0), 0 };
+		if (sub == 0)
+			r.ebx = 0x00180108u;
+		break;
+	case CV_CPUID_TOPO_LEAF:
+		cv_cpuid_topology(&r, sub, v->index, n);
+		break;
+	case CV_CPUID_HV_BASE:
+		cv_cpuid_hv_leaf(&r);
+		break;
 	case 0x80000000:
-		return (struct cpuid_regs){ 0x80000008, 0, 0, 0 };
+		r.eax = 0x80000008;
+		break;
 	case 0x80000001:	/* LAHF/ABM; RDTSCP, LM */
-		return (struct cpuid_regs){ 0x663, 0, 0x00001031u,
+		r = (struct cv_cpuid_regs){ 0x663, 0, 0x00001031u,
 					    1u << 27 | 1u << 29 };
+		break;
 	case 0x80000008:
-		return (struct cpuid_regs){ v->vm->phys_bits | 48u << 8, 0, 0,
-					    0 };
+		r.eax = v->vm->phys_bits | 48u << 8;
+		cv_cpuid_ext8(&r, n);
+		break;
 	default:
-		return (struct cpuid_regs){ 0, 0, 0, 0 };
+		break;
 	}
+	return r;
 }
 
+/*
+ * Unicorn 2.0.1 calls the UC_HOOK_INSN CPUID callback before its own
+ * CPUID emulation and skips that emulation when the callback returns 1.
+ * Measured (a probe: the hook writes 0x11111111.. to EAX-EDX, then `xor
+ * eax,eax; cpuid`): returning 1 leaves the hook's values, returning 0 lets
+ * unicorn's minimal CPUID overwrite all four registers (EAX-EDX = 0 for
+ * leaf 0).  The cpuid guest (tests/vmm/test_platform.c) checks the result.
+ */
 static int on_cpuid(uc_engine *uc, void *opaque)
 {
 	struct emu_vcpu *v = opaque;
 	(void)uc;
-	struct cpuid_regs r = cpuid_leaf(v, (uint32_t)emu_rd(v, UC_X86_REG_RAX));
-	emu_wr(v, UC_X86_REG_RAX, r.a);
-	emu_wr(v, UC_X86_REG_RBX, r.b);
-	emu_wr(v, UC_X86_REG_RCX, r.c);
-	emu_wr(v, UC_X86_REG_RDX, r.d);
+	struct cv_cpuid_regs r = cpuid_leaf(v,
+		(uint32_t)emu_rd(v, UC_X86_REG_RAX),
+		(uint32_t)emu_rd(v, UC_X86_REG_RCX));
+	emu_wr(v, UC_X86_REG_RAX, r.eax);
+	emu_wr(v, UC_X86_REG_RBX, r.ebx);
+	emu_wr(v, UC_X86_REG_RCX, r.ecx);
+	emu_wr(v, UC_X86_REG_RDX, r.edx);
 	return 1;	/* skip unicorn's own CPUID */
 }
 
