@@ -320,6 +320,14 @@ static pthread_once_t sup_once = PTHREAD_ONCE_INIT;
 static struct kvm_cpuid2 *sup_table;	/* written once inside sup_once */
 static int sup_errno;
 static char sup_why[96];
+/*
+ * Room for the usual answer (this host: 59 entries) without malloc, so
+ * the helper thread never creates a malloc arena of its own; larger
+ * tables fall back to the heap.
+ */
+#define SUP_STATIC_ENTRIES 256
+/* the 8-byte header fits in the spare entry; both are 4-byte aligned */
+static struct kvm_cpuid_entry2 sup_static[SUP_STATIC_ENTRIES + 1];
 
 static void sup_fail(int e, const char *what)
 {
@@ -334,9 +342,10 @@ static void sup_load(void)
 		sup_fail(errno, "cannot open /dev/kvm");
 		return;
 	}
-	for (uint32_t n = 64; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) +
-					      n * sizeof(c->entries[0]));
+	for (uint32_t n = SUP_STATIC_ENTRIES; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = n == SUP_STATIC_ENTRIES ?
+			(struct kvm_cpuid2 *)sup_static :
+			calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
 		if (!c) {
 			sup_fail(ENOMEM, "out of memory for the CPUID table");
 			break;
@@ -347,7 +356,8 @@ static void sup_load(void)
 			sup_table = c;
 			break;
 		}
-		free(c);
+		if (c != (struct kvm_cpuid2 *)sup_static)
+			free(c);
 		if (rc != -E2BIG) {
 			sup_fail(-rc, "KVM_GET_SUPPORTED_CPUID failed");
 			break;
@@ -541,6 +551,9 @@ static void add_topology(struct kvm_cpuid2 *c, uint32_t fn, unsigned index,
  * (replaced), 0x80000008 ECX, the "cvisor" leaf at 0x40000000 and KVM's
  * leaves at 0x40000100.  The basic max leaf is raised to 0xB if lower.
  */
+_Static_assert(sizeof(struct kvm_cpuid2) <= sizeof(struct kvm_cpuid_entry2),
+	       "the CPUID header must fit in one entry");
+
 static struct kvm_cpuid2 *vcpu_cpuid(const struct kvm_cpuid2 *sup,
 				     unsigned index, unsigned ncpus)
 {
