@@ -151,19 +151,24 @@ static void build_rsdp(uint8_t *t, uint64_t rsdt, uint64_t xsdt)
 	fix_checksum(t, ACPI_RSDP_SIZE, 32);	/* extended checksum */
 }
 
+/* RSDT and XSDT list the FADT, then the MADT when there is one. */
 static void build_rsdt(uint8_t *t, uint64_t fadt, uint64_t madt)
 {
-	header(t, "RSDT", ACPI_HDR_SIZE + 8, 1);
+	uint32_t n = madt ? 2 : 1;
+	header(t, "RSDT", ACPI_HDR_SIZE + 4 * n, 1);
 	put32(t, 36, (uint32_t)fadt);
-	put32(t, 40, (uint32_t)madt);
+	if (madt)
+		put32(t, 40, (uint32_t)madt);
 	finish(t);
 }
 
 static void build_xsdt(uint8_t *t, uint64_t fadt, uint64_t madt)
 {
-	header(t, "XSDT", ACPI_HDR_SIZE + 16, 1);
+	uint32_t n = madt ? 2 : 1;
+	header(t, "XSDT", ACPI_HDR_SIZE + 8 * n, 1);
 	put64(t, 36, fadt);
-	put64(t, 44, madt);
+	if (madt)
+		put64(t, 44, madt);
 	finish(t);
 }
 
@@ -273,15 +278,16 @@ int acpi_build(const struct acpi_params *p, struct acpi_tables *out,
 	out->facs = p->base + OFF_FACS;
 	out->fadt = p->base + OFF_FADT;
 	out->dsdt = p->base + OFF_DSDT;
-	out->madt = p->base + OFF_MADT;
+	out->madt = p->madt ? p->base + OFF_MADT : 0;
 
 	build_facs(b + OFF_FACS);
-	build_dsdt(b + OFF_DSDT);
-	size_t madt_len = build_madt(b + OFF_MADT, p->ncpus);
+	size_t end = OFF_DSDT + build_dsdt(b + OFF_DSDT);
+	if (p->madt)
+		end = OFF_MADT + build_madt(b + OFF_MADT, p->ncpus);
 	build_fadt(b + OFF_FADT, out->facs, out->dsdt);
 	build_rsdt(b + OFF_RSDT, out->fadt, out->madt);
 	build_xsdt(b + OFF_XSDT, out->fadt, out->madt);
 	build_rsdp(b + OFF_RSDP, out->rsdt, out->xsdt);
-	out->len = OFF_MADT + madt_len;
+	out->len = end;
 	return 0;
 }

@@ -6,7 +6,9 @@
  *   RSDP  at ACPI_TABLES_ADDR (0xE0000, 16-byte aligned, inside the BIOS
  *         area 0xE0000-0xFFFFF that OSes scan for "RSD PTR "), revision 2,
  *         pointing at both the RSDT and the XSDT
- *   RSDT / XSDT  -> FADT, MADT
+ *   RSDT / XSDT  -> FADT, MADT (the MADT only when the VM has interrupt
+ *         controllers, i.e. interrupt_mode is not "no_irq": without them
+ *         there is no local APIC or I/O APIC to describe)
  *   FADT  revision 6 (276 bytes), not hardware-reduced: PM1a_EVT_BLK 0x600
  *         (4 bytes), PM1a_CNT_BLK 0x604 (2 bytes), no PM timer, no GPE
  *         blocks, no SMI_CMD (always in ACPI mode), SCI_INT 9, fixed-feature
@@ -35,6 +37,7 @@
 #ifndef CV_ACPI_H
 #define CV_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +58,7 @@
 
 struct acpi_params {
 	unsigned ncpus;			/* 1..ACPI_MAX_CPUS */
+	bool madt;			/* describe LAPICs and the I/O APIC */
 	uint64_t base;			/* guest-physical address of the blob */
 };
 
@@ -63,7 +67,8 @@ struct acpi_tables {
 	uint8_t bytes[ACPI_TABLES_SIZE];
 	size_t len;			/* bytes used from base */
 	uint64_t base;
-	uint64_t rsdp, rsdt, xsdt, fadt, facs, dsdt, madt;
+	uint64_t rsdp, rsdt, xsdt, fadt, facs, dsdt;
+	uint64_t madt;			/* 0 when not built */
 };
 
 /*

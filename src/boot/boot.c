@@ -229,6 +229,7 @@ static int build_acpi(const struct vm_config *cfg, struct acpi_tables *t,
 		      struct cv_err *err)
 {
 	struct acpi_params ap = { .ncpus = cfg->cpu_num,
+				  .madt = cfg->interrupt_mode != VM_IRQ_NONE,
 				  .base = ACPI_TABLES_ADDR };
 	return acpi_build(&ap, t, err);
 }

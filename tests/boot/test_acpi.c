@@ -50,7 +50,8 @@ static const uint8_t *table(const struct acpi_tables *t, uint64_t gpa,
 
 static void build(unsigned ncpus, struct acpi_tables *t)
 {
-	struct acpi_params p = { .ncpus = ncpus, .base = ACPI_TABLES_ADDR };
+	struct acpi_params p = { .ncpus = ncpus, .madt = true,
+				 .base = ACPI_TABLES_ADDR };
 	struct cv_err err = { 0 };
 	assert_int_equal(acpi_build(&p, t, &err), 0);
 	assert_int_equal(t->base, ACPI_TABLES_ADDR);
@@ -202,6 +203,26 @@ static void test_madt(void **state)
 	check_madt(ACPI_MAX_CPUS);
 }
 
+/* Without interrupt controllers: no MADT, the SDTs list the FADT only. */
+static void test_no_madt(void **state)
+{
+	(void)state;
+	static struct acpi_tables t;
+	struct acpi_params p = { .ncpus = 2, .madt = false,
+				 .base = ACPI_TABLES_ADDR };
+	assert_int_equal(acpi_build(&p, &t, NULL), 0);
+	assert_int_equal(t.madt, 0);
+	const uint8_t *rsdt = table(&t, t.rsdt, "RSDT", 1);
+	assert_int_equal(le32(rsdt + 4), 36 + 4);
+	assert_int_equal(le32(rsdt + 36), t.fadt);
+	const uint8_t *xsdt = table(&t, t.xsdt, "XSDT", 1);
+	assert_int_equal(le32(xsdt + 4), 36 + 8);
+	assert_int_equal(le64(xsdt + 36), t.fadt);
+	table(&t, t.fadt, "FACP", 6);
+	table(&t, t.dsdt, "DSDT", 2);
+	assert_int_equal(t.len, t.dsdt - t.base + 36 + 14);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -257,6 +278,7 @@ static void test_raw_boot_gets_tables(void **state)
 	f->cfg->kernel_load_addr = 0x8000;
 	f->cfg->entry_point = 0x8000;
 	f->cfg->cpu_num = 3;
+	f->cfg->interrupt_mode = VM_IRQ_EMU;	/* interrupt controllers: MADT */
 	assert_int_equal(bootfix_load(f), 0);
 	assert_int_equal(f->plan.acpi_rsdp, 0xe0000);
 	assert_string_equal(f->plan.acpi_why, "");
@@ -267,6 +289,13 @@ static void test_raw_boot_gets_tables(void **state)
 	const uint8_t *madt = guest(f, le32(guest(f, le32(r + 16)) + 40));
 	assert_memory_equal(madt, "APIC", 4);
 	assert_int_equal(le32(madt + 4), 36 + 8 + 8 * 3 + 32);
+
+	/* no_irq: the XSDT lists the FADT only */
+	f->cfg->interrupt_mode = VM_IRQ_NONE;
+	assert_int_equal(bootfix_load(f), 0);
+	const uint8_t *x = guest(f, le64(guest(f, 0xe0000) + 24));
+	assert_memory_equal(x, "XSDT", 4);
+	assert_int_equal(le32(x + 4), 36 + 8);
 
 	/* an image over the page: no tables, the image intact */
 	bootfix_pattern_file(f, "big.bin", 0x10000, 2, f->cfg->kernel_path,
@@ -333,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_fadt),
 		cmocka_unit_test(test_dsdt_s5),
 		cmocka_unit_test(test_madt),
+		cmocka_unit_test(test_no_madt),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test_setup_teardown(test_raw_boot_gets_tables,
 						setup, teardown),
