@@ -1,9 +1,10 @@
 /*
  * fuzz_devices: libFuzzer target for device emulation.  Each input builds
  * a fresh device set (three UARTs - two on ports, one MMIO - plus
- * cvisor's ports and the i8042) on a fresh bus and replays the input as a
- * stream of guest accesses mixed with host-side actions (RX input, flush,
- * reset, shutdown requests, describe).  Invariants are checked with
+ * cvisor's ports, the i8042 and the ACPI PM blocks) on a fresh bus and
+ * replays the input as a stream of guest accesses mixed with host-side
+ * actions (RX input, flush, reset, shutdown requests, power button,
+ * describe).  Invariants are checked with
  * __builtin_trap so libFuzzer reports them as crashes.
  */
 #include <stddef.h>
@@ -41,6 +42,8 @@ static const struct { enum bus_space space; uint64_t base; } hot[] = {
 	{ BUS_PIO, 0x3f8 }, { BUS_PIO, 0x2f8 }, { BUS_MMIO, 0x9000000 },
 	{ BUS_PIO, 0xf4 }, { BUS_PIO, 0x80 }, { BUS_PIO, 0x5f0 },
 	{ BUS_PIO, 0x60 }, { BUS_PIO, 0x64 },
+	{ BUS_PIO, ACPI_PM1_EVT_PORT }, { BUS_PIO, ACPI_PM1_CNT_PORT },
+	{ BUS_PIO, ACPI_RESET_PORT },
 };
 #define N_HOT (sizeof(hot) / sizeof(hot[0]))
 
@@ -105,9 +108,12 @@ static void host_action(struct vm_devices *d, struct console *con,
 	}
 	case 1: console_flush(con); break;
 	case 2: vm_devices_reset(d); break;
-	case 3: cvports_request_shutdown(vm_devices_cvports(d)); break;
+	case 3:
+		cvports_request_shutdown(vm_devices_cvports(d));
+		acpi_pm_press_power_button(vm_devices_acpi_pm(d));
+		break;
 	case 4:
-		if (vm_devices_describe(d, info, 16) != 8)
+		if (vm_devices_describe(d, info, 16) != 11)
 			__builtin_trap();
 		break;
 	case 5: console_input(con, "k", 1); break;
