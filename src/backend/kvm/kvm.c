@@ -14,11 +14,11 @@
  *
  * Process-wide state: the kick signal handler (installed once with
  * pthread_once) and one documented cache, KVM_GET_SUPPORTED_CPUID's table
- * (a fact about the host kernel and CPU, ~0.4 ms to read on a nested
- * host).  It is read once per process, by the first VM that needs it or
- * earlier by the warm_up op, which vm_create calls first thing so the
- * query runs on a helper thread while memory is mapped and images are
- * loaded.  Each vCPU then gets its own copy shaped by src/common/cpuid.h
+ * (a fact about the host kernel and CPU, ~0.35 ms to read on this nested
+ * host).  The warm_up op, which vm_create calls first thing, starts a
+ * helper thread that fills it while the VM layer maps memory, builds
+ * devices, loads images and creates the KVM VM; a VM that needs the table
+ * before the helper published it reads it itself (see supported_cpuid).  Each vCPU then gets its own copy shaped by src/common/cpuid.h
  * (APIC IDs, topology from cpu_num, the "cvisor" hypervisor leaf) through
  * KVM_SET_CPUID2.
  */
@@ -316,74 +316,102 @@ static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 
 /* ---- the supported-CPUID cache (process-wide, see the top) ------------ */
 
-static pthread_once_t sup_once = PTHREAD_ONCE_INIT;
-static struct kvm_cpuid2 *sup_table;	/* written once inside sup_once */
-static int sup_errno;
-static char sup_why[96];
 /*
- * Room for the usual answer (this host: 59 entries) without malloc, so
- * the helper thread never creates a malloc arena of its own; larger
- * tables fall back to the heap.
+ * The cache: published once with a compare-and-swap, never freed (it
+ * stays reachable).  Whoever needs it and finds it empty queries KVM
+ * itself instead of waiting for the helper thread, which a loaded host
+ * may have descheduled; the first answer published wins and a later one
+ * is dropped.  Failures are not cached (the next VM asks again).
+ */
+static _Atomic(struct kvm_cpuid2 *) sup_cache;
+/*
+ * The helper's buffer: room for the usual answer (this host: 59 entries)
+ * without malloc, so the helper never creates a malloc arena of its own.
+ * The 8-byte header fits in the spare entry; both are 4-byte aligned.
  */
 #define SUP_STATIC_ENTRIES 256
-/* the 8-byte header fits in the spare entry; both are 4-byte aligned */
 static struct kvm_cpuid_entry2 sup_static[SUP_STATIC_ENTRIES + 1];
+static atomic_flag sup_static_taken = ATOMIC_FLAG_INIT;
 
-static void sup_fail(int e, const char *what)
+static struct kvm_cpuid2 *sup_alloc(uint32_t n, bool *is_static)
 {
-	sup_errno = e;
-	snprintf(sup_why, sizeof(sup_why), "%s: %s", what, strerror(e));
+	*is_static = n <= SUP_STATIC_ENTRIES &&
+		     !atomic_flag_test_and_set(&sup_static_taken);
+	if (*is_static)
+		return (struct kvm_cpuid2 *)sup_static;
+	return calloc(1, sizeof(struct kvm_cpuid2) +
+			 n * sizeof(struct kvm_cpuid_entry2));
 }
 
-static void sup_load(void)
+static void sup_free(struct kvm_cpuid2 *c, bool is_static)
+{
+	if (is_static)
+		atomic_flag_clear(&sup_static_taken);
+	else
+		free(c);
+}
+
+/* Ask KVM; 0 and *out (caller owns, see is_static) or -errno. */
+static int sup_query(struct kvm_cpuid2 **out, bool *is_static,
+		     struct cv_err *err)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		sup_fail(errno, "cannot open /dev/kvm");
-		return;
+		int e = errno;
+		return cv_err_set(err, e, "cannot open /dev/kvm: %s",
+				  strerror(e));
 	}
-	for (uint32_t n = SUP_STATIC_ENTRIES; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = n == SUP_STATIC_ENTRIES ?
-			(struct kvm_cpuid2 *)sup_static :
-			calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+	int rc = -E2BIG;
+	for (uint32_t n = SUP_STATIC_ENTRIES; n <= 4096 && rc == -E2BIG;
+	     n *= 2) {
+		struct kvm_cpuid2 *c = sup_alloc(n, is_static);
 		if (!c) {
-			sup_fail(ENOMEM, "out of memory for the CPUID table");
-			break;
+			close(fd);
+			return cv_err_set(err, ENOMEM,
+					  "out of memory for the CPUID table");
 		}
 		c->nent = n;
-		int rc = xioctl(fd, KVM_GET_SUPPORTED_CPUID, c);
-		if (rc == 0) {
-			sup_table = c;
-			break;
-		}
-		if (c != (struct kvm_cpuid2 *)sup_static)
-			free(c);
-		if (rc != -E2BIG) {
-			sup_fail(-rc, "KVM_GET_SUPPORTED_CPUID failed");
-			break;
-		}
+		rc = xioctl(fd, KVM_GET_SUPPORTED_CPUID, c);
+		if (rc == 0)
+			*out = c;
+		else
+			sup_free(c, *is_static);
 	}
-	if (!sup_table && !sup_errno)
-		sup_fail(E2BIG, "KVM_GET_SUPPORTED_CPUID wants > 4096 entries");
 	close(fd);
+	if (rc == -E2BIG)
+		return cv_err_set(err, E2BIG,
+				  "KVM_GET_SUPPORTED_CPUID wants more than 4096 entries");
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_GET_SUPPORTED_CPUID failed: %s",
+				  strerror(-rc));
+	return 0;
 }
 
 static int supported_cpuid(const struct kvm_cpuid2 **out, struct cv_err *err)
 {
-	int rc = pthread_once(&sup_once, sup_load);
-	if (rc)
-		return cv_err_set(err, rc, "cannot read the supported CPUID: %s",
-				  strerror(rc));
-	if (!sup_table)
-		return cv_err_set(err, sup_errno, "%s", sup_why);
-	*out = sup_table;
+	struct kvm_cpuid2 *c = atomic_load(&sup_cache), *mine = NULL;
+	struct kvm_cpuid2 *none = NULL;
+	bool is_static = false;
+	if (!c) {
+		int rc = sup_query(&mine, &is_static, err);
+		if (rc)
+			return rc;
+		if (atomic_compare_exchange_strong(&sup_cache, &none, mine)) {
+			c = mine;
+		} else {
+			sup_free(mine, is_static);	/* the helper won */
+			c = none;
+		}
+	}
+	*out = c;
 	return 0;
 }
 
 static void *warm_main(void *arg)
 {
+	const struct kvm_cpuid2 *c;
 	(void)arg;
-	pthread_once(&sup_once, sup_load);
+	supported_cpuid(&c, NULL);
 	return NULL;
 }
 
