@@ -412,17 +412,19 @@ static void *warm_main(void *arg)
 {
 	const struct kvm_cpuid2 *c;
 	(void)arg;
+	/* best effort: glibc's thread attributes cannot ask for SCHED_IDLE */
+	struct sched_param sp = { .sched_priority = 0 };
+	sched_setscheduler(0, SCHED_IDLE, &sp);
 	supported_cpuid(&c, NULL);
 	return NULL;
 }
 
 /*
  * Start reading the supported-CPUID table on a helper thread (once per
- * process).  The helper runs under SCHED_IDLE: on an idle core it starts
- * at once, but it never preempts the VMM's own threads (measured on this
- * loaded 2-core host: with the default policy the new thread often took
- * the creating thread's CPU for milliseconds).  Best effort: without a
- * helper, or before it is done, the VM queries KVM itself.  The thread is
+ * process).  The helper switches itself to SCHED_IDLE: on an idle core
+ * it runs at once, on a busy host it does not compete with the VMM's own
+ * threads.  Best effort: without a helper, or before it is done, the VM
+ * queries KVM itself.  The thread is
  * detached; it does only that one query.
  */
 static pthread_once_t warm_once = PTHREAD_ONCE_INIT;
@@ -435,19 +437,11 @@ static void warm_start(void)
 		return;
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&a, 64 * 1024);
-	struct sched_param sp = { .sched_priority = 0 };
-	bool idle = !pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED) &&
-		    !pthread_attr_setschedpolicy(&a, SCHED_IDLE) &&
-		    !pthread_attr_setschedparam(&a, &sp);
 	/* the helper must not take the host signals the VMM waits for */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, &a, warm_main, NULL) && idle) {
-		/* SCHED_IDLE refused (a sandbox?): a plain helper then */
-		pthread_attr_setinheritsched(&a, PTHREAD_INHERIT_SCHED);
-		pthread_create(&t, &a, warm_main, NULL);
-	}
+	pthread_create(&t, &a, warm_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
 }
