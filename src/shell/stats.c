@@ -39,7 +39,7 @@ static void print_counters(FILE *f, struct vm *vm, const struct vm_stats *s,
 	fprintf(f, "  Reboots: %llu\n", (unsigned long long)s->reboots);
 	if (view->state == VM_STOPPED && vm_stop_reason(vm) != VM_STOP_NONE)
 		fprintf(f, "  Last stop: %s\n",
-			vm_stop_reason_name(vm_stop_reason(vm)));
+			vm_stop_reason_text(vm_stop_reason(vm)));
 	if (s->has_boot_time)
 		fprintf(f, "  Boot time: %.3f ms\n",
 			(double)s->boot_time_ns / 1e6);

@@ -984,7 +984,7 @@ enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
 	return s;
 }
 
-const char *vm_stop_reason_name(enum vm_stop_reason r)
+const char *vm_stop_reason_text(enum vm_stop_reason r)
 {
 	switch (r) {
 	case VM_STOP_NONE:

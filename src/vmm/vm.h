@@ -144,8 +144,11 @@ int vm_exit_code(struct vm *vm);
 /* Last backend error sentence ("" when none). */
 void vm_last_error(struct vm *vm, char *buf, size_t len);
 
-/* "powered off", "debug exit", ... for `vm show`; "" for VM_STOP_NONE. */
-const char *vm_stop_reason_name(enum vm_stop_reason r);
+/*
+ * The same reasons in words for people (`vm show --stats`): "powered
+ * off", "debug exit", ...; "" for VM_STOP_NONE.
+ */
+const char *vm_stop_reason_text(enum vm_stop_reason r);
 
 /* What the last boot load did (for `vm show --config`). */
 struct vm_boot_info {

@@ -686,7 +686,7 @@ static void test_graceful_stop_acpi(void **state)
 	json_t *j = json_loads(t.out, 0, NULL);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j,
-			    "stop_reason")), "powered off");
+			    "stop_reason")), "poweroff");
 	json_decref(j);
 	cap_detach(&cap);
 	sht_teardown(&t);

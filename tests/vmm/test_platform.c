@@ -65,8 +65,10 @@ static void test_acpi_power_button_off(void **state)
 		      vmtest_accel_name(), (double)took / 1e6);
 	assert_int_equal(vm_state(vm), VM_STOPPED);
 	assert_int_equal(vm_stop_reason(vm), VM_STOP_POWEROFF);
-	assert_string_equal(vm_stop_reason_name(vm_stop_reason(vm)),
+	assert_string_equal(vm_stop_reason_text(vm_stop_reason(vm)),
 			    "powered off");
+	assert_string_equal(vm_stop_reason_name(vm_stop_reason(vm)),
+			    "poweroff");
 	assert_int_equal(vm_exit_code(vm), -1);
 	expect_line(&cap, 0, "acpi_off: power button, powering off\n");
 	assert_true(took < 2 * SEC * vmtest_slowdown());
