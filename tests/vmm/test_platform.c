@@ -104,8 +104,9 @@ static void test_acpi_ignored_times_out(void **state)
 	assert_int_equal(vm_stop_reason(vm), VM_STOP_REQUESTED);
 	/* it saw the button: the press reached it, it just did not obey */
 	expect_line(&cap, 0, "acpi_ignore: power button, ignored\n");
+	/* the forced part takes microseconds; the margin is for host load */
 	assert_true(took >= timeout);
-	assert_true(took < timeout + 500 * MS * vmtest_slowdown());
+	assert_true(took < timeout + 1000 * MS * vmtest_slowdown());
 	vmtest_destroy(vm, &cap);
 }
 
