@@ -4,7 +4,8 @@
  * (mode 2), then sleeps in `sti; hlt`; the IRQ0 handler counts and sends
  * EOI.  Every TICK_PRINT ticks the main loop prints "irq tick N".  Exits 0
  * on a graceful stop; exits 3 on an unexpected exception.  Built for
- * protected mode (32-bit gates) and long mode (64-bit gates).
+ * real mode (IVT), protected mode (32-bit gates) and long mode (64-bit
+ * gates).
  */
 #include "guest.h"
 #include "idt.h"

@@ -1,8 +1,9 @@
 /*
  * idt: interrupt descriptor table, 8259 and 8254 helpers for the
  * interrupt test guests (protected mode: 32-bit gates; long mode: 64-bit
- * gates).  Handlers are assembly stubs ending in iret/iretq; gates use the
- * code selector the guest runs with (no privilege change).
+ * gates; real mode, built with -DREAL_MODE: IVT far pointers at 0).
+ * Handlers are assembly stubs ending in iret/iretq; gates use the code
+ * selector the guest runs with (no privilege change).
  */
 #ifndef GUEST_IDT_H
 #define GUEST_IDT_H
@@ -27,14 +28,35 @@ struct gate {
 };
 #endif
 
-static struct gate idt[256] __attribute__((aligned(16)));
-
 static inline uint16_t read_cs(void)
 {
 	uint16_t cs;
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
 	return cs;
 }
+
+#ifdef REAL_MODE
+/* The IVT at linear 0 (DS = 0 in the real-mode guests): CS:offset. */
+static inline void set_gate(unsigned vec, void (*fn)(void), uint8_t type)
+{
+	uintptr_t base = 0;
+	__asm__("" : "+r"(base));	/* address 0 is real here, not NULL */
+	volatile uint16_t *ivt = (volatile uint16_t *)base;
+	(void)type;
+	ivt[vec * 2] = (uint16_t)(uintptr_t)fn;
+	ivt[vec * 2 + 1] = read_cs();
+}
+
+static inline void load_idt(void)
+{
+	struct __attribute__((packed)) {
+		uint16_t limit;
+		uint32_t base;
+	} d = { 0x3ff, 0 };
+	__asm__ volatile("lidt %0" : : "m"(d));
+}
+#else
+static struct gate idt[256] __attribute__((aligned(16)));
 
 static inline void set_gate(unsigned vec, void (*fn)(void), uint8_t type)
 {
@@ -57,6 +79,7 @@ static inline void load_idt(void)
 	} d = { sizeof(idt) - 1, (uintptr_t)idt };
 	__asm__ volatile("lidt %0" : : "m"(d));
 }
+#endif
 
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
@@ -94,7 +117,13 @@ static inline void pit_periodic(unsigned hz)
 /* Assembly stub names: ISR(name) declares `void name(void)`. */
 #define ISR(name) void name(void)
 
-#ifdef __x86_64__
+#if defined(REAL_MODE)
+/* -m16 code keeps 32-bit C conventions (calll/retl); the frame is 16-bit */
+#define IRET "iretw"
+#define PUSHA "pushal\n"
+#define POPA "popal\n"
+#define CALL "calll "
+#elif defined(__x86_64__)
 #define IRET "iretq"
 #define PUSHA "push %rax; push %rcx; push %rdx; push %rsi; push %rdi; " \
 	      "push %r8; push %r9; push %r10; push %r11\n"
@@ -105,10 +134,13 @@ static inline void pit_periodic(unsigned hz)
 #define PUSHA "pusha\n"
 #define POPA "popa\n"
 #endif
+#ifndef CALL
+#define CALL "call "
+#endif
 
 /* An ISR stub that saves the caller-saved registers and calls fn(). */
 #define ISR_CALLING(name, fn) \
 	__asm__(".text\n.globl " #name "\n" #name ":\n" PUSHA \
-		"cld\ncall " #fn "\n" POPA IRET "\n")
+		"cld\n" CALL #fn "\n" POPA IRET "\n")
 
 #endif

@@ -4,7 +4,8 @@
  * 8259/8254 and its IVT/IDT delivery; kvm: the in-kernel irqchip/PIT).
  * The guests come from guests/configs (interrupt_mode = "emu").
  *
- *   test_irq_guests irq   irqtick/irqtick64: the PIT ISR runs at the
+ *   test_irq_guests irq   irqtick/irqtick64/irqtick16 (IDT 32/64, real-
+ *                         mode IVT): the PIT ISR runs at the
  *                         programmed 100 Hz within 10% over ~3 s, the
  *                         idle guest sleeps (CPU time), graceful stop;
  *                         exc/exc64: #DE, int3, int 0x80, #UD handlers;
@@ -166,6 +167,12 @@ static void test_irqtick32(void **state)
 	irqtick("irqtick");
 }
 
+static void test_irqtick16(void **state)
+{
+	(void)state;
+	irqtick("irqtick16");
+}
+
 static void test_irqtick64(void **state)
 {
 	(void)state;
@@ -273,6 +280,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_exc64, vmtest_teardown),
 		cmocka_unit_test_teardown(test_irqtick32, vmtest_teardown),
 		cmocka_unit_test_teardown(test_irqtick64, vmtest_teardown),
+		cmocka_unit_test_teardown(test_irqtick16, vmtest_teardown),
 		cmocka_unit_test_teardown(test_uartecho, vmtest_teardown),
 	};
 	const struct CMUnitTest rtc[] = {
