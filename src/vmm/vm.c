@@ -476,13 +476,17 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 			return cv_err_set(err, e, "cannot create a vCPU thread: %s",
 					  strerror(e));
 		r->started = true;
-		/* affinity from phys_cpu_sets: best effort (host may differ) */
-		if (!shared && i < vm->cfg.n_phys_cpu_sets &&
-		    vm->cfg.phys_cpu_sets[i]) {
+		/* affinity from phys_cpu_sets: best effort (host may differ);
+		 * one thread for all vCPUs (emu) gets the union of the sets */
+		uint64_t mask = 0;
+		for (unsigned k = 0; k < r->count; k++)
+			if (r->first + k < vm->cfg.n_phys_cpu_sets)
+				mask |= vm->cfg.phys_cpu_sets[r->first + k];
+		if (mask) {
 			cpu_set_t set;
 			CPU_ZERO(&set);
 			for (unsigned b = 0; b < 64; b++)
-				if (vm->cfg.phys_cpu_sets[i] & (1ull << b))
+				if (mask & (1ull << b))
 					CPU_SET(b, &set);
 			pthread_setaffinity_np(r->thread, sizeof(set), &set);
 		}

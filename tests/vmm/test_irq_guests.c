@@ -12,7 +12,9 @@
  *                         uartecho: RX/THRE interrupt-driven echo of
  *                         console input.
  *   test_irq_guests rtc   rtcdate: the guest's CMOS date equals the
- *                         host's (UTC) within 2 s, BCD and binary.
+ *                         host's (UTC) within 2 s, BCD and binary; vCPU
+ *                         thread affinity from phys_cpu_sets (kvm: one
+ *                         thread per vCPU; emu: one thread, the union).
  *
  * This host's nested /dev/kvm (PVM) emulates these guests' code and
  * cannot emulate iret/int3 ("instruction emulation failed"): the irq
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -273,6 +276,42 @@ static void test_rtc(void **state)
 	free(out);
 }
 
+/* phys_cpu_sets pins the vCPU threads (2 vCPUs, both on the last CPU). */
+static void test_affinity(void **state)
+{
+	(void)state;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned cpu = ncpu > 1 ? (unsigned)(ncpu - 1) : 0;
+	if (cpu > 63)
+		cpu = 63;
+	char extra[128];
+	snprintf(extra, sizeof(extra), "phys_cpu_sets = [0x%llx, 0x%llx]",
+		 1ull << cpu, 1ull << cpu);
+	struct vm_config cfg;
+	vmtest_config(&cfg, "ticker", 2, extra);
+	struct capture cap;
+	struct vm *vm = vmtest_create(&cfg, &cap);
+	struct cv_err err = { 0 };
+	assert_int_equal(vm_start(vm, &err), 0);
+	assert_true(capture_wait(&cap, 0, "tick 1\n", 30000 * vmtest_slowdown()));
+	struct vm_vcpu_info info[2];
+	vm_vcpu_info(vm, info, 2);
+	for (int i = 0; i < 2; i++) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		assert_true(info[i].host_tid > 0);
+		assert_int_equal(sched_getaffinity(info[i].host_tid, sizeof(set),
+						   &set), 0);
+		printf("# vCPU %d thread %d on %s: %d CPU(s) allowed, CPU %u %s\n",
+		       i, info[i].host_tid, vmtest_accel_name(), CPU_COUNT(&set),
+		       cpu, CPU_ISSET(cpu, &set) ? "in" : "out");
+		assert_int_equal(CPU_COUNT(&set), 1);
+		assert_true(CPU_ISSET(cpu, &set));
+	}
+	assert_int_equal(vm_stop(vm, true, 0, &err), 0);
+	vmtest_destroy(vm, &cap);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest irq[] = {
@@ -285,6 +324,7 @@ int main(int argc, char **argv)
 	};
 	const struct CMUnitTest rtc[] = {
 		cmocka_unit_test_teardown(test_rtc, vmtest_teardown),
+		cmocka_unit_test_teardown(test_affinity, vmtest_teardown),
 	};
 	vmtest_accel();
 	if (argc > 1 && !strcmp(argv[1], "rtc"))
