@@ -37,6 +37,7 @@
 
 #define SEC 1000000000ull
 #define TICK_HZ 100
+#define TICK_PRINT 10	/* guests/meson.build: a line every 10 ticks */
 
 static void load_guest_config(const char *name, struct vm_config *cfg)
 {
@@ -156,6 +157,18 @@ static void irqtick(const char *name)
 	/* idle in `sti; hlt`: the emu vCPU thread sleeps between ticks */
 	if (!strcmp(vmtest_accel_name(), "emu") && !vmtest_sanitized())
 		assert_true(cpu < secs * 0.25);
+	/* a vCPU sleeping in hlt is still kickable: suspend parks it */
+	uint64_t parked = 0;
+	assert_int_equal(vm_suspend(vm, 2 * SEC * slow, &parked, &err), 0);
+	long frozen = capture_last_number(&cap, 0, "irq tick ");
+	usleep(300000);
+	assert_int_equal(capture_last_number(&cap, 0, "irq tick "), frozen);
+	assert_int_equal(vm_resume(vm, &err), 0);
+	printf("# %s: suspend parked the halted vCPU in %.1f us\n", name,
+	       (double)parked / 1e3);
+	long after = 0;
+	if (!wait_tick(vm, &cap, frozen + 2 * TICK_PRINT, &after, 10 * SEC * slow))
+		fail_vm(vm, &cap, "no ticks after resume");
 	/* graceful stop: the guest sees the request between two ticks */
 	assert_int_equal(vm_stop(vm, false, 10 * SEC * slow, &err), 0);
 	if (vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT || vm_exit_code(vm) != 0)
