@@ -4,7 +4,9 @@
  * Locking: vm->ctl serializes controller operations (start, stop, ...) on
  * this VM; vm->lock protects the state, the per-vCPU mailboxes and the
  * guest-event fields; vm->cond is broadcast on every change of those.
- * Runner threads never take vm->ctl.
+ * Runner threads never take vm->ctl.  vm->irq_lock keeps device interrupt
+ * lines (any thread, e.g. console input raising UART RX) from reaching a
+ * backend VM that is being replaced.
  *
  * Mailbox protocol (per vCPU): the controller sets `want` under the lock
  * and kicks; the runner acknowledges by setting `is` under the lock and
