@@ -72,7 +72,12 @@ static void test_default_set(void **state)
 	assert_int_equal(vm_devices_uart_count(d), 1);
 	struct vm_device_info info[16];
 	size_t n = vm_devices_describe(d, info, 16);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 10);	/* + RTC, + 3 ACPI PM ranges */
+	const struct vm_device_info *rtc = find(info, n, "rtc-cmos");
+	assert_non_null(rtc);
+	assert_int_equal(rtc->base, 0x70);
+	assert_int_equal(rtc->len, 2);
+	assert_null(find(info, n, "pic-master"));	/* only on request */
 	const struct vm_device_info *com1 = find(info, n, "com1");
 	assert_non_null(com1);
 	assert_int_equal(com1->base, 0x3f8);
@@ -100,8 +105,8 @@ static void test_default_set(void **state)
 	assert_int_equal(find(info, n, "acpi-reset")->base, 0xcf9);
 	assert_non_null(vm_devices_acpi_pm(d));
 	/* describe with a short array still reports the total */
-	assert_int_equal(vm_devices_describe(d, info, 2), 9);
-	assert_int_equal(vm_devices_describe(d, NULL, 0), 9);
+	assert_int_equal(vm_devices_describe(d, info, 2), 10);
+	assert_int_equal(vm_devices_describe(d, NULL, 0), 10);
 
 	vm_devices_destroy(d);
 	assert_int_equal(bus->pio.n, 0);
@@ -163,7 +168,7 @@ static void test_two_uarts(void **state)
 
 	struct vm_device_info info[16];
 	size_t n = vm_devices_describe(d, info, 16);
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 12);
 	const struct vm_device_info *c1 = find(info, n, "com1");
 	const struct vm_device_info *c2 = find(info, n, "com2");
 	const struct vm_device_info *mm = find(info, n, "uart-mmio");

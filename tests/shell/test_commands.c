@@ -248,7 +248,7 @@ static void test_show_golden(void **state)
 	RUN(&t, 0, "vm show 0 -s");
 	/* COM1, 5 cvisor ports, 3 ACPI PM ranges */
 	expect_has("stats", t.out, "\nStatistics:\n  MMIO devices: 0\n"
-				   "  Port I/O devices: 9\n");
+				   "  Port I/O devices: 10\n");	/* + RTC, + 3 ACPI */
 	expect_has("stats", t.out, "\n  Reboots: 0\n");
 	expect_match("stats", t.out, "^  Boot time: [0-9]+\\.[0-9]{3} ms$");
 	expect_match("stats", t.out, "^    com1 +[0-9]+ reads, [1-9][0-9]* writes$");
@@ -270,6 +270,7 @@ static void test_show_golden(void **state)
 	expect_match("full", t.out, "^  com1 +uart16550 +port 0x3f8-0x3ff +IRQ 4$");
 	expect_match("full", t.out, "^  debug-exit +debug-exit +port 0xf4-0xf4 +no IRQ$");
 	expect_match("full", t.out, "^  acpi-pm1a-evt +acpi-pm +port 0x600-0x603 +IRQ 9$");
+	expect_match("full", t.out, "^  rtc-cmos +rtc-cmos +port 0x70-0x71 +IRQ 8$");
 	assert_null(strstr(t.out, "Use 'vm show"));
 
 	RUN(&t, 0, "vm show 0 --format json");
@@ -277,7 +278,7 @@ static void test_show_golden(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "state")), "Suspended");
 	assert_int_equal(json_array_size(json_object_get(j, "vcpus")), 1);
-	assert_int_equal(json_array_size(json_object_get(j, "devices")), 9);
+	assert_int_equal(json_array_size(json_object_get(j, "devices")), 10);	/* RTC, ACPI */
 	assert_int_equal(json_integer_value(json_object_get(
 		json_object_get(j, "config"), "acpi_rsdp")), 0xe0000);
 	assert_true(json_is_integer(json_object_get(
