@@ -51,6 +51,17 @@ struct registry {
 	uint32_t max_vms;
 	void (*loading_hook)(void *ctx, uint32_t id);
 	void *hook_ctx;
+
+	/* events: ev_lock serializes deliveries and guards the list */
+	pthread_mutex_t ev_lock;
+	struct reg_listener *listeners;
+	size_t nlisteners;
+	uint64_t ev_seq;
+};
+
+struct reg_listener {
+	registry_listener_fn fn;
+	void *ctx;
 };
 
 /* ---- entries and references ------------------------------------------ */
@@ -592,6 +603,7 @@ int registry_create(const struct registry_opts *opts, struct registry **out,
 		return cv_err_set(err, ENOMEM, "out of memory");
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	pthread_mutex_init(&r->ev_lock, NULL);
 	r->max_vms = REGISTRY_MAX_VMS_DEFAULT;
 	if (opts) {
 		if (opts->state_dir)
@@ -622,7 +634,59 @@ void registry_destroy(struct registry *r, bool keep_data)
 		free(vms);
 	}
 	free(r->vms);
+	free(r->listeners);
+	pthread_mutex_destroy(&r->ev_lock);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+int registry_add_listener(struct registry *r, registry_listener_fn fn,
+			  void *ctx)
+{
+	pthread_mutex_lock(&r->ev_lock);
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		if (r->listeners[i].fn == fn && r->listeners[i].ctx == ctx) {
+			pthread_mutex_unlock(&r->ev_lock);
+			return -EEXIST;
+		}
+	}
+	struct reg_listener *l = realloc(r->listeners,
+		(r->nlisteners + 1) * sizeof(*l));
+	if (!l) {
+		pthread_mutex_unlock(&r->ev_lock);
+		return -ENOMEM;
+	}
+	l[r->nlisteners++] = (struct reg_listener){ fn, ctx };
+	r->listeners = l;
+	pthread_mutex_unlock(&r->ev_lock);
+	return 0;
+}
+
+void registry_remove_listener(struct registry *r, registry_listener_fn fn,
+			      void *ctx)
+{
+	/* deliveries hold ev_lock: once we have it, none is running */
+	pthread_mutex_lock(&r->ev_lock);
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		if (r->listeners[i].fn != fn || r->listeners[i].ctx != ctx)
+			continue;
+		memmove(&r->listeners[i], &r->listeners[i + 1],
+			(r->nlisteners - i - 1) * sizeof(r->listeners[0]));
+		r->nlisteners--;
+		break;
+	}
+	pthread_mutex_unlock(&r->ev_lock);
+}
+
+const char *reg_event_kind_name(enum reg_event_kind k)
+{
+	switch (k) {
+	case REG_EVENT_CREATED: return "created";
+	case REG_EVENT_STATE: return "state";
+	case REG_EVENT_DELETED: return "deleted";
+	}
+	return "?";
 }

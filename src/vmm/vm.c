@@ -978,6 +978,16 @@ const char *vm_state_name(enum vm_state s)
 	return (unsigned)s <= VM_STOPPED ? n[s] : "?";
 }
 
+const char *vm_stop_reason_name(enum vm_stop_reason r)
+{
+	static const char *const n[] = {
+		[VM_STOP_NONE] = "none", [VM_STOP_DEBUG_EXIT] = "debug-exit",
+		[VM_STOP_POWEROFF] = "poweroff", [VM_STOP_REBOOT] = "reboot",
+		[VM_STOP_REQUESTED] = "requested", [VM_STOP_ERROR] = "error",
+	};
+	return (unsigned)r <= VM_STOP_ERROR ? n[r] : "?";
+}
+
 const char *vcpu_state_name(enum vcpu_state s)
 {
 	static const char *const n[] = {

@@ -56,6 +56,16 @@ struct vm_host_opts {
 	enum vm_accel accel_default;	/* used when the config says auto */
 	bool force_reboot_stop;		/* cvisor run --no-reboot */
 	uint64_t console_log_cap;	/* 0 = 16 MiB */
+	/*
+	 * Called on every state change (Loading -> Loaded included) with
+	 * the VM lock held, from the thread that made it: must be quick and
+	 * must not call back into this VM.  reason/exit_code as vm_stop_reason()
+	 * and vm_exit_code() would return right after.  NULL = none.
+	 */
+	void (*on_state)(void *ctx, struct vm *vm, enum vm_state old_state,
+			 enum vm_state new_state, enum vm_stop_reason reason,
+			 int exit_code);
+	void *state_ctx;
 };
 
 struct vm_vcpu_info {
@@ -142,6 +152,8 @@ const struct guest_mem *vm_guest_memory(const struct vm *vm);
 void vm_get_stats(struct vm *vm, struct vm_stats *out);
 
 const char *vm_state_name(enum vm_state s);
+/* "none", "debug-exit", "poweroff", "reboot", "requested", "error". */
+const char *vm_stop_reason_name(enum vm_stop_reason r);
 const char *vcpu_state_name(enum vcpu_state s);
 const char *vcpu_state_abbrev(enum vcpu_state s);
 
