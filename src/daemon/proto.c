@@ -530,6 +530,8 @@ char *proto_encode_response(const struct proto_response *r)
 		json_object_set_new(root, "stream", json_string(r->stream));
 	if (r->exit >= 0)
 		json_object_set_new(root, "exit", json_integer(r->exit));
+	if (r->order)
+		json_object_set(root, "order", r->order);
 	return dump_line(root);
 }
 
@@ -552,7 +554,40 @@ void proto_decoded_free(struct proto_decoded *d)
 	json_decref(d->result);
 	free(d->text);
 	free(d->errtext);
+	free(d->order);
 	memset(d, 0, sizeof(*d));
+}
+
+/* "order" must cover text and stderr exactly, run by run. */
+static int decode_order(json_t *o, struct proto_decoded *d,
+			struct proto_error *err)
+{
+	size_t n = json_is_array(o) ? json_array_size(o) : 0, sum[2] = { 0, 0 };
+	if (!n || !(d->order = calloc(n, sizeof(*d->order))))
+		return fail(err, PROTO_E_REQUEST, "response: \"order\": "
+			    "expected a non-empty array");
+	for (size_t i = 0; i < n; i++) {
+		json_t *run = json_array_get(o, i);
+		json_t *s = json_array_get(run, 0), *l = json_array_get(run, 1);
+		if (!json_is_array(run) || json_array_size(run) != 2 ||
+		    !json_is_integer(s) || !json_is_integer(l) ||
+		    json_integer_value(s) < 1 || json_integer_value(s) > 2 ||
+		    json_integer_value(l) < 0)
+			return fail(err, PROTO_E_REQUEST, "response: \"order\"[%zu]: "
+				    "expected [1 or 2, bytes]", i);
+		int w = (int)json_integer_value(s);
+		d->order[i].stream = w;
+		d->order[i].len = (size_t)json_integer_value(l);
+		sum[w - 1] += d->order[i].len;
+		if (sum[w - 1] > (w == 1 ? d->text_len : d->errtext_len))
+			return fail(err, PROTO_E_REQUEST, "response: \"order\" "
+				    "longer than the text");
+	}
+	d->norder = n;
+	if (sum[0] != d->text_len || sum[1] != d->errtext_len)
+		return fail(err, PROTO_E_REQUEST, "response: \"order\" does "
+			    "not cover the text");
+	return 0;
 }
 
 static int decode_response_obj(json_t *root, struct proto_decoded *d,
@@ -560,7 +595,7 @@ static int decode_response_obj(json_t *root, struct proto_decoded *d,
 {
 	static const char *const keys[] = { "v", "id", "ok", "status",
 		"result", "text", "text_b64", "stderr", "stderr_b64", "error",
-		"stream", "exit", NULL };
+		"stream", "exit", "order", NULL };
 	json_t *v = json_object_get(root, "v");
 	if (!json_is_integer(v) || json_integer_value(v) != PROTO_VERSION)
 		return fail(err, PROTO_E_VERSION, "response: \"v\": expected %d",
@@ -615,7 +650,8 @@ static int decode_response_obj(json_t *root, struct proto_decoded *d,
 				    "expected 0..255");
 		d->exit = (int)json_integer_value(x);
 	}
-	return 0;
+	json_t *o = json_object_get(root, "order");
+	return o ? decode_order(o, d, err) : 0;
 }
 
 int proto_decode_response(const char *line, size_t len,

@@ -92,6 +92,8 @@ struct proto_response {
 	const struct proto_error *error;	/* NULL when none */
 	const char *stream;	/* "console" | "events": a stream follows */
 	int exit;		/* -1, or the status `exit` asked for */
+	json_t *order;		/* [[1|2, bytes], ...]: how text and stderr
+				   interleaved (NULL: text, then stderr) */
 };
 
 /* A response line ('\n'-terminated; free() it), NULL on ENOMEM. */
@@ -113,6 +115,9 @@ struct proto_decoded {
 	struct proto_error error;
 	char stream[16];
 	int exit;
+	/* runs of (stream 1|2, bytes) covering text and stderr exactly */
+	struct proto_run { int stream; size_t len; } *order;
+	size_t norder;
 };
 int proto_decode_response(const char *line, size_t len,
 			  struct proto_decoded *out, struct proto_error *err);
