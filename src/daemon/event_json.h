@@ -6,10 +6,12 @@
  *    "vm":{"id":3,"name":"x"},"from":"Running","to":"Stopped",
  *    "reason":"poweroff","exit_code":0}
  *
- * "event" is "created", "state" or "deleted"; "from"/"to" are the SPEC §1
- * state names (created: "to" only, deleted: "from" only); "reason" (and
+ * "event" is "created", "state", "rebooted" or "deleted"; "from"/"to" are
+ * the SPEC §1 state names (created: "to" only; deleted: "from" only, the
+ * last state; rebooted: "state" and "reason":"reboot"); "reason" (and
  * "exit_code" when the guest wrote one) appear when "to" is Stopping or
- * Stopped.  Pure functions, thread-safe.
+ * Stopped (reasons: see vm_stop_reason_name).  Keys in this order.  Pure
+ * functions, thread-safe.
  */
 #ifndef CV_EVENT_JSON_H
 #define CV_EVENT_JSON_H

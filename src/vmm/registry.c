@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -34,6 +35,7 @@ struct reg_vm {
 	int dir_fd;			/* holds the data dir's flock */
 	bool made_dir;			/* we created the data dir */
 	pthread_mutex_t op;
+	bool ev_done;			/* under reg->ev_lock: DELETED sent */
 
 	/* under reg->lock */
 	struct vm *vm;
@@ -63,6 +65,54 @@ struct reg_listener {
 	registry_listener_fn fn;
 	void *ctx;
 };
+
+/* ---- event delivery ----------------------------------------------------- */
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Deliver one event to every listener.  ev_lock is a leaf: callers may
+ * hold r->lock or the VM's lock; listeners take no registry/VM lock.
+ */
+static void emit(struct registry *r, struct reg_vm *v,
+		 enum reg_event_kind kind, enum vm_state old_state,
+		 enum vm_state new_state, enum vm_stop_reason reason,
+		 int exit_code)
+{
+	pthread_mutex_lock(&r->ev_lock);
+	if (v->ev_done) {	/* a late change of a deleted VM: dropped */
+		pthread_mutex_unlock(&r->ev_lock);
+		return;
+	}
+	if (kind == REG_EVENT_DELETED)
+		v->ev_done = true;
+	struct reg_event e = {
+		.kind = kind, .seq = ++r->ev_seq, .time_ns = realtime_ns(),
+		.id = v->id, .name = v->cfg->name,
+		.old_state = old_state, .new_state = new_state,
+		.reason = reason, .exit_code = exit_code,
+	};
+	for (size_t i = 0; i < r->nlisteners; i++)
+		r->listeners[i].fn(r->listeners[i].ctx, &e);
+	pthread_mutex_unlock(&r->ev_lock);
+}
+
+/* vm_host_opts.on_state: a VM's transition (its lock held). */
+static void on_vm_state(void *ctx, struct vm *vm, enum vm_state old_state,
+			enum vm_state new_state, enum vm_stop_reason reason,
+			int exit_code)
+{
+	(void)vm;
+	struct reg_vm *v = ctx;
+	emit(v->reg, v, old_state == new_state ? REG_EVENT_REBOOTED
+					       : REG_EVENT_STATE,
+	     old_state, new_state, reason, exit_code);
+}
 
 /* ---- entries and references ------------------------------------------ */
 
@@ -498,6 +548,8 @@ static int build_machine(struct registry *r, struct reg_vm *v,
 		return rc;
 	struct vm_host_opts host = r->host;
 	host.data_dir = v->data_dir[0] ? v->data_dir : NULL;
+	host.on_state = on_vm_state;
+	host.state_ctx = v;
 	return vm_create(v->cfg, v->id, &host, vm, err);
 }
 
@@ -513,6 +565,9 @@ int registry_add(struct registry *r, const struct vm_config *cfg,
 		rc = set_data_dir_locked(r, v, err);
 	if (!rc && insert_locked(r, v))
 		rc = cv_err_set(err, ENOMEM, "out of memory");
+	if (!rc)
+		emit(r, v, REG_EVENT_CREATED, VM_LOADING, VM_LOADING,
+		     VM_STOP_NONE, -1);
 	pthread_mutex_unlock(&r->lock);
 	if (rc) {
 		entry_free(v);
@@ -524,11 +579,16 @@ int registry_add(struct registry *r, const struct vm_config *cfg,
 
 	pthread_mutex_lock(&r->lock);
 	v->loading = false;
+	/* under r->lock: nobody can reach the VM to change it before these */
 	if (rc) {
 		v->deleted = true;
 		unlist_locked(r, v);
+		emit(r, v, REG_EVENT_DELETED, VM_LOADING, VM_LOADING,
+		     VM_STOP_NONE, -1);
 	} else {
 		v->vm = vm;
+		emit(r, v, REG_EVENT_STATE, VM_LOADING, VM_LOADED,
+		     VM_STOP_NONE, -1);
 	}
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
@@ -567,9 +627,15 @@ static int unlist_for_delete(struct registry *r, struct reg_vm *v, bool force,
 	/* signal shutdown: no vCPU runs guest code past this point */
 	if (s == VM_RUNNING || s == VM_SUSPENDED || s == VM_STOPPING)
 		vm_stop(vm, true, 0, NULL);
+	s = vm_state(vm);
 	pthread_mutex_lock(&r->lock);
 	v->deleted = true;
 	unlist_locked(r, v);
+	/*
+	 * Now, under r->lock: a new VM may take the id right after, and its
+	 * CREATED must follow this.  Later changes of this VM are dropped.
+	 */
+	emit(r, v, REG_EVENT_DELETED, s, s, VM_STOP_NONE, -1);
 	pthread_mutex_unlock(&r->lock);
 	reg_vm_unlock_op(v);
 	return 0;
@@ -686,6 +752,7 @@ const char *reg_event_kind_name(enum reg_event_kind k)
 	switch (k) {
 	case REG_EVENT_CREATED: return "created";
 	case REG_EVENT_STATE: return "state";
+	case REG_EVENT_REBOOTED: return "rebooted";
 	case REG_EVENT_DELETED: return "deleted";
 	}
 	return "?";

@@ -130,16 +130,22 @@ int registry_delete(struct registry *r, struct reg_vm *v, bool force,
 enum reg_event_kind {
 	REG_EVENT_CREATED,	/* listed (state = Loading) by registry_add */
 	REG_EVENT_STATE,		/* old_state -> new_state */
-	REG_EVENT_DELETED,	/* unlisted: deleted, or its load failed */
+	REG_EVENT_REBOOTED,	/* the guest rebooted in place (on_reboot =
+				   restart); the state stays Running */
+	REG_EVENT_DELETED,	/* unlisted by delete, or its load failed */
 };
 
 /*
  * One event.  Per VM, events come in the order the changes happened:
  * CREATED (Loading), then STATE Loading -> Loaded (or DELETED when the
  * load failed), then one STATE per transition of the SPEC §1 machine
- * (e.g. Running -> Stopping -> Stopped; a guest reboot shows as
- * Running -> Stopping -> Stopped -> Running with reason reboot when
- * on_reboot restarts it), finally DELETED.
+ * (e.g. Running -> Stopping -> Stopped when the guest powers off, with
+ * reason poweroff; Loaded -> Running; Stopped -> Running on a restart),
+ * REBOOTED for each in-place guest reboot, and finally DELETED when
+ * delete takes it out of the table (a live VM is force-stopped first, so
+ * its Stopping/Stopped come before).  Nothing of that VM follows DELETED
+ * (a change racing with the delete is dropped), and a new VM that reuses
+ * the id gets its CREATED after the old one's DELETED.
  */
 struct reg_event {
 	enum reg_event_kind kind;
@@ -148,10 +154,16 @@ struct reg_event {
 	uint64_t time_ns;		/* CLOCK_REALTIME */
 	uint32_t id;
 	const char *name;		/* valid during the call only */
-	enum vm_state old_state;	/* STATE; CREATED/DELETED: the state
-					   the VM had (CREATED: Loading) */
-	enum vm_state new_state;	/* STATE; CREATED: Loading */
-	/* When new_state is Stopping or Stopped: why (else VM_STOP_NONE). */
+	/*
+	 * STATE: the transition.  CREATED: both Loading.  REBOOTED: both the
+	 * current state.  DELETED: both the last state the VM had.
+	 */
+	enum vm_state old_state, new_state;
+	/*
+	 * STATE to Stopping/Stopped: why (poweroff, debug-exit, reboot with
+	 * on_reboot = stop, requested, error).  REBOOTED: VM_STOP_REBOOT.
+	 * Else VM_STOP_NONE.
+	 */
 	enum vm_stop_reason reason;
 	int exit_code;			/* debug-exit code, -1 = none */
 };
@@ -164,8 +176,8 @@ typedef void (*registry_listener_fn)(void *ctx, const struct reg_event *e);
  * the guest powers off or reboots by itself), possibly while that thread
  * holds the VM's lock, and never concurrently with another call of any
  * listener of this registry (deliveries are serialized, in seq order).
- * So fn must be quick and must not call into the registry, a struct vm or
- * a listener function: copy what it needs (e.g. queue it and wake a
+ * So fn must be quick and must not call into the registry (listener
+ * functions included) or a struct vm: copy what it needs (e.g. queue it and wake a
  * loop).  -ENOMEM, or -EEXIST when (fn, ctx) is registered already.
  */
 int registry_add_listener(struct registry *r, registry_listener_fn fn,
@@ -177,6 +189,7 @@ int registry_add_listener(struct registry *r, registry_listener_fn fn,
 void registry_remove_listener(struct registry *r, registry_listener_fn fn,
 			      void *ctx);
 
-const char *reg_event_kind_name(enum reg_event_kind k);	/* "created", ... */
+/* "created", "state", "rebooted", "deleted" */
+const char *reg_event_kind_name(enum reg_event_kind k);
 
 #endif
