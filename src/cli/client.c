@@ -231,8 +231,12 @@ static int cl_call(struct client *c, size_t argc, char *const *argv,
 	free(line);
 	char *resp = NULL;
 	size_t len = 0;
-	if (!rc)
-		rc = cl_read_line(c, &resp, &len);
+	/* after a failed write too: a refusing daemon says why, then closes */
+	int rrc = cl_read_line(c, &resp, &len);
+	if (!rrc)
+		rc = 0;
+	else if (!rc)
+		rc = rrc;
 	if (rc) {
 		fprintf(stderr, "cvisor: lost the connection to the daemon at "
 			"%s: %s\n", c->path, rc == -EPIPE ? "it closed the "
