@@ -156,8 +156,12 @@ void persist_stop_all(struct daemon *d)
 {
 	struct reg_vm **vms;
 	size_t n;
-	if (registry_snapshot(d->reg, &vms, &n) || !n)
+	if (registry_snapshot(d->reg, &vms, &n))
 		return;
+	if (!n) {
+		registry_snapshot_free(vms, n);
+		return;
+	}
 	char **argv = calloc(n + 5, sizeof(char *));
 	char tmo[32];
 	size_t argc = 0;
