@@ -33,8 +33,13 @@
  *   <state_dir>/vms.  A crash between the two leaves the definition, so
  *   the VM comes back on restart (a delete is only final once answered).
  * - start-up: store_load_all, then for each definition vmcfg_load_string
- *   with store_def_base_dir() and registry_add keeping the stored id; a
- *   definition that no longer validates is reported and left on disk.
+ *   with store_def_base_dir(), set cfg.has_id/cfg.id to the stored id and
+ *   registry_add (Loaded; then vm_start when autostart); a definition that
+ *   no longer validates or loads is reported (log) and left on disk.
+ * - data directories under <state_dir>/vms without a definition (a crash
+ *   between registry_delete and store_remove with --keep-data, or kept
+ *   data) are the registry's business; the store neither lists nor
+ *   removes them.
  *
  * Thread-safety: every function may be called from any thread; writes to
  * one store are serialized by its lock (store_set_autostart is an atomic
