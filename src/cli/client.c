@@ -357,6 +357,8 @@ static bool wants_help(size_t argc, char *const *argv)
 {
 	if (argc < 2)
 		return true;
+	if (!strcmp(argv[1], "autostart"))
+		return false;		/* the daemon's own verb */
 	if (!strcmp(argv[1], "help"))
 		return true;
 	for (size_t i = 1; i < argc; i++)
@@ -390,7 +392,9 @@ int client_command(const char *connect_path, bool no_color, int argc,
 	else
 		client_socket_path(path, sizeof(path));
 	signal(SIGPIPE, SIG_IGN);
-	if (!strcmp(argv[0], "vm") && wants_help((size_t)argc, argv))
+	if ((!strcmp(argv[0], "vm") && wants_help((size_t)argc, argv)) ||
+	    (!strcmp(argv[0], "metrics") && argc > 1 &&
+	     wants_help((size_t)argc, argv)))
 		return local_help((size_t)argc, argv);
 	struct client c = { .path = path, .fd = -1,
 			    .color = want_color(no_color) };

@@ -275,6 +275,66 @@ static bool run_command(struct daemon *d, const struct peer *p, int fd,
 	return !ok;
 }
 
+/*
+ * `vm autostart <ID|NAME> on|off`: a daemon-only verb (definitions exist
+ * only here) — whether the VM is started when the daemon starts.
+ */
+static bool autostart(struct daemon *d, int fd, const struct proto_request *req)
+{
+	static const char usage[] = "Usage: vm autostart <ID|NAME> on|off\n\n"
+		"Start the VM whenever the daemon starts (on) or leave it "
+		"Loaded (off).\n";
+	char text[256] = "", etext[512] = "";
+	int st = 0;
+	struct reg_vm *v = NULL;
+	struct cv_err e = {0};
+	bool help = req->argc == 3 && (!strcmp(req->argv[2], "--help") ||
+				       !strcmp(req->argv[2], "-h"));
+	if (help) {
+		snprintf(text, sizeof(text), "%s", usage);
+	} else if (req->argc != 4 || (strcmp(req->argv[3], "on") &&
+				      strcmp(req->argv[3], "off"))) {
+		snprintf(etext, sizeof(etext), "vm autostart: expected a VM and "
+			 "on or off\n%s", usage);
+		st = 2;
+	} else if (registry_lookup(d->reg, req->argv[2], &v, &e)) {
+		snprintf(etext, sizeof(etext), "✗ %s\n", e.msg);
+		st = 1;
+	} else if (!d->store) {
+		snprintf(etext, sizeof(etext), "✗ VM[%u]: this daemon keeps no "
+			 "definitions\n", reg_vm_id(v));
+		st = 1;
+	} else {
+		bool on = !strcmp(req->argv[3], "on");
+		pthread_mutex_lock(&d->defs_lock);
+		int rc = store_set_autostart(d->store, reg_vm_id(v), on, &e);
+		pthread_mutex_unlock(&d->defs_lock);
+		if (rc) {
+			snprintf(etext, sizeof(etext), "✗ Failed to set autostart "
+				 "of VM[%u]: %s\n", reg_vm_id(v), e.msg);
+			st = 1;
+		} else {
+			snprintf(text, sizeof(text), "✓ VM[%u] %s\n", reg_vm_id(v),
+				 on ? "starts when the daemon starts"
+				    : "stays Loaded when the daemon starts");
+		}
+	}
+	if (v)
+		reg_vm_put(v);
+	struct proto_error pe;
+	struct proto_response r = { .id = req->id, .ok = st == 0, .status = st,
+				    .text = text, .text_len = strlen(text),
+				    .errtext = etext, .errtext_len = strlen(etext),
+				    .exit = -1 };
+	if (st) {
+		snprintf(pe.code, sizeof(pe.code), "%s",
+			 st == 2 ? PROTO_E_USAGE : PROTO_E_FAILED);
+		first_line(etext, strlen(etext), pe.message, sizeof(pe.message));
+		r.error = &pe;
+	}
+	return !send_line(fd, proto_encode_response(&r));
+}
+
 /* ---- streams ----------------------------------------------------------- */
 
 /*
@@ -405,6 +465,8 @@ bool session_handle(struct daemon *d, const struct peer *p, int fd,
 				PROTO_E_BUSY, "the daemon is shutting down"));
 	} else if (req.argc == 1 && !strcmp(req.argv[0], "events")) {
 		close_after = events_stream(d, fd, &req);
+	} else if (is_verb(&req, "autostart")) {
+		close_after = autostart(d, fd, &req);
 	} else {
 		bool handled = false;
 		if (is_verb(&req, "console"))

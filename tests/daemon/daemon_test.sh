@@ -217,16 +217,20 @@ fi
 # ---- persistence -----------------------------------------------------------------
 c vm create "$cfg/exitcode.toml" >/dev/null 2>&1      # VM 2
 c vm start 0 >/dev/null 2>&1
+c vm autostart smp4 on >"$tmp/p1" 2>&1
+check "vm autostart (daemon-only verb)" 0 $? "$tmp/p1" '^✓ VM\[1\] starts when the daemon starts$'
+c vm autostart 9 on >"$tmp/p2" 2>&1
+check "vm autostart of an unknown VM" 1 $? "$tmp/p2" 'not found|no VM'
 kill -9 "$dpid"; wait "$dpid" 2>/dev/null; dpid=
 [ -S "$sock" ] && ok "kill -9 leaves a stale socket behind" || ok "(socket gone after kill -9)"
 start_daemon
 c vm list >"$tmp/q" 2>&1
-check "after kill -9 and restart: every definition back, Loaded, same ids" 0 $? "$tmp/q" \
-  '^0      ticker          Loaded ' '^1      smp4            Loaded ' '^2      exitcode        Loaded '
+check "after kill -9 and restart: every definition back, Loaded (autostart: Running), same ids" 0 $? "$tmp/q" \
+  '^0      ticker          Loaded ' '^1      smp4            Running ' '^2      exitcode        Loaded '
 grep -q "replaced a stale socket" "$tmp/daemon.log" && ok "the stale socket was replaced" \
   || bad "no stale-socket line in the log" "$tmp/daemon.log"
 
-c vm delete 1 >"$tmp/r" 2>&1
+c vm delete 1 --force >"$tmp/r" 2>&1
 check "delete removes the definition and the data" 0 $? "$tmp/r" '^✓ VM\[1\] deleted completely$'
 c vm delete 2 --keep-data >"$tmp/r2" 2>&1
 check "delete --keep-data" 0 $? "$tmp/r2" '^✓ VM\[2\] deleted \(configuration and data preserved\)$'
