@@ -160,6 +160,34 @@ fi
 printf 'vm list\nvm show 0 --config\nexit 3\nvm list\n' | c --connect "$sock" shell >"$tmp/j" 2>&1
 check "--connect shell from stdin: exit 3 ends it" 3 $? "$tmp/j" '^0      ticker ' 'Entry|entry'
 
+# remote interactive shell on a pseudo-terminal (libedit, prompt, exit)
+python3 - "$cv" "$sock" >"$tmp/pty" 2>&1 <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["TERM"] = "dumb"
+    os.execv(sys.argv[1], [sys.argv[1], "--connect", sys.argv[2], "shell"])
+out = b""
+def until(pat, t=20):
+    global out
+    end = time.time() + t
+    while pat not in out and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try: out += os.read(fd, 65536)
+            except OSError: break
+    return pat in out
+ok = until(b"cvisor:$ ")
+os.write(fd, b"vm li\t\n"); ok = ok and until(b"VCPU STATE")
+os.write(fd, b"vm show 99\n"); ok = ok and until(b"not found")
+os.write(fd, b"exit 4\n")
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+print("\nprompt-and-output:", ok, "exit:", os.WEXITSTATUS(st))
+PY
+check "--connect shell on a terminal: prompt, tab completion, output, exit 4" 0 $? "$tmp/pty" \
+  'cvisor:\$ ' '^0      ticker ' 'VM\[99\] not found' 'prompt-and-output: True exit: 4'
+
 # ---- the protocol on a raw connection -------------------------------------------
 python3 - "$sock" >"$tmp/k" 2>&1 <<'PY'
 import json, socket, sys
