@@ -7,7 +7,8 @@
  * directory per listed VM, nothing else), and after deleting everything
  * the daemon's fds and threads must be back at their baseline.
  *
- * Usage: stress CVISOR GUEST_CONFIG_DIR   (env CVISOR_TEST_ACCEL)
+ * Usage: stress CVISOR GUEST_CONFIG_DIR [SECONDS]   (env CVISOR_TEST_ACCEL;
+ * SECONDS overrides CVISOR_STRESS_SECONDS)
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -248,13 +249,14 @@ static char *read_all(const char *path)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: stress CVISOR GUEST_CONFIG_DIR\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: stress CVISOR GUEST_CONFIG_DIR [SECONDS]\n");
 		return 2;
 	}
 	const char *accel = getenv("CVISOR_TEST_ACCEL");
 	const char *secs_env = getenv("CVISOR_STRESS_SECONDS");
-	double secs = secs_env ? atof(secs_env) : 60.0;
+	double secs = argc == 4 ? atof(argv[3])
+		      : secs_env ? atof(secs_env) : 60.0;
 	accel = accel ? accel : "emu";
 	if (!realpath(argv[2], cfg_dir)) {
 		perror(argv[2]);
