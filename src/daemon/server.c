@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon_int.h"
@@ -33,6 +34,7 @@
 
 #define WORKERS_IDLE_MAX 4
 #define READ_CHUNK 65536
+#define SHUTDOWN_GRACE_MS 10000	/* after the VMs stopped */
 
 struct server;
 
@@ -472,7 +474,8 @@ static int setup(struct server *s, struct cv_err *err)
 	return 0;
 }
 
-static void shutdown_all(struct server *s)
+/* Returns false when requests were still running after the grace time. */
+static bool shutdown_all(struct server *s)
 {
 	atomic_store(&s->d.stopping, true);
 	cv_log(&s->d.log, CV_LOG_INFO, "shutting down: stopping every VM");
@@ -484,23 +487,41 @@ static void shutdown_all(struct server *s)
 	for (struct conn *c = s->conns; c; c = c->next)
 		shutdown(c->fd, SHUT_RD);
 	persist_stop_all(&s->d);
-	/* every job finishes: commands on stopped VMs return promptly */
+	/*
+	 * Commands on stopped VMs return promptly; one that waits for
+	 * something else (`vm wait --timeout 3600`) gets a grace time, then
+	 * the process leaves without it (its VMs are stopped already).
+	 */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unsigned busy;
 	for (;;) {
 		reap_done(s);
-		bool busy = false;
+		busy = 0;
 		for (struct conn *c = s->conns; c; c = c->next)
-			busy |= c->busy;
-		if (!busy)
+			busy += c->busy;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		uint64_t ms = (uint64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+			      (uint64_t)((t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (!busy || ms > SHUTDOWN_GRACE_MS)
 			break;
 		struct epoll_event ev;
 		epoll_wait(s->epfd, &ev, 1, 100);
 	}
+	if (busy) {
+		char n[16];
+		snprintf(n, sizeof(n), "%u", busy);
+		cv_log_kv(&s->d.log, CV_LOG_WARN, "requests still running at "
+			  "shutdown; leaving without them", "requests", n, NULL);
+		return false;
+	}
 	while (s->conns)
 		conn_close(s, s->conns);
 	pool_stop(s);
+	return true;
 }
 
-static void loop(struct server *s)
+static bool loop(struct server *s)
 {
 	struct epoll_event evs[64];
 	for (;;) {
@@ -529,7 +550,7 @@ static void loop(struct server *s)
 		if (stop)
 			break;
 	}
-	shutdown_all(s);
+	return shutdown_all(s);
 }
 
 int daemon_serve(const struct daemon_opts *o, struct cv_err *err)
@@ -559,8 +580,12 @@ int daemon_serve(const struct daemon_opts *o, struct cv_err *err)
 		snprintf(nvm, sizeof(nvm), "%zu", registry_count(s->d.reg));
 		cv_log_kv(&s->d.log, CV_LOG_INFO, "listening", "socket",
 			  o->socket_path, "vms", nvm, NULL);
-		loop(s);
 		status = 0;
+		if (!loop(s)) {
+			/* workers still use the registry: no teardown, just go */
+			cv_log(&s->d.log, CV_LOG_INFO, "cvisor daemon stopped");
+			return 0;
+		}
 	}
 	if (s->d.reg)
 		registry_destroy(s->d.reg, true);	/* definitions stay */
