@@ -7,8 +7,9 @@
  * directory per listed VM, nothing else), and after deleting everything
  * the daemon's fds and threads must be back at their baseline.
  *
- * Usage: stress CVISOR GUEST_CONFIG_DIR [SECONDS]   (env CVISOR_TEST_ACCEL;
- * SECONDS overrides CVISOR_STRESS_SECONDS)
+ * Usage: stress CVISOR GUEST_CONFIG_DIR [SECONDS]   (env CVISOR_TEST_ACCEL)
+ * The duration: SECONDS, else $CVISOR_STRESS_SECONDS (yours), else
+ * $CVISOR_STRESS_DEFAULT_SECONDS (what meson sets per build), else 60.
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -255,6 +256,8 @@ int main(int argc, char **argv)
 	}
 	const char *accel = getenv("CVISOR_TEST_ACCEL");
 	const char *secs_env = getenv("CVISOR_STRESS_SECONDS");
+	if (!secs_env || !secs_env[0])
+		secs_env = getenv("CVISOR_STRESS_DEFAULT_SECONDS");
 	double secs = argc == 4 ? atof(argv[3])
 		      : secs_env ? atof(secs_env) : 60.0;
 	accel = accel ? accel : "emu";
