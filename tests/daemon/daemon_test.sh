@@ -10,10 +10,10 @@ cv=$(realpath "$1")
 cfg=$2
 accel=${CVISOR_TEST_ACCEL:-emu}
 tmp=$(mktemp -d)
-dpid=
+dpid= pub=
 cleanup() {
   [ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-  rm -rf "$tmp"
+  rm -rf "$tmp" ${pub:+"$pub"}
 }
 trap cleanup EXIT
 st=$tmp/state
