@@ -107,7 +107,7 @@ static void *client(void *arg)
 		struct proto_decoded d;
 		int rc;
 		if (op == 0) {
-			size_t len;
+			size_t len = 0;
 			char *text = config_for(id, &len);
 			snprintf(path, sizeof(path), "s%d.toml", id);
 			struct proto_file f = { .path = path, .dir = cfg_dir,
