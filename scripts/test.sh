@@ -49,7 +49,7 @@ for b in $builds; do
         LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         run_build asan build-test-asan "--no-suite kvm-tier" \
           -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug ;;
-  tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests" \
+  tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests --suite daemon --suite common" \
           -Db_sanitize=thread -Db_lundef=false --buildtype=debug ;;
   fuzz)
     echo "=== fuzz smoke (build-test-fuzz)"
