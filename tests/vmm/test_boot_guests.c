@@ -358,11 +358,19 @@ static void test_linux_emu_16bit(void **state)
 #define LINUX_INIT_MARKER "cvisor-init: hello from /init"
 #define LINUX_INIT_CMDLINE "console=ttyS0 earlyprintk=serial,ttyS0,115200 nolapic panic=-1"
 
+/* $LINUX_INIT_CMDLINE replaces the command line (experiments) */
+static const char *linux_init_cmdline(void)
+{
+	const char *c = getenv("LINUX_INIT_CMDLINE");
+	return c && *c ? c : LINUX_INIT_CMDLINE;
+}
+
 static void test_linux_init(void **state)
 {
 	(void)state;
 	struct linux_run r;
-	linux_start(&r, "long", LINUX_INIT_CMDLINE);
+	print_message("  cmdline: %s\n", linux_init_cmdline());
+	linux_start(&r, "long", linux_init_cmdline());
 	/* milestones, for the timings in the log */
 	static const char *const steps[] = {
 		"Linux version", "Memory: ", "console [ttyS0] enabled",
