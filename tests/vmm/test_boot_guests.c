@@ -380,6 +380,9 @@ static void test_linux_init(void **state)
 					     (unsigned)((end - now) / SEC) + 1);
 	}
 	ok = ok && linux_wait(&r, LINUX_INIT_MARKER, 30);
+	/* the tty copy too (not only /dev/kmsg's): the UART's THRE interrupt
+	 * reached the 8250 driver through the in-kernel PIC */
+	bool tty = ok && linux_wait(&r, "\n" LINUX_INIT_MARKER, 30);
 	bool acpi = capture_wait(&r.cap, 0, "ACPI: RSDP", 0);
 	bool down = ok && linux_wait(&r, acpi ? "reboot: Power down"
 					      : "reboot: System halted", 30);
@@ -397,9 +400,10 @@ static void test_linux_init(void **state)
 	} else if (down) {
 		print_message("  NOTE: no ACPI tables, so the kernel halted instead of powering off; stopping the VM with a forced stop\n");
 	}
-	linux_tail = ok && down ? 600 : 32768;	/* all of it on failure */
+	linux_tail = ok && tty && down ? 600 : 32768;	/* all of it on failure */
 	linux_finish(&r);
 	assert_true(ok);
+	assert_true(tty);
 	assert_true(down);
 	if (acpi) {
 		assert_int_equal(rc, 0);
