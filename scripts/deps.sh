@@ -5,7 +5,8 @@ set -euo pipefail
 want=(gcc clang lld meson ninja-build pkg-config python3
       libunicorn-dev libcmocka-dev libjansson-dev libedit-dev libseccomp-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(libclang-rt-14-dev qemu-system-x86 busybox-static cpio gzip xz-utils zstd)
+  want+=(libclang-rt-14-dev qemu-system-x86 busybox-static cpio gzip xz-utils zstd
+        acpica-tools)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -3,6 +3,7 @@
 #   1. release-ish build (-O2): every test, incl. the KVM-inside-TCG tier
 #   2. ASan+UBSan build: every test but the tier
 #   3. TSan build: the threaded parts (suites vmm, backend, devices, guests)
+#   (each build first gets the stock Linux kernel: tests/boot/fetch_linux.sh)
 #   4. fuzz smoke: every libFuzzer target (clang) for 10 s on its seeds
 # Ends with one line "N passed, N failed, N skipped".
 # Env: CVISOR_TEST_BUILDS="release asan tsan fuzz" to choose builds.
@@ -32,6 +33,10 @@ run_build() {  # name, dir, test-args, setup args...
     fail_setup=$((fail_setup + 1))
     return
   fi
+  # the stock Debian kernel for the boot-linux-* tests: downloaded once per
+  # machine into ~/.cache/cvisor (shared with the kvm tier), copied here;
+  # without network and cache the tests skip and say why
+  tests/boot/fetch_linux.sh "$dir/linux" | sed "s/^/=== linux kernel: /"
   # shellcheck disable=SC2086
   meson test -C "$dir" --print-errorlogs --num-processes "$jobs" $targs
   logs+=("$dir/meson-logs/testlog.json")

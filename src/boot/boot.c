@@ -14,11 +14,20 @@
  * For every protocol but raw the entry point comes from the image and
  * cfg->entry_point is not used; the BSP starts with the registers the
  * protocol defines (no SMP convention), and APs wait in a cli/hlt loop.
+ *
+ * ACPI tables (acpi.h) go to ACPI_TABLES_ADDR for every protocol when one
+ * RAM region covers that page and nothing cvisor loads overlaps it: for
+ * kernel formats they become one more copy of the load plan (and the PVH
+ * start info points at them); for raw images they are written after the
+ * images.  Otherwise plan->acpi_why tells `vm show` why there are none.
  */
+#include "acpi.h"
 #include "boot_int.h"
 #include "loader.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +211,64 @@ static int run_loader(enum vm_boot_protocol p, const struct load_in *in,
 			  protocol_name(p));
 }
 
+static bool overlaps_acpi(uint64_t gpa, uint64_t len)
+{
+	return gpa < ACPI_TABLES_ADDR + ACPI_TABLES_SIZE &&
+	       ACPI_TABLES_ADDR < gpa + len;
+}
+
+static void acpi_skip(struct boot_plan *plan, const char *why)
+{
+	plan->acpi_rsdp = 0;
+	snprintf(plan->acpi_why, sizeof(plan->acpi_why), "%s", why);
+}
+
+#define ACPI_NO_RAM "no RAM region covers 0xe0000-0xe0fff"
+
+static int build_acpi(const struct vm_config *cfg, struct acpi_tables *t,
+		      struct cv_err *err)
+{
+	struct acpi_params ap = { .ncpus = cfg->cpu_num,
+				  .madt = cfg->interrupt_mode != VM_IRQ_NONE,
+				  .base = ACPI_TABLES_ADDR };
+	return acpi_build(&ap, t, err);
+}
+
+/*
+ * Add the ACPI tables to a load plan when the page is RAM and free.  The
+ * loader ran with in->acpi_rsdp set; when the tables cannot go in, it runs
+ * again without (so no structure points at missing tables).
+ */
+static int plan_acpi(const struct vm_config *cfg, enum vm_boot_protocol p,
+		     struct load_in *in, struct load_plan *lp,
+		     struct boot_plan *plan, struct cv_err *err)
+{
+	const char *why = NULL;
+	if (!in->acpi_rsdp)
+		why = ACPI_NO_RAM;
+	for (size_t i = 0; !why && i < lp->ncopy; i++)
+		if (overlaps_acpi(lp->copy[i].gpa, lp->copy[i].len))
+			why = "the kernel's load plan uses 0xe0000-0xe0fff";
+	if (why) {
+		acpi_skip(plan, why);
+		if (!in->acpi_rsdp)
+			return 0;
+		in->acpi_rsdp = 0;
+		return run_loader(p, in, lp, err);
+	}
+	struct acpi_tables *t = malloc(sizeof(*t));
+	if (!t)
+		return cv_err_set(err, ENOMEM, "out of memory for the ACPI tables");
+	int rc = build_acpi(cfg, t, err);
+	if (!rc)
+		rc = load_add_blob(lp, t->base, t->bytes, t->len,
+				   "ACPI tables", err);
+	if (!rc)
+		plan->acpi_rsdp = t->rsdp;
+	free(t);
+	return rc;
+}
+
 /* Plan with the protocol's loader, then write the plan. */
 static int load_kernel(const struct vm_config *cfg, enum vm_boot_protocol p,
 		       const struct boot_src *kernel,
@@ -216,6 +283,8 @@ static int load_kernel(const struct vm_config *cfg, enum vm_boot_protocol p,
 		.kernel_load_addr = cfg->kernel_load_addr,
 		.cpu_mode = cfg->cpu_mode,
 	};
+	in.acpi_rsdp = load_find_ram(&in, ACPI_TABLES_ADDR, ACPI_TABLES_SIZE)
+		       ? ACPI_TABLES_ADDR : 0;
 	struct side_images side;
 	struct load_plan *lp = malloc(sizeof(*lp));
 	if (!lp)
@@ -227,6 +296,8 @@ static int load_kernel(const struct vm_config *cfg, enum vm_boot_protocol p,
 			cv_err_prefix(err, "%s (boot_protocol \"%s\")",
 				      kernel->label, protocol_name(p));
 	}
+	if (!rc)
+		rc = plan_acpi(cfg, p, &in, lp, plan, err);
 	if (!rc)
 		rc = load_plan_apply(lp, &in, kernel, &side.ramdisk,
 				     &side.dtb, mem, plan, err);
@@ -254,6 +325,45 @@ static int load_formatted(const struct vm_config *cfg,
 	return rc;
 }
 
+/* Raw boots share one entry among all vCPUs (boot.h's SMP convention). */
+static bool is_raw_plan(const struct boot_plan *plan)
+{
+	return !strcmp(plan->protocol, "raw") ||
+	       !strcmp(plan->protocol, "axvisor");
+}
+
+/* Raw boots: write the tables after the images when the page is free. */
+static int raw_acpi(const struct vm_config *cfg, struct guest_mem *mem,
+		    struct boot_plan *plan, struct cv_err *err)
+{
+	uint8_t *dst = guest_mem_ptr(mem, ACPI_TABLES_ADDR, ACPI_TABLES_SIZE);
+	if (!dst) {
+		acpi_skip(plan, ACPI_NO_RAM);
+		return 0;
+	}
+	for (size_t i = 0; i < plan->ncode; i++)
+		if (overlaps_acpi(plan->code[i].gpa, plan->code[i].len)) {
+			acpi_skip(plan, "an image is loaded at 0xe0000-0xe0fff");
+			return 0;
+		}
+	struct acpi_tables *t = malloc(sizeof(*t));
+	if (!t)
+		return cv_err_set(err, ENOMEM, "out of memory for the ACPI tables");
+	int rc = build_acpi(cfg, t, err);
+	if (!rc) {
+		memcpy(dst, t->bytes, t->len);
+		plan->acpi_rsdp = t->rsdp;
+	}
+	free(t);
+	return rc;
+}
+
+static uint64_t entry_of(const struct boot_cpu_state *s)
+{
+	return s->mode == VM_CPU_REAL ? ((uint64_t)s->real_cs << 4) + s->rip
+				      : s->rip;
+}
+
 int boot_load(const struct vm_config *cfg, struct guest_mem *mem,
 	      struct boot_plan *plan, struct cv_err *err)
 {
@@ -272,14 +382,13 @@ int boot_load(const struct vm_config *cfg, struct guest_mem *mem,
 	else
 		rc = load_formatted(cfg, &kernel, mem, plan, err);
 	boot_src_close(&kernel);
+	if (!rc && is_raw_plan(plan))
+		rc = raw_acpi(cfg, mem, plan, err);
+	if (!rc) {
+		plan->entry = entry_of(&plan->bsp);
+		plan->ap_entry = entry_of(&plan->ap);
+	}
 	return rc;
-}
-
-/* Raw boots share one entry among all vCPUs (boot.h's SMP convention). */
-static int is_raw_plan(const struct boot_plan *plan)
-{
-	return !strcmp(plan->protocol, "raw") ||
-	       !strcmp(plan->protocol, "axvisor");
 }
 
 void boot_vcpu_state(const struct boot_plan *plan, unsigned index,

@@ -32,6 +32,10 @@
  * raw boot must load at the address it was linked for (builtin.h
  * load_addr).
  *
+ * ACPI tables (acpi.h) are written at 0xE0000 on every boot whose RAM
+ * covers that page and whose images leave it free; plan->acpi_why says
+ * why not otherwise.
+ *
  * Every image is checked (it fits in one RAM region, overlaps no other
  * image and, for protected/long boots, not the GDT/page-table area)
  * before anything is written.
@@ -78,6 +82,10 @@ struct boot_plan {
 	struct { uint64_t gpa, len; } code[BOOT_MAX_CODE_RANGES];
 	size_t ncode;			/* ranges the loader wrote */
 	char protocol[16];		/* "raw", "axvisor", ... */
+	uint64_t entry;			/* where the BSP starts (linear) */
+	uint64_t ap_entry;		/* where the other vCPUs start */
+	uint64_t acpi_rsdp;		/* RSDP of the ACPI tables; 0 = none */
+	char acpi_why[120];		/* no tables: why ("" when present) */
 };
 
 /*

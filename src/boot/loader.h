@@ -21,6 +21,7 @@
  *   0x10000-0x17fff  Linux real-mode setup code (16-bit entry), heap to
  *                    0x1dfff, stack top 0x1e000
  *   0x20000-0x20fff  kernel command line
+ *   0xe0000-0xe0fff  ACPI tables (acpi.h), when RAM is there
  *   0xf0000-0xfffff  cvisor's real-mode BIOS stub (Linux 16-bit entry)
  * Images may not overlap any of these; the memory map given to the guest
  * marks 0xa0000-0xfffff reserved (the PC's legacy hole).
@@ -95,6 +96,7 @@ struct load_in {
 	uint64_t ramdisk_addr, ramdisk_size;
 	bool has_dtb;
 	uint64_t dtb_addr, dtb_size;
+	uint64_t acpi_rsdp;		/* where the RSDP will be; 0 = none */
 };
 
 struct load_map_entry {

@@ -5,7 +5,8 @@
  * PT_LOAD segments are loaded by physical address.  cvisor builds
  * hvm_start_info (magic 0x336ec578, version 1) in the boot information
  * page with the memory map, the command line and the ramdisk as the one
- * module (no ACPI tables yet: rsdp_paddr = 0).  Entry: 32-bit protected
+ * module, and rsdp_paddr = the RSDP of cvisor's ACPI tables (acpi.h) when
+ * the VM has them, else 0.  Entry: 32-bit protected
  * mode, flat segments, paging off, EBX = hvm_start_info.
  */
 #include "loader.h"
@@ -113,6 +114,7 @@ static int add_start_info(const struct load_in *in, struct load_plan *p,
 	ld_put32(page, HVM_START_MAGIC);
 	ld_put32(page + 4, HVM_START_VERSION);
 	ld_put64(page + 24, LOAD_CMDLINE_ADDR);
+	ld_put64(page + 32, in->acpi_rsdp);	/* rsdp_paddr */
 	fill_module(in, page);
 	fill_memmap(page, map, n < max ? n : max);
 	return 0;

@@ -81,11 +81,16 @@ static void print_config(struct sh_ctx *c, struct reg_vm *rv,
 {
 	const struct vm_config *cfg = reg_vm_config(rv);
 	FILE *f = c->out;
+	struct vm_boot_info bi = { 0 };
+	uint64_t bsp = cfg->entry_point, ap = cfg->entry_point;
+	if (v->vm) {	/* kernel formats take the entry from the image */
+		vm_boot_info(v->vm, &bi);
+		bsp = bi.bsp_entry;
+		ap = bi.ap_entry;
+	}
 	fputs("\nConfiguration:\n", f);
-	fprintf(f, "  %-16s0x%llx\n", "BSP Entry:",
-		(unsigned long long)cfg->entry_point);
-	fprintf(f, "  %-16s0x%llx\n", "AP Entry:",
-		(unsigned long long)cfg->entry_point);
+	fprintf(f, "  %-16s0x%llx\n", "BSP Entry:", (unsigned long long)bsp);
+	fprintf(f, "  %-16s0x%llx\n", "AP Entry:", (unsigned long long)ap);
 	fprintf(f, "  %-16s%s\n", "Interrupt Mode:",
 		vmcfg_irq_mode_name(cfg->interrupt_mode));
 	if (cfg->has_dtb)
@@ -106,6 +111,11 @@ static void print_config(struct sh_ctx *c, struct reg_vm *rv,
 		vmcfg_cpu_mode_name(cfg->cpu_mode));
 	fprintf(f, "  %-16s%s\n", "On Reboot:",
 		cfg->on_reboot == VM_ON_REBOOT_STOP ? "stop" : "reset");
+	if (v->vm && bi.acpi_rsdp)
+		fprintf(f, "  %-16sRSDP at 0x%llx\n", "ACPI Tables:",
+			(unsigned long long)bi.acpi_rsdp);
+	else if (v->vm)
+		fprintf(f, "  %-16snone (%s)\n", "ACPI Tables:", bi.acpi_why);
 	fprintf(f, "  %-16s", "Backend:");
 	if (v->vm)
 		fprintf(f, "%s (%s)\n", vm_backend_name(v->vm),
@@ -252,8 +262,15 @@ static json_t *config_json(struct reg_vm *rv)
 {
 	const struct vm_config *cfg = reg_vm_config(rv);
 	json_t *o = json_object();
-	json_object_set_new(o, "bsp_entry", json_integer((json_int_t)cfg->entry_point));
-	json_object_set_new(o, "ap_entry", json_integer((json_int_t)cfg->entry_point));
+	struct vm *vm = reg_vm_vm(rv);
+	struct vm_boot_info bi = { .bsp_entry = cfg->entry_point,
+				   .ap_entry = cfg->entry_point };
+	if (vm)
+		vm_boot_info(vm, &bi);
+	json_object_set_new(o, "bsp_entry", json_integer((json_int_t)bi.bsp_entry));
+	json_object_set_new(o, "ap_entry", json_integer((json_int_t)bi.ap_entry));
+	json_object_set_new(o, "acpi_rsdp", bi.acpi_rsdp
+			    ? json_integer((json_int_t)bi.acpi_rsdp) : json_null());
 	json_object_set_new(o, "interrupt_mode",
 			    json_string(vmcfg_irq_mode_name(cfg->interrupt_mode)));
 	json_object_set_new(o, "dtb_addr", cfg->has_dtb

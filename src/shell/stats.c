@@ -37,6 +37,9 @@ static void print_counters(FILE *f, struct vm *vm, const struct vm_stats *s,
 	fprintf(f, "  Console bytes: %llu\n",
 		(unsigned long long)s->console_bytes);
 	fprintf(f, "  Reboots: %llu\n", (unsigned long long)s->reboots);
+	if (view->state == VM_STOPPED && vm_stop_reason(vm) != VM_STOP_NONE)
+		fprintf(f, "  Last stop: %s\n",
+			vm_stop_reason_text(vm_stop_reason(vm)));
 	if (s->has_boot_time)
 		fprintf(f, "  Boot time: %.3f ms\n",
 			(double)s->boot_time_ns / 1e6);
@@ -110,6 +113,12 @@ json_t *sh_vm_stats_json(struct reg_vm *v)
 		"reboots", (json_int_t)s.reboots,
 		"unassigned_pio", (json_int_t)s.unassigned_pio,
 		"unassigned_mmio", (json_int_t)s.unassigned_mmio);
+	json_object_set_new(o, "stop_reason",
+			    view.state == VM_STOPPED &&
+			    vm_stop_reason(view.vm) != VM_STOP_NONE
+			    ? json_string(vm_stop_reason_name(
+				      vm_stop_reason(view.vm)))
+			    : json_null());
 	json_object_set_new(o, "boot_time_ns", s.has_boot_time
 			    ? json_integer((json_int_t)s.boot_time_ns) : json_null());
 	json_object_set_new(o, "exits", json_pack(

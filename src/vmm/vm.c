@@ -4,7 +4,9 @@
  * Locking: vm->ctl serializes controller operations (start, stop, ...) on
  * this VM; vm->lock protects the state, the per-vCPU mailboxes and the
  * guest-event fields; vm->cond is broadcast on every change of those.
- * Runner threads never take vm->ctl.
+ * Runner threads never take vm->ctl.  vm->irq_lock keeps device interrupt
+ * lines (any thread, e.g. console input raising UART RX) from reaching a
+ * backend VM that is being replaced.
  *
  * Mailbox protocol (per vCPU): the controller sets `want` under the lock
  * and kicks; the runner acknowledges by setting `is` under the lock and
@@ -94,7 +96,8 @@ struct vm {
 	struct bus bus;
 	struct console *console;
 	struct vm_devices *devs;
-	struct backend_vm *bvm;
+	struct backend_vm *bvm;	/* replaced under irq_lock */
+	pthread_mutex_t irq_lock;	/* device lines vs. bvm replacement */
 	struct boot_plan plan;
 
 	struct vcpu *vcpus;
@@ -116,6 +119,7 @@ struct vm {
 	uint64_t start_ns;
 	uint64_t stop_ns;
 	uint64_t reboots;
+	struct vm_boot_info boot_info;	/* copy of the plan's, under lock */
 	bool force_requested;	/* a forced stop overtakes a graceful one */
 	/* state-change hook (vm_host_opts.on_state), fixed at creation */
 	void (*on_state)(void *ctx, struct vm *vm, enum vm_state old_state,
@@ -247,10 +251,30 @@ static void record_error_locked(struct vm *vm, const char *msg)
 
 /* ---- (re)building the machine ---------------------------------------- */
 
+static bool wants_irqchip(const struct vm *vm)
+{
+	return vm->cfg.interrupt_mode != VM_IRQ_NONE;
+}
+
+/*
+ * A device line (UART IRQ) of an irqchip VM -> the backend's set_irq.
+ * Any thread (console input raises RX); irq_lock keeps the backend VM
+ * from being replaced meanwhile.
+ */
+static void vm_irq_line(void *ctx, unsigned irq, bool level)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->irq_lock);
+	if (vm->bvm)
+		vm->ops->set_irq(vm->bvm, irq, level);
+	pthread_mutex_unlock(&vm->irq_lock);
+}
+
 static void destroy_backend(struct vm *vm)
 {
 	if (!vm->ops || !vm->vcpus)
 		return;
+	pthread_mutex_lock(&vm->irq_lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].bv)
 			vm->ops->vcpu_destroy(vm->vcpus[i].bv);
@@ -259,6 +283,7 @@ static void destroy_backend(struct vm *vm)
 	if (vm->bvm)
 		vm->ops->vm_destroy(vm->bvm);
 	vm->bvm = NULL;
+	pthread_mutex_unlock(&vm->irq_lock);
 }
 
 /*
@@ -271,14 +296,20 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 		.mem = &vm->mem,
 		.bus = &vm->bus,
 		.ncpus = vm->nvcpus,
-		.irqchip = vm->cfg.interrupt_mode != VM_IRQ_NONE,
+		.irqchip = wants_irqchip(vm),
+		.pic = vm_devices_pic(vm->devs),
+		.pit = vm_devices_pit(vm->devs),
 	};
 	int rc = boot_load(&vm->cfg, &vm->mem, &vm->plan, err);
 	if (rc)
 		return rc;
-	rc = vm->ops->vm_create(&p, &vm->bvm, err);
+	struct backend_vm *bvm = NULL;
+	rc = vm->ops->vm_create(&p, &bvm, err);
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&vm->irq_lock);
+	vm->bvm = bvm;
+	pthread_mutex_unlock(&vm->irq_lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		struct boot_cpu_state s;
@@ -295,6 +326,14 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 		for (size_t i = 0; i < vm->plan.ncode; i++)
 			vm->ops->code_written(vm->bvm, vm->plan.code[i].gpa,
 					      vm->plan.code[i].len);
+	pthread_mutex_lock(&vm->lock);
+	struct vm_boot_info *bi = &vm->boot_info;
+	snprintf(bi->protocol, sizeof(bi->protocol), "%s", vm->plan.protocol);
+	bi->bsp_entry = vm->plan.entry;
+	bi->ap_entry = vm->plan.ap_entry;
+	bi->acpi_rsdp = vm->plan.acpi_rsdp;
+	snprintf(bi->acpi_why, sizeof(bi->acpi_why), "%s", vm->plan.acpi_why);
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 fail:
 	destroy_backend(vm);
@@ -561,13 +600,17 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 			return cv_err_set(err, e, "cannot create a vCPU thread: %s",
 					  strerror(e));
 		r->started = true;
-		/* affinity from phys_cpu_sets: best effort (host may differ) */
-		if (!shared && i < vm->cfg.n_phys_cpu_sets &&
-		    vm->cfg.phys_cpu_sets[i]) {
+		/* affinity from phys_cpu_sets: best effort (host may differ);
+		 * one thread for all vCPUs (emu) gets the union of the sets */
+		uint64_t mask = 0;
+		for (unsigned k = 0; k < r->count; k++)
+			if (r->first + k < vm->cfg.n_phys_cpu_sets)
+				mask |= vm->cfg.phys_cpu_sets[r->first + k];
+		if (mask) {
 			cpu_set_t set;
 			CPU_ZERO(&set);
 			for (unsigned b = 0; b < 64; b++)
-				if (vm->cfg.phys_cpu_sets[i] & (1ull << b))
+				if (mask & (1ull << b))
 					CPU_SET(b, &set);
 			pthread_setaffinity_np(r->thread, sizeof(set), &set);
 		}
@@ -606,6 +649,7 @@ static int init_sync(struct vm *vm)
 		return -e;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->ctl, NULL);
+	pthread_mutex_init(&vm->irq_lock, NULL);
 	return 0;
 }
 
@@ -654,6 +698,8 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		rc = -(err && err->code ? err->code : ENODEV);
 		goto fail;
 	}
+	if (vm->ops->warm_up)
+		vm->ops->warm_up();	/* overlaps the steps below */
 
 	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
@@ -690,6 +736,13 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 			       err);
 	if (rc)
 		goto fail;
+	if (wants_irqchip(vm)) {
+		/* kvm brings its own PIC/PIT; emu uses cvisor's models */
+		if (vm->ops->userspace_irqchip &&
+		    (rc = vm_devices_add_pic_pit(vm->devs, err)))
+			goto fail;
+		vm_devices_set_irq_handler(vm->devs, vm_irq_line, vm);
+	}
 	rc = build_backend(vm, err);
 	if (rc)
 		goto fail;
@@ -721,6 +774,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	pthread_mutex_unlock(&vm->ctl);
 	pthread_mutex_destroy(&vm->ctl);
+	pthread_mutex_destroy(&vm->irq_lock);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_cond_destroy(&vm->cond);
 	free(vm);
@@ -881,6 +935,14 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 		vm->force_requested = false;
 		cvports_request_shutdown(vm_devices_cvports(vm->devs));
 		want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
+		/*
+		 * The ACPI power button raises the SCI through the backend's
+		 * interrupt controller: not under vm->lock (ctl still keeps
+		 * other controllers out; the loop below re-checks the state).
+		 */
+		pthread_mutex_unlock(&vm->lock);
+		acpi_pm_press_power_button(vm_devices_acpi_pm(vm->devs));
+		pthread_mutex_lock(&vm->lock);
 		while (vm->state != VM_STOPPED && !vm->force_requested &&
 		       cond_wait_until(vm, deadline) != ETIMEDOUT)
 			;
@@ -1057,6 +1119,32 @@ enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
 	enum vm_state s = vm->state;
 	pthread_mutex_unlock(&vm->lock);
 	return s;
+}
+
+const char *vm_stop_reason_text(enum vm_stop_reason r)
+{
+	switch (r) {
+	case VM_STOP_NONE:
+		return "";
+	case VM_STOP_DEBUG_EXIT:
+		return "debug exit";
+	case VM_STOP_POWEROFF:
+		return "powered off";
+	case VM_STOP_REBOOT:
+		return "reboot (on_reboot = stop)";
+	case VM_STOP_REQUESTED:
+		return "stopped by request";
+	case VM_STOP_ERROR:
+		return "error";
+	}
+	return "?";
+}
+
+void vm_boot_info(struct vm *vm, struct vm_boot_info *out)
+{
+	pthread_mutex_lock(&vm->lock);
+	*out = vm->boot_info;
+	pthread_mutex_unlock(&vm->lock);
 }
 
 struct vm_devices *vm_device_set(struct vm *vm) { return vm->devs; }

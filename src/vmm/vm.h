@@ -122,8 +122,9 @@ int vm_suspend(struct vm *vm, uint64_t timeout_ns, uint64_t *parked_ns,
 int vm_resume(struct vm *vm, struct cv_err *err);
 
 /*
- * Stop.  Graceful: ask the guest (shutdown-request port), wait up to
- * timeout_ns for it to power off, then force.  force: kick every vCPU out
+ * Stop.  Graceful: ask the guest (shutdown-request port 0x5f0 and the ACPI
+ * power button: PWRBTN_STS, SCI when enabled), wait up to timeout_ns
+ * (0 = 10 s) for it to power off, then force.  force: kick every vCPU out
  * at once.  Returns when the VM is Stopped.
  */
 int vm_stop(struct vm *vm, bool force, uint64_t timeout_ns,
@@ -149,6 +150,21 @@ enum vm_stop_reason vm_stop_reason(struct vm *vm);
 int vm_exit_code(struct vm *vm);
 /* Last backend error sentence ("" when none). */
 void vm_last_error(struct vm *vm, char *buf, size_t len);
+
+/*
+ * The same reasons in words for people (`vm show --stats`): "powered
+ * off", "debug exit", ...; "" for VM_STOP_NONE.
+ */
+const char *vm_stop_reason_text(enum vm_stop_reason r);
+
+/* What the last boot load did (for `vm show --config`). */
+struct vm_boot_info {
+	char protocol[16];		/* "raw", "pvh", ... */
+	uint64_t bsp_entry, ap_entry;	/* linear addresses */
+	uint64_t acpi_rsdp;		/* 0: no ACPI tables, see acpi_why */
+	char acpi_why[120];
+};
+void vm_boot_info(struct vm *vm, struct vm_boot_info *out);
 
 /* Snapshot of the vCPUs (n = cpu_num entries) and counters. */
 void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n);

@@ -72,7 +72,12 @@ static void test_default_set(void **state)
 	assert_int_equal(vm_devices_uart_count(d), 1);
 	struct vm_device_info info[16];
 	size_t n = vm_devices_describe(d, info, 16);
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 10);	/* + RTC, + 3 ACPI PM ranges */
+	const struct vm_device_info *rtc = find(info, n, "rtc-cmos");
+	assert_non_null(rtc);
+	assert_int_equal(rtc->base, 0x70);
+	assert_int_equal(rtc->len, 2);
+	assert_null(find(info, n, "pic-master"));	/* only on request */
 	const struct vm_device_info *com1 = find(info, n, "com1");
 	assert_non_null(com1);
 	assert_int_equal(com1->base, 0x3f8);
@@ -89,9 +94,19 @@ static void test_default_set(void **state)
 		assert_int_equal(p->irq, -1);
 	}
 	assert_int_equal(find(info, n, "shutdown-request")->base, 0x5f0);
+	/* the ACPI fixed hardware the FADT describes */
+	const struct vm_device_info *evt = find(info, n, "acpi-pm1a-evt");
+	assert_non_null(evt);
+	assert_int_equal(evt->base, ACPI_PM1_EVT_PORT);
+	assert_int_equal(evt->len, 4);
+	assert_int_equal(evt->irq, ACPI_SCI_IRQ);
+	assert_string_equal(evt->kind, "acpi-pm");
+	assert_int_equal(find(info, n, "acpi-pm1a-cnt")->base, 0x604);
+	assert_int_equal(find(info, n, "acpi-reset")->base, 0xcf9);
+	assert_non_null(vm_devices_acpi_pm(d));
 	/* describe with a short array still reports the total */
-	assert_int_equal(vm_devices_describe(d, info, 2), 6);
-	assert_int_equal(vm_devices_describe(d, NULL, 0), 6);
+	assert_int_equal(vm_devices_describe(d, info, 2), 10);
+	assert_int_equal(vm_devices_describe(d, NULL, 0), 10);
 
 	vm_devices_destroy(d);
 	assert_int_equal(bus->pio.n, 0);
@@ -153,7 +168,7 @@ static void test_two_uarts(void **state)
 
 	struct vm_device_info info[16];
 	size_t n = vm_devices_describe(d, info, 16);
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 12);
 	const struct vm_device_info *c1 = find(info, n, "com1");
 	const struct vm_device_info *c2 = find(info, n, "com2");
 	const struct vm_device_info *mm = find(info, n, "uart-mmio");
@@ -235,6 +250,36 @@ static void test_ports_and_reset(void **state)
 	free(bus);
 }
 
+/* The SCI goes through the same irq handler as the UARTs, as IRQ 9. */
+static void test_sci_routing(void **state)
+{
+	(void)state;
+	struct bus *bus = malloc(sizeof(*bus));
+	bus_init(bus);
+	struct vm_devices *d = NULL;
+	struct irqlog irqs = { 0 };
+	assert_int_equal(vm_devices_create(&d, bus, NULL, NULL,
+					   (struct vm_event_sink){ 0 }, NULL), 0);
+	vm_devices_set_irq_handler(d, irq_fn, &irqs);
+	bus_write(bus, BUS_PIO, ACPI_PM1_EVT_PORT + 2, 2, ACPI_PM1_EN_PWRBTN);
+	assert_int_equal(irqs.n, 0);
+	assert_true(acpi_pm_press_power_button(vm_devices_acpi_pm(d)));
+	assert_int_equal(irqs.n, 1);
+	assert_int_equal(irqs.irq[0], ACPI_SCI_IRQ);
+	assert_true(irqs.level[0]);
+	bus_write(bus, BUS_PIO, ACPI_PM1_EVT_PORT, 2, ACPI_PM1_STS_PWRBTN);
+	assert_int_equal(irqs.n, 2);
+	assert_false(irqs.level[1]);
+	/* reset drops a raised line */
+	acpi_pm_press_power_button(vm_devices_acpi_pm(d));
+	vm_devices_reset(d);
+	assert_int_equal(irqs.n, 4);
+	assert_false(irqs.level[3]);
+	assert_int_equal(bus_read(bus, BUS_PIO, ACPI_PM1_EVT_PORT, 4), 0);
+	vm_devices_destroy(d);
+	free(bus);
+}
+
 static void test_failure_undoes(void **state)
 {
 	(void)state;
@@ -294,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_default_set),
 		cmocka_unit_test(test_two_uarts),
 		cmocka_unit_test(test_ports_and_reset),
+		cmocka_unit_test(test_sci_routing),
 		cmocka_unit_test(test_failure_undoes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

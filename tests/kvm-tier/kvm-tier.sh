@@ -15,7 +15,9 @@
 #                    with ARGS (split on spaces), stdin /dev/null, the working
 #                    directory this script was started in, and the environment
 #                    CVISOR_TEST_ACCEL=kvm CVISOR_TEST_TIER=kvm-in-tcg
-#                    HOME=/tmp TMPDIR=/tmp XDG_STATE_HOME=/tmp/state.  Under
+#                    HOME=/tmp TMPDIR=/tmp XDG_STATE_HOME=/tmp/state
+#                    LINUX_BZIMAGE=/linux/vmlinuz (the tier's own kernel,
+#                    for tests that boot Linux under KVM).  Under
 #                    TCG every exit costs ~50 us and host load shows through,
 #                    so timing bars can use CVISOR_TEST_TIER to scale.
 #   --data FILE      a file or directory the tests need, copied to the same
@@ -24,9 +26,12 @@
 #   --keeper EXE     a program /init starts before the tests and leaves
 #                    running (kvm-tier-keeper: holds KVM vCPUs so KVM's
 #                    static keys do not flip on every VM create/destroy).
-#   --cache DIR      where downloads and the cached base image live (default
-#                    ./kvm-tier-cache).  $KVM_TIER_CACHE, when set, wins, so
-#                    several build directories can share one download.
+#   --cache DIR      where the cached base image lives (default
+#                    ./kvm-tier-cache).  $KVM_TIER_CACHE, when set, wins.
+#                    The .debs (kernel, busybox) go to the per-user cache
+#                    $CVISOR_CACHE/debs (default ~/.cache/cvisor/debs), which
+#                    tests/boot/fetch_linux.sh shares: one kernel download
+#                    per machine.  .debs already in DIR/debs are used too.
 #   --timeout SECS   wall-clock limit for the whole QEMU run (default 540).
 #   Per-test limit inside the guest: $KVM_TIER_TEST_TIMEOUT (default 300 s).
 #   Extra guest kernel arguments (debugging): $KVM_TIER_KERNEL_ARGS.
@@ -77,6 +82,7 @@ done
 CACHE=${KVM_TIER_CACHE:-$CACHE}
 mkdir -p "$CACHE" || die "cannot create the cache directory $CACHE"
 CACHE=$(cd "$CACHE" && pwd)
+DEBS=${CVISOR_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/cvisor}/debs
 cleanup() {
 	rm -rf "$CACHE"/run-root.$$ "$CACHE"/run.$$.cpio "$CACHE"/initrd.$$.img \
 		"$CACHE"/base-root.$$ "$CACHE"/kernel-*.$$ "$CACHE"/busybox-deb.$$ \
@@ -128,23 +134,23 @@ resolve_kernel_pkg() {
 }
 
 # Newest cached .deb matching a glob, or "".
-cached_deb() { ls -1 "$CACHE"/debs/$1 2>/dev/null | sort -V | tail -1; }
+cached_deb() { ls -1 "$DEBS"/$1 "$CACHE"/debs/$1 2>/dev/null | sort -V | tail -1; }
 
 fetch_kernel() {
-	mkdir -p "$CACHE/debs"
+	mkdir -p "$DEBS" || die "cannot create the download cache $DEBS"
 	local kpkg deb
 	kpkg=$(resolve_kernel_pkg)
 	if [ -n "$kpkg" ]; then
 		deb=$(cached_deb "${kpkg}_*.deb")
 		if [ -z "$deb" ]; then
 			say "downloading $kpkg (apt-get download)"
-			(cd "$CACHE/debs" && apt-get download -qq "$kpkg" >/dev/null 2>&1)
+			(cd "$DEBS" && apt-get download -qq "$kpkg" >/dev/null 2>&1)
 			deb=$(cached_deb "${kpkg}_*.deb")
 		fi
 	fi
 	# offline: any cloud kernel downloaded before will do
 	[ -n "${deb:-}" ] || deb=$(cached_deb 'linux-image-*-cloud-amd64_*.deb')
-	[ -n "${deb:-}" ] || skip "cannot download a Debian cloud kernel (apt-get download $FLAVOR_META's image failed: no network or no apt lists) and none is cached in $CACHE/debs"
+	[ -n "${deb:-}" ] || skip "cannot download a Debian cloud kernel (apt-get download $FLAVOR_META's image failed: no network or no apt lists) and none is cached in $DEBS"
 	KERNEL_DEB=$deb
 	KPKG=$(basename "$deb"); KPKG=${KPKG%%_*}
 	KVER=${KPKG#linux-image-}
@@ -154,7 +160,7 @@ fetch_busybox() {
 	local deb
 	deb=$(cached_deb 'busybox-static_*.deb')
 	if [ -z "$deb" ]; then
-		(cd "$CACHE/debs" && apt-get download -qq busybox-static >/dev/null 2>&1)
+		(cd "$DEBS" && apt-get download -qq busybox-static >/dev/null 2>&1)
 		deb=$(cached_deb 'busybox-static_*.deb')
 	fi
 	if [ -n "$deb" ]; then
@@ -242,7 +248,7 @@ while IFS="$tab" read -r name exe cwd args; do
 	mkdir -p "$cwd" && cd "$cwd" || cd /tmp
 	t0=$(up)
 	env CVISOR_TEST_ACCEL=kvm CVISOR_TEST_TIER=kvm-in-tcg HOME=/tmp \
-		TMPDIR=/tmp XDG_STATE_HOME=/tmp/state \
+		TMPDIR=/tmp XDG_STATE_HOME=/tmp/state LINUX_BZIMAGE=/linux/vmlinuz \
 		"$exe" $args </dev/null 2>&1 &
 	pid=$!
 	( sleep "$limit"; [ -d /proc/$pid ] && overtime $pid ) &
@@ -277,7 +283,7 @@ build_base() {
 	mv "$CACHE/vmlinuz-$KVER.$$" "$CACHE/vmlinuz-$KVER"
 	BASE_ROOT=$CACHE/base-root.$$
 	rm -rf "$BASE_ROOT"
-	mkdir -p "$BASE_ROOT"/{bin,sbin,modules,proc,sys,dev,tmp,kvmtier}
+	mkdir -p "$BASE_ROOT"/{bin,sbin,modules,proc,sys,dev,tmp,kvmtier,linux}
 	case $BUSYBOX_SRC in
 	deb:*)	local bb=$CACHE/busybox-deb.$$
 		rm -rf "$bb"; mkdir -p "$bb"
@@ -285,6 +291,7 @@ build_base() {
 		cp "$bb/bin/busybox" "$BASE_ROOT/bin/busybox"; rm -rf "$bb";;
 	host:*) cp "${BUSYBOX_SRC#host:}" "$BASE_ROOT/bin/busybox";;
 	esac
+	cp "$CACHE/vmlinuz-$KVER" "$BASE_ROOT/linux/vmlinuz" || die "cannot copy vmlinuz"
 	MOD_ORDER=()
 	add_module kvm_amd
 	printf '%s\n' "${MOD_ORDER[*]}" >"$BASE_ROOT/modules/order"

@@ -236,7 +236,8 @@ static void test_show_golden(void **state)
 		   "  Ramdisk:        none\n"
 		   "  Cmdline:        (none)\n"
 		   "  Boot Protocol:  raw (cpu mode real)\n"
-		   "  On Reboot:      reset\n");
+		   "  On Reboot:      reset\n"
+		   "  ACPI Tables:    RSDP at 0xe0000\n");
 	char backend[64];
 	snprintf(backend, sizeof(backend), "  Backend:        %s (",
 		 sht_accel_name());
@@ -245,8 +246,9 @@ static void test_show_golden(void **state)
 	assert_null(strstr(t.out, "Statistics:"));
 
 	RUN(&t, 0, "vm show 0 -s");
+	/* COM1, 5 cvisor ports, 3 ACPI PM ranges */
 	expect_has("stats", t.out, "\nStatistics:\n  MMIO devices: 0\n"
-				   "  Port I/O devices: 6\n");
+				   "  Port I/O devices: 10\n");	/* + RTC, + 3 ACPI */
 	expect_has("stats", t.out, "\n  Reboots: 0\n");
 	expect_match("stats", t.out, "^  Boot time: [0-9]+\\.[0-9]{3} ms$");
 	expect_match("stats", t.out, "^    com1 +[0-9]+ reads, [1-9][0-9]* writes$");
@@ -267,6 +269,8 @@ static void test_show_golden(void **state)
 		     "READ\\|WRITE\\|EXECUTE  map alloc  host 0x[0-9a-f]+");
 	expect_match("full", t.out, "^  com1 +uart16550 +port 0x3f8-0x3ff +IRQ 4$");
 	expect_match("full", t.out, "^  debug-exit +debug-exit +port 0xf4-0xf4 +no IRQ$");
+	expect_match("full", t.out, "^  acpi-pm1a-evt +acpi-pm +port 0x600-0x603 +IRQ 9$");
+	expect_match("full", t.out, "^  rtc-cmos +rtc-cmos +port 0x70-0x71 +IRQ 8$");
 	assert_null(strstr(t.out, "Use 'vm show"));
 
 	RUN(&t, 0, "vm show 0 --format json");
@@ -274,7 +278,9 @@ static void test_show_golden(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "state")), "Suspended");
 	assert_int_equal(json_array_size(json_object_get(j, "vcpus")), 1);
-	assert_int_equal(json_array_size(json_object_get(j, "devices")), 6);
+	assert_int_equal(json_array_size(json_object_get(j, "devices")), 10);	/* RTC, ACPI */
+	assert_int_equal(json_integer_value(json_object_get(
+		json_object_get(j, "config"), "acpi_rsdp")), 0xe0000);
 	assert_true(json_is_integer(json_object_get(
 		json_array_get(json_object_get(j, "vcpus"), 0), "rip")));
 	assert_int_equal(json_integer_value(json_object_get(
@@ -647,6 +653,42 @@ static void test_graceful_stop_ticker(void **state)
 	assert_int_equal(strncmp(t.out, "tick 0\ntick 1\n", 14), 0);
 	RUN(&t, 0, "vm show 0");
 	expect_has("show", t.out, "  Exit code: 0\n");
+	cap_detach(&cap);
+	sht_teardown(&t);
+}
+
+/*
+ * The ACPI guests through the shell: `vm stop` presses the power button;
+ * acpi_off powers off (show --stats says so, in table and JSON), and
+ * acpi_ignore is forced after --timeout.
+ */
+static void test_graceful_stop_acpi(void **state)
+{
+	(void)state;
+	struct shtest t;
+	struct capture cap;
+	sht_setup(&t, NULL);
+	RUN(&t, 0, "vm create %s %s", sht_cfg("acpi_off"),
+	    sht_cfg("acpi_ignore"));
+	cap_attach(&cap, t.reg, 0);
+	RUN(&t, 0, "vm start 0; vm start --detach 1");
+	assert_true(cap_wait(&cap, 0, "acpi_off: waiting for the power button\n",
+			     T_OUT));
+	RUN(&t, 0, "vm stop 0 1 --timeout 1");
+	assert_int_equal(state_of(&t, 0), VM_STOPPED);
+	assert_int_equal(state_of(&t, 1), VM_STOPPED);
+	assert_true(cap_wait(&cap, 0, "acpi_off: power button, powering off\n",
+			     T_OUT));
+	RUN(&t, 0, "vm show 0 --stats");
+	expect_has("show", t.out, "  Last stop: powered off\n");
+	RUN(&t, 0, "vm show 1 --stats");
+	expect_has("show", t.out, "  Last stop: stopped by request\n");
+	RUN(&t, 0, "vm stats 0 --format json");
+	json_t *j = json_loads(t.out, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j,
+			    "stop_reason")), "poweroff");
+	json_decref(j);
 	cap_detach(&cap);
 	sht_teardown(&t);
 }
@@ -1050,6 +1092,7 @@ int main(void)
 		cmocka_unit_test(test_suspend_resume_ticker),
 		cmocka_unit_test(test_force_stop_spinner),
 		cmocka_unit_test(test_graceful_stop_ticker),
+		cmocka_unit_test(test_graceful_stop_acpi),
 		cmocka_unit_test(test_restart_from_tick0),
 		cmocka_unit_test(test_smp4_suspend_blk4),
 		cmocka_unit_test(test_delete),

@@ -9,6 +9,7 @@
  * Also here: IN/OUT, CPUID, the fault hooks and the block hook that is
  * the only place a run is stopped (see emu.c).
  */
+#include "cpuid.h"
 #include "emu_int.h"
 #include "emu_tramp.h"
 
@@ -234,10 +235,6 @@ static void pio_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
 
 /* ---- CPUID ---- */
 
-struct cpuid_regs {
-	uint32_t a, b, c, d;
-};
-
 #define SIG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | \
 			 (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
@@ -246,48 +243,77 @@ struct cpuid_regs {
  * feature words are unicorn's own (its decoder rejects instructions whose
  * bit it does not set) plus FPU/PSE/TSC/MSR/PAE/PGE, which it implements
  * without advertising; NX and SYSCALL are absent (unicorn masks them).
+ * The identity and topology parts (leaf 1 APIC ID and counts, the
+ * hypervisor bit and leaf, 0xB/0x1F, 0x80000008 ECX) come from
+ * src/common/cpuid.h, as on the kvm backend.
  */
-static struct cpuid_regs cpuid_leaf(const struct emu_vcpu *v, uint32_t leaf)
+static struct cv_cpuid_regs cpuid_leaf(const struct emu_vcpu *v,
+				       uint32_t leaf, uint32_t sub)
 {
+	struct cv_cpuid_regs r = { 0, 0, 0, 0 };
+	unsigned n = v->vm->ncpus;
 	switch (leaf) {
 	case 0:	/* max leaf, vendor "cvisorcvisor" (EBX, EDX, ECX) */
-		return (struct cpuid_regs){ 7, SIG('c', 'v', 'i', 's'),
+		r = (struct cv_cpuid_regs){ CV_CPUID_TOPO_LEAF,
+					    SIG('c', 'v', 'i', 's'),
 					    SIG('i', 's', 'o', 'r'),
 					    SIG('o', 'r', 'c', 'v') };
+		break;
 	case 1:
-		return (struct cpuid_regs){
+		r = (struct cv_cpuid_regs){
 			0x663,
-			(uint32_t)v->index << 24 | 8u << 8,	/* APIC id, clflush 64 */
-			0x02182200u | 1u << 31,		/* + hypervisor */
+			8u << 8,			/* clflush 64 */
+			0x02182200u,
 			0x07088100u | 0x2079u,	/* + FPU PSE TSC MSR PAE PGE */
 		};
+		cv_cpuid_leaf1(&r, v->index, n);
+		break;
 	case 7:
-		return (struct cpuid_regs){ 0, 0x00180108u, 0, 0 };
-	case 0x40000000:	/* hypervisor leaf: "cvisor" */
-		return (struct cpuid_regs){ 0x40000000, SIG('c', 'v', 'i', 's'),
-					    SIG('o', 'r', 0, 0), 0 };
+		if (sub == 0)
+			r.ebx = 0x00180108u;
+		break;
+	case CV_CPUID_TOPO_LEAF:
+		cv_cpuid_topology(&r, sub, v->index, n);
+		break;
+	case CV_CPUID_HV_BASE:
+		cv_cpuid_hv_leaf(&r);
+		break;
 	case 0x80000000:
-		return (struct cpuid_regs){ 0x80000008, 0, 0, 0 };
+		r.eax = 0x80000008;
+		break;
 	case 0x80000001:	/* LAHF/ABM; RDTSCP, LM */
-		return (struct cpuid_regs){ 0x663, 0, 0x00001031u,
+		r = (struct cv_cpuid_regs){ 0x663, 0, 0x00001031u,
 					    1u << 27 | 1u << 29 };
+		break;
 	case 0x80000008:
-		return (struct cpuid_regs){ v->vm->phys_bits | 48u << 8, 0, 0,
-					    0 };
+		r.eax = v->vm->phys_bits | 48u << 8;
+		cv_cpuid_ext8(&r, n);
+		break;
 	default:
-		return (struct cpuid_regs){ 0, 0, 0, 0 };
+		break;
 	}
+	return r;
 }
 
+/*
+ * Unicorn 2.0.1 calls the UC_HOOK_INSN CPUID callback before its own
+ * CPUID emulation and skips that emulation when the callback returns 1.
+ * Measured (a probe: the hook writes 0x11111111.. to EAX-EDX, then `xor
+ * eax,eax; cpuid`): returning 1 leaves the hook's values, returning 0 lets
+ * unicorn's minimal CPUID overwrite all four registers (EAX-EDX = 0 for
+ * leaf 0).  The cpuid guest (tests/vmm/test_platform.c) checks the result.
+ */
 static int on_cpuid(uc_engine *uc, void *opaque)
 {
 	struct emu_vcpu *v = opaque;
 	(void)uc;
-	struct cpuid_regs r = cpuid_leaf(v, (uint32_t)emu_rd(v, UC_X86_REG_RAX));
-	emu_wr(v, UC_X86_REG_RAX, r.a);
-	emu_wr(v, UC_X86_REG_RBX, r.b);
-	emu_wr(v, UC_X86_REG_RCX, r.c);
-	emu_wr(v, UC_X86_REG_RDX, r.d);
+	struct cv_cpuid_regs r = cpuid_leaf(v,
+		(uint32_t)emu_rd(v, UC_X86_REG_RAX),
+		(uint32_t)emu_rd(v, UC_X86_REG_RCX));
+	emu_wr(v, UC_X86_REG_RAX, r.eax);
+	emu_wr(v, UC_X86_REG_RBX, r.ebx);
+	emu_wr(v, UC_X86_REG_RCX, r.ecx);
+	emu_wr(v, UC_X86_REG_RDX, r.edx);
 	return 1;	/* skip unicorn's own CPUID */
 }
 
@@ -303,12 +329,28 @@ void emu_request_event(struct emu_vcpu *v)
 	atomic_store_explicit(&v->stop_wanted, true, memory_order_relaxed);
 }
 
-static bool slice_over(struct emu_vcpu *v)
+/* The slice or the timer deadline passed (clock read every few blocks). */
+static bool deadline_over(struct emu_vcpu *v)
 {
 	if (!v->deadline_ns || --v->slice_countdown)
 		return false;
 	v->slice_countdown = EMU_SLICE_CHECK;
-	return emu_now_ns() >= v->deadline_ns;
+	uint64_t now = emu_now_ns();
+	if (now < v->deadline_ns)
+		return false;
+	if (v->slice_end && now >= v->slice_end)
+		v->trap.sliced = true;
+	else
+		v->trap.timer = true;
+	return true;
+}
+
+/* A waiting interrupt can be taken at this block boundary. */
+static bool irq_window(struct emu_vcpu *v)
+{
+	if (v->shadow_blocks)
+		return --v->shadow_blocks == 0;
+	return emu_irq_enabled(v);
 }
 
 /*
@@ -330,8 +372,11 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size,
 	if (atomic_load_explicit(&v->stop_wanted, memory_order_relaxed)) {
 		v->trap.hook_stop = true;
 		uc_emu_stop(uc);
-	} else if (slice_over(v)) {
-		v->trap.hook_stop = v->trap.sliced = true;
+	} else if (v->irq_watch && irq_window(v)) {
+		v->trap.hook_stop = v->trap.irq = true;
+		uc_emu_stop(uc);
+	} else if (deadline_over(v)) {
+		v->trap.hook_stop = true;
 		uc_emu_stop(uc);
 	}
 }
@@ -349,16 +394,44 @@ static void record_exception(struct emu_vcpu *v, uint32_t vector)
 	uc_emu_stop(v->uc);
 }
 
+/*
+ * Exceptions and `int n`: delivered right here through the guest's
+ * IVT/IDT (unicorn left RIP at a faulting instruction, after a trapping
+ * one), or between runs when that needs the engine stopped.  A vector
+ * whose gate is unusable ends the run (emu_fault.c decides what it means).
+ */
 static void on_intr(uc_engine *uc, uint32_t intno, void *opaque)
 {
-	(void)uc;
-	record_exception(opaque, intno);
+	struct emu_vcpu *v = opaque;
+	if (v->booting || !emu_gate_usable(v, intno)) {
+		record_exception(v, intno);
+		return;
+	}
+	uint64_t rip = emu_rd(v, UC_X86_REG_RIP);
+	bool need_stop = false;
+	if (emu_deliver(v, intno, rip, true, &need_stop)) {
+		v->trap.deliver_failed = true;
+		uc_emu_stop(uc);
+	} else if (need_stop) {
+		v->trap.redeliver = true;
+		v->trap.vector = intno;
+		v->trap.rip = rip;
+		uc_emu_stop(uc);
+	}
 }
 
+/* #UD comes here, not to UC_HOOK_INTR: delivered between runs. */
 static bool on_invalid_insn(uc_engine *uc, void *opaque)
 {
-	(void)uc;
-	record_exception(opaque, 6);	/* #UD */
+	struct emu_vcpu *v = opaque;
+	if (v->booting || !emu_gate_usable(v, 6)) {
+		record_exception(v, 6);
+		return true;
+	}
+	v->trap.redeliver = true;
+	v->trap.vector = 6;
+	v->trap.rip = emu_rd(v, UC_X86_REG_RIP);
+	uc_emu_stop(uc);
 	return true;
 }
 

@@ -10,16 +10,27 @@
  * running KVM_RUN return -EINTR.  vcpu_run unblocks that one signal in its
  * thread.  kick_pending is the source of truth and is re-checked after
  * every clear of immediate_exit and before every KVM_RUN, so a kick is
- * never lost.  The only process-wide state is the signal handler,
- * installed once with pthread_once.
+ * never lost.
+ *
+ * Process-wide state: the kick signal handler (installed once with
+ * pthread_once) and one documented cache, KVM_GET_SUPPORTED_CPUID's table
+ * (a fact about the host kernel and CPU, ~0.35 ms to read on this nested
+ * host).  The warm_up op, which vm_create calls first thing, starts a
+ * helper thread that fills it while the VM layer maps memory, builds
+ * devices, loads images and creates the KVM VM; a VM that needs the table
+ * before the helper published it reads it itself (see supported_cpuid).  Each vCPU then gets its own copy shaped by src/common/cpuid.h
+ * (APIC IDs, topology from cpu_num, the "cvisor" hypervisor leaf) through
+ * KVM_SET_CPUID2.
  */
 #include "backend.h"
+#include "cpuid.h"
 #include "kvm_exit.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +49,10 @@
 #define PRIVATE_WINDOW_SIZE 0x4000ull
 #define PRIVATE_WINDOW_TOP 0xfffbc000ull
 
-#define CPUID_HV_BASE 0x40000000u
+#define CPUID_HV_BASE CV_CPUID_HV_BASE
 /* KVM's own leaves move here so Linux still finds them (it scans by 0x100). */
 #define CPUID_KVM_RELOC 0x40000100u
+#define CPUID_EXTRA 8		/* entries a vCPU table adds to the host's */
 
 #define CR0_PE 0x1ull
 #define CR0_ET 0x10ull
@@ -55,7 +67,8 @@ struct backend_vm {
 	size_t run_size;
 	bool irqchip;
 	struct bus *bus;
-	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID, read once */
+	unsigned ncpus;
+	const struct kvm_cpuid2 *cpuid;	/* the process-wide cache, see top */
 };
 
 struct backend_vcpu {
@@ -302,27 +315,140 @@ static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 	return 0;
 }
 
-static int load_supported_cpuid(struct backend_vm *vm, struct cv_err *err)
+/* ---- the supported-CPUID cache (process-wide, see the top) ------------ */
+
+/*
+ * The cache: published once with a compare-and-swap, never freed (it
+ * stays reachable).  Whoever needs it and finds it empty queries KVM
+ * itself instead of waiting for the helper thread, which a loaded host
+ * may have descheduled; the first answer published wins and a later one
+ * is dropped.  Failures are not cached (the next VM asks again).
+ */
+static _Atomic(struct kvm_cpuid2 *) sup_cache;
+/*
+ * The helper's buffer: room for the usual answer (this host: 59 entries)
+ * without malloc, so the helper never creates a malloc arena of its own.
+ * The 8-byte header fits in the spare entry; both are 4-byte aligned.
+ */
+#define SUP_STATIC_ENTRIES 256
+static struct kvm_cpuid_entry2 sup_static[SUP_STATIC_ENTRIES + 1];
+static atomic_flag sup_static_taken = ATOMIC_FLAG_INIT;
+
+static struct kvm_cpuid2 *sup_alloc(uint32_t n, bool *is_static)
 {
-	for (uint32_t n = 64; n <= 4096; n *= 2) {
-		/* room for the leaves vcpu_create may add */
-		size_t bytes = sizeof(struct kvm_cpuid2) +
-			       (n + 2) * sizeof(struct kvm_cpuid_entry2);
-		struct kvm_cpuid2 *c = calloc(1, bytes);
-		if (!c)
-			return cv_err_set(err, ENOMEM, "out of memory for the CPUID table");
-		c->nent = n;
-		int rc = xioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
-		if (rc == 0) {
-			vm->cpuid = c;
-			return 0;
-		}
+	*is_static = n <= SUP_STATIC_ENTRIES &&
+		     !atomic_flag_test_and_set(&sup_static_taken);
+	if (*is_static)
+		return (struct kvm_cpuid2 *)sup_static;
+	return calloc(1, sizeof(struct kvm_cpuid2) +
+			 n * sizeof(struct kvm_cpuid_entry2));
+}
+
+static void sup_free(struct kvm_cpuid2 *c, bool is_static)
+{
+	if (is_static)
+		atomic_flag_clear(&sup_static_taken);
+	else
 		free(c);
-		if (rc != -E2BIG)
-			return cv_err_set(err, -rc, "KVM_GET_SUPPORTED_CPUID failed: %s",
-					  strerror(-rc));
+}
+
+/* Ask KVM; 0 and *out (caller owns, see is_static) or -errno. */
+static int sup_query(struct kvm_cpuid2 **out, bool *is_static,
+		     struct cv_err *err)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return cv_err_set(err, e, "cannot open /dev/kvm: %s",
+				  strerror(e));
 	}
-	return cv_err_set(err, E2BIG, "KVM_GET_SUPPORTED_CPUID wants more than 4096 entries");
+	int rc = -E2BIG;
+	for (uint32_t n = SUP_STATIC_ENTRIES; n <= 4096 && rc == -E2BIG;
+	     n *= 2) {
+		struct kvm_cpuid2 *c = sup_alloc(n, is_static);
+		if (!c) {
+			close(fd);
+			return cv_err_set(err, ENOMEM,
+					  "out of memory for the CPUID table");
+		}
+		c->nent = n;
+		rc = xioctl(fd, KVM_GET_SUPPORTED_CPUID, c);
+		if (rc == 0)
+			*out = c;
+		else
+			sup_free(c, *is_static);
+	}
+	close(fd);
+	if (rc == -E2BIG)
+		return cv_err_set(err, E2BIG,
+				  "KVM_GET_SUPPORTED_CPUID wants more than 4096 entries");
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_GET_SUPPORTED_CPUID failed: %s",
+				  strerror(-rc));
+	return 0;
+}
+
+static int supported_cpuid(const struct kvm_cpuid2 **out, struct cv_err *err)
+{
+	struct kvm_cpuid2 *c = atomic_load(&sup_cache), *mine = NULL;
+	struct kvm_cpuid2 *none = NULL;
+	bool is_static = false;
+	if (!c) {
+		int rc = sup_query(&mine, &is_static, err);
+		if (rc)
+			return rc;
+		if (atomic_compare_exchange_strong(&sup_cache, &none, mine)) {
+			c = mine;
+		} else {
+			sup_free(mine, is_static);	/* the helper won */
+			c = none;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+static void *warm_main(void *arg)
+{
+	const struct kvm_cpuid2 *c;
+	(void)arg;
+	/* best effort: glibc's thread attributes cannot ask for SCHED_IDLE */
+	struct sched_param sp = { .sched_priority = 0 };
+	sched_setscheduler(0, SCHED_IDLE, &sp);
+	supported_cpuid(&c, NULL);
+	return NULL;
+}
+
+/*
+ * Start reading the supported-CPUID table on a helper thread (once per
+ * process).  The helper switches itself to SCHED_IDLE: on an idle core
+ * it runs at once, on a busy host it does not compete with the VMM's own
+ * threads.  Best effort: without a helper, or before it is done, the VM
+ * queries KVM itself.  The thread is
+ * detached; it does only that one query.
+ */
+static pthread_once_t warm_once = PTHREAD_ONCE_INIT;
+
+static void warm_start(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	if (pthread_attr_init(&a))
+		return;
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	/* the helper must not take the host signals the VMM waits for */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_create(&t, &a, warm_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+}
+
+static void kvm_warm_up(void)
+{
+	pthread_once(&warm_once, warm_start);
 }
 
 static int check_vcpu_count(struct backend_vm *vm, unsigned ncpus,
@@ -346,7 +472,6 @@ static void kvm_vm_destroy(struct backend_vm *vm)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	free(vm->cpuid);
 	free(vm);
 }
 
@@ -363,6 +488,7 @@ static int kvm_vm_create(const struct backend_vm_params *p,
 	vm->vm_fd = -1;
 	vm->bus = p->bus;
 	vm->irqchip = p->irqchip;
+	vm->ncpus = p->ncpus;
 
 	rc = open_kvm(&vm->kvm_fd, &vm->run_size, err);
 	if (rc) {
@@ -381,7 +507,7 @@ static int kvm_vm_create(const struct backend_vm_params *p,
 	if (!rc && p->irqchip)
 		rc = create_irqchip(vm, err);
 	if (!rc)
-		rc = load_supported_cpuid(vm, err);
+		rc = supported_cpuid(&vm->cpuid, err);
 	if (rc)
 		goto fail;
 	*out = vm;
@@ -410,51 +536,112 @@ static void kvm_code_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 
 /* ---- vCPU -------------------------------------------------------------- */
 
-static void set_signature(struct kvm_cpuid_entry2 *e)
+static struct cv_cpuid_regs regs_of(const struct kvm_cpuid_entry2 *e)
 {
-	/* "cvisor" in EBX:ECX:EDX, NUL-padded like "KVMKVMKVM\0\0\0" */
-	static const char sig[12] = "cvisor";
-	memset(e, 0, sizeof(*e));
-	e->function = CPUID_HV_BASE;
-	e->eax = CPUID_HV_BASE;		/* no further cvisor leaves */
-	memcpy(&e->ebx, sig, 4);
-	memcpy(&e->ecx, sig + 4, 4);
-	memcpy(&e->edx, sig + 8, 4);
+	return (struct cv_cpuid_regs){ e->eax, e->ebx, e->ecx, e->edx };
 }
 
-/* Per-vCPU copy of the supported table: APIC ids and the hypervisor leaf. */
-static struct kvm_cpuid2 *vcpu_cpuid(const struct kvm_cpuid2 *sup,
-				     unsigned index)
+static void put_regs(struct kvm_cpuid_entry2 *e, const struct cv_cpuid_regs *r)
 {
-	size_t bytes = sizeof(*sup) + (sup->nent + 2) * sizeof(sup->entries[0]);
+	e->eax = r->eax;
+	e->ebx = r->ebx;
+	e->ecx = r->ecx;
+	e->edx = r->edx;
+}
+
+static void add_entry(struct kvm_cpuid2 *c, uint32_t fn, uint32_t index,
+		      bool indexed, const struct cv_cpuid_regs *r)
+{
+	struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
+	memset(e, 0, sizeof(*e));
+	e->function = fn;
+	e->index = index;
+	e->flags = indexed ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
+	put_regs(e, r);
+}
+
+/* KVM's own hypervisor leaves move up by 0x100 (see CPUID_KVM_RELOC). */
+static void relocate_kvm_leaf(struct kvm_cpuid_entry2 *e)
+{
+	if (e->function == CPUID_HV_BASE && e->eax >= CPUID_HV_BASE &&
+	    e->eax < CPUID_HV_BASE + 0x100)
+		e->eax += CPUID_KVM_RELOC - CPUID_HV_BASE;	/* its max leaf */
+	e->function += CPUID_KVM_RELOC - CPUID_HV_BASE;
+}
+
+/* The topology leaf `fn` (0xB or 0x1F): SMT, core, then the end marker. */
+static void add_topology(struct kvm_cpuid2 *c, uint32_t fn, unsigned index,
+			 unsigned ncpus)
+{
+	for (uint32_t sub = 0; sub < 3; sub++) {
+		struct cv_cpuid_regs r;
+		cv_cpuid_topology(&r, sub, index, ncpus);
+		add_entry(c, fn, sub, true, &r);
+	}
+}
+
+/*
+ * Per-vCPU copy of the supported table, shaped by cpuid.h: leaf 1 (APIC
+ * ID, logical count, hypervisor bit), leaf 4 (cores), 0xB/0x1F topology
+ * (replaced), 0x80000008 ECX, the "cvisor" leaf at 0x40000000 and KVM's
+ * leaves at 0x40000100.  The basic max leaf is raised to 0xB if lower.
+ */
+_Static_assert(sizeof(struct kvm_cpuid2) <= sizeof(struct kvm_cpuid_entry2),
+	       "the CPUID header must fit in one entry");
+
+static struct kvm_cpuid2 *vcpu_cpuid(const struct kvm_cpuid2 *sup,
+				     unsigned index, unsigned ncpus)
+{
+	size_t bytes = sizeof(*sup) +
+		       (sup->nent + CPUID_EXTRA) * sizeof(sup->entries[0]);
 	struct kvm_cpuid2 *c = calloc(1, bytes);
 	if (!c)
 		return NULL;
-	c->nent = 0;
+	bool has_1f = false;
 	for (uint32_t i = 0; i < sup->nent; i++) {
 		struct kvm_cpuid_entry2 e = sup->entries[i];
-		if (e.function == 1) {
-			e.ebx = (e.ebx & 0x00ffffffu) | ((uint32_t)index << 24);
-		} else if (e.function == 0xb || e.function == 0x1f) {
-			e.edx = index;	/* x2APIC id */
-		} else if (e.function == CPUID_HV_BASE) {
-			/* KVM's signature leaf: relocate, its max leaf too */
-			e.function = CPUID_KVM_RELOC;
-			if (e.eax >= CPUID_HV_BASE && e.eax < CPUID_HV_BASE + 0x100)
-				e.eax += CPUID_KVM_RELOC - CPUID_HV_BASE;
-		} else if (e.function > CPUID_HV_BASE &&
-			   e.function < CPUID_HV_BASE + 0x100) {
-			e.function += CPUID_KVM_RELOC - CPUID_HV_BASE;
+		struct cv_cpuid_regs r = regs_of(&e);
+		switch (e.function) {
+		case 0:
+			if (r.eax < CV_CPUID_TOPO_LEAF)
+				r.eax = CV_CPUID_TOPO_LEAF;
+			break;
+		case 1:
+			cv_cpuid_leaf1(&r, index, ncpus);
+			break;
+		case 4:
+			cv_cpuid_leaf4(&r, ncpus);
+			break;
+		case CV_CPUID_TOPO_LEAF:
+			continue;			/* ours below */
+		case CV_CPUID_TOPO2_LEAF:
+			has_1f = true;
+			continue;
+		case 0x80000008u:
+			cv_cpuid_ext8(&r, ncpus);
+			break;
+		default:
+			if (e.function >= CPUID_HV_BASE &&
+			    e.function < CPUID_HV_BASE + 0x100)
+				relocate_kvm_leaf(&e);
+			c->entries[c->nent++] = e;
+			continue;
 		}
+		put_regs(&e, &r);
 		c->entries[c->nent++] = e;
 	}
-	set_signature(&c->entries[c->nent++]);
+	struct cv_cpuid_regs hv;
+	cv_cpuid_hv_leaf(&hv);
+	add_entry(c, CPUID_HV_BASE, 0, false, &hv);
+	add_topology(c, CV_CPUID_TOPO_LEAF, index, ncpus);
+	if (has_1f)
+		add_topology(c, CV_CPUID_TOPO2_LEAF, index, ncpus);
 	return c;
 }
 
 static int set_cpuid(struct backend_vcpu *v, struct cv_err *err)
 {
-	struct kvm_cpuid2 *c = vcpu_cpuid(v->vm->cpuid, v->index);
+	struct kvm_cpuid2 *c = vcpu_cpuid(v->vm->cpuid, v->index, v->vm->ncpus);
 	if (!c)
 		return cv_err_set(err, ENOMEM, "out of memory for the CPUID table");
 	int rc = xioctl(v->fd, KVM_SET_CPUID2, c);
@@ -910,4 +1097,5 @@ const struct backend_ops kvm_backend_ops = {
 	.vcpu_get_regs = kvm_vcpu_get_regs,
 	.set_irq = kvm_set_irq,
 	.code_written = kvm_code_written,
+	.warm_up = kvm_warm_up,
 };
