@@ -43,6 +43,7 @@
 #include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Argument conditions a rule may carry (each documented in security.md). */
@@ -152,6 +153,8 @@ static const struct rule r_shell[] = {
 	{ "prlimit64", C_ANY }, { "getrusage", C_ANY }, { "times", C_ANY },
 	{ "clock_getres", C_ANY }, { "getrandom", C_ANY },
 	{ "signalfd4", C_ANY },
+	/* kvm.c's CPUID warm-up thread makes itself SCHED_IDLE */
+	{ "sched_setscheduler", C_ANY },
 	/* the threads it creates confine themselves further */
 	{ "prctl", C_NNP }, { "seccomp", C_FILTER },
 };
@@ -523,6 +526,11 @@ static void prepare_once(void)
 	 */
 	int ncpu = get_nprocs();
 	mallopt(M_ARENA_MAX, 8 * (ncpu > 0 ? ncpu : 1));
+	/*
+	 * Likewise the first gmtime_r/timegm of the process loads the time
+	 * zone (/etc/localtime): the RTC model calls them on vCPU threads.
+	 */
+	tzset();
 	sb.rc = install_handler(&err);
 	for (int p = 0; !sb.rc && p < SANDBOX_NPROFILES; p++)
 		sb.rc = build_profile((enum sandbox_profile)p, &err);
