@@ -30,6 +30,7 @@
 #include "bus.h"
 #include "console.h"
 #include "devices.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "memory.h"
 #include "vmevent.h"
@@ -443,7 +444,9 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 		r->count = shared ? vm->nvcpus : 1;
 		for (unsigned k = 0; k < r->count; k++)
 			vm->vcpus[r->first + k].runner = r;
-		int e = pthread_create(&r->thread, NULL, runner_main, r);
+		int e = CV_FAULT("vm.thread");
+		if (!e)
+			e = pthread_create(&r->thread, NULL, runner_main, r);
 		if (e)
 			return cv_err_set(err, e, "cannot create a vCPU thread: %s",
 					  strerror(e));
@@ -546,7 +549,10 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	char log_path[PATH_MAX + 16];
 	const char *logp = NULL;
 	if (vm->data_dir[0]) {
-		rc = cv_mkdir_p(vm->data_dir, err);
+		int fe = CV_FAULT("data.mkdir");
+		rc = fe ? cv_err_set(err, fe, "cannot create %s: %s",
+				     vm->data_dir, strerror(fe))
+			: cv_mkdir_p(vm->data_dir, err);
 		if (rc)
 			goto fail;
 		snprintf(log_path, sizeof(log_path), "%s/console.log",
