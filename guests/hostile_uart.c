@@ -18,6 +18,7 @@ void guest_main(const struct entry_regs *r)
 	for (unsigned long round = 0;; round++) {
 		if (!(round % 1024)) {
 			serial_init();
+			print("\n");	/* end the garbage line */
 			progress("hostile_uart", round / 1024);
 		}
 		uint32_t x = rng();
