@@ -5,7 +5,9 @@
  * nothing may stay behind: threads, fds, guest-RAM and kvm_run mappings,
  * data directories, RSS (within a margin), and the VM list must be what it
  * was (the failed VM not listed, a bystander VM still Running and ticking).
- * Then the same VM config must work again.  Runs on the backend named by
+ * Then the same VM config must work again.  The same for `vm start` from
+ * Stopped and for a guest reboot (the machine rebuilt on a vCPU thread).
+ * Runs on the backend named by
  * $CVISOR_TEST_ACCEL; skips (77) in builds without -Dfault_injection=true.
  */
 #include <dirent.h>
@@ -372,11 +374,70 @@ static void test_start_faults(void **state)
 	delete_id(fx->reg, id);
 }
 
+/*
+ * A guest reboot rebuilds the machine on the vCPU thread that parked
+ * last: each point on that path failing there must stop the VM with the
+ * reason recorded (Stopped, stop reason error, the sentence as its last
+ * error), and the next start must boot it again.
+ */
+static void test_reboot_faults(void **state)
+{
+	struct fx *fx = *state;
+	struct vm_config cfg;
+	config_for(&cfg, "reboot", 2, RAM_SIZE);
+	struct counts base;
+	take(fx, &base);
+	uint32_t id;
+	struct cv_err e = {0};
+	assert_int_equal(registry_add(fx->reg, &cfg, &id, &e), 0);
+	struct vm *vm = vm_of(fx->reg, id);
+	bool kvm = !strcmp(vmtest_accel_name(), "kvm");
+	static const char *const pts_kvm[] = { "kvm.create_vm",
+		"kvm.set_memory", "kvm.create_vcpu", "kvm.vcpu_mmap",
+		"boot.load" };
+	static const char *const pts_emu[] = { "emu.uc_open", "emu.mem_map",
+		"boot.load" };
+	const char *const *pts = kvm ? pts_kvm : pts_emu;
+	size_t npts = kvm ? 5 : 3;
+	uint64_t wait = 10000000000ull * vmtest_slowdown();
+	for (size_t i = 0; i < npts; i++) {
+		assert_int_equal(vm_start(vm, &e), 0);
+		struct vm_stats st;
+		uint64_t until = vmtest_now_ns() + wait;
+		do {	/* resetting steadily */
+			usleep(1000);
+			vm_get_stats(vm, &st);
+		} while (st.reboots < 2 && vmtest_now_ns() < until);
+		assert_true(st.reboots >= 2);
+		assert_int_equal(cv_fault_arm(pts[i], 1, EIO), 0);
+		assert_int_equal(vm_wait_stopped(vm, wait), 0);
+		assert_true(cv_fault_fired());
+		char msg[256];
+		vm_last_error(vm, msg, sizeof(msg));
+		print_message("reboot with %-16s -> Stopped: %s\n", pts[i], msg);
+		assert_int_equal(vm_stop_reason(vm), VM_STOP_ERROR);
+		assert_true(msg[0] != '\0');
+		check_bystander(fx);
+	}
+	/* and it boots again */
+	assert_int_equal(vm_start(vm, &e), 0);
+	struct vm_stats st;
+	uint64_t until = vmtest_now_ns() + wait;
+	do {
+		usleep(1000);
+		vm_get_stats(vm, &st);
+	} while (st.reboots < 2 && vmtest_now_ns() < until);
+	assert_true(st.reboots >= 2);
+	delete_id(fx->reg, id);
+	leak_check(fx, &base, "the reboot faults");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_faults),
 		cmocka_unit_test(test_start_faults),
+		cmocka_unit_test(test_reboot_faults),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
