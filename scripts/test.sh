@@ -46,7 +46,7 @@ for b in $builds; do
         run_build asan build-test-asan "--no-suite kvm-tier" \
           -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug \
           -Dfault_injection=true ;;
-  tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests" \
+  tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests --suite daemon --suite common" \
           -Db_sanitize=thread -Db_lundef=false --buildtype=debug \
           -Dfault_injection=true ;;
   fuzz)

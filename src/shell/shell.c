@@ -67,6 +67,7 @@ void shell_print_help(FILE *out)
 {
 	fputs("cvisor shell commands:\n"
 	      "  vm <command> [args]   manage virtual machines ('vm help' lists them)\n"
+	      "  metrics               VM and process metrics (Prometheus text)\n"
 	      "  help                  this help\n"
 	      "  version               print cvisor's version\n"
 	      "  exit, quit [STATUS]   leave (the VMs of this shell are stopped and deleted)\n"
@@ -194,6 +195,8 @@ int shell_run_argv(struct shell *sh, size_t argc, char *const *argv,
 			shell_print_help(out);
 	} else if (!strcmp(cmd, "exit") || !strcmp(cmd, "quit")) {
 		status = cmd_exit(&c, argc, argv);
+	} else if (!strcmp(cmd, "metrics")) {
+		status = sh_cmd_metrics(&c, argc, argv);
 	} else if (!strcmp(cmd, "version")) {
 		fprintf(out, "cvisor %s\n", CVISOR_VERSION);
 	} else {

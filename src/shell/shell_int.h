@@ -56,6 +56,9 @@ extern const struct sh_verb sh_verb_list, sh_verb_show, sh_verb_create,
 	sh_verb_restart, sh_verb_delete, sh_verb_console, sh_verb_log,
 	sh_verb_stats, sh_verb_wait;
 
+/* The top-level `metrics` command (metrics.c). */
+int sh_cmd_metrics(struct sh_ctx *c, size_t argc, char *const *argv);
+
 /* The verbs in `vm help` order; NULL-terminated. */
 extern const struct sh_verb *const sh_verbs[];
 const struct sh_verb *sh_find_verb(const char *name);

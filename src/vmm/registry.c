@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -35,6 +36,7 @@ struct reg_vm {
 	int dir_fd;			/* holds the data dir's flock */
 	bool made_dir;			/* we created the data dir */
 	pthread_mutex_t op;
+	bool ev_done;			/* under reg->ev_lock: DELETED sent */
 
 	/* under reg->lock */
 	struct vm *vm;
@@ -52,7 +54,66 @@ struct registry {
 	uint32_t max_vms;
 	void (*loading_hook)(void *ctx, uint32_t id);
 	void *hook_ctx;
+
+	/* events: ev_lock serializes deliveries and guards the list */
+	pthread_mutex_t ev_lock;
+	struct reg_listener *listeners;
+	size_t nlisteners;
+	uint64_t ev_seq;
 };
+
+struct reg_listener {
+	registry_listener_fn fn;
+	void *ctx;
+};
+
+/* ---- event delivery ----------------------------------------------------- */
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Deliver one event to every listener.  ev_lock is a leaf: callers may
+ * hold r->lock or the VM's lock; listeners take no registry/VM lock.
+ */
+static void emit(struct registry *r, struct reg_vm *v,
+		 enum reg_event_kind kind, enum vm_state old_state,
+		 enum vm_state new_state, enum vm_stop_reason reason,
+		 int exit_code)
+{
+	pthread_mutex_lock(&r->ev_lock);
+	if (v->ev_done) {	/* a late change of a deleted VM: dropped */
+		pthread_mutex_unlock(&r->ev_lock);
+		return;
+	}
+	if (kind == REG_EVENT_DELETED)
+		v->ev_done = true;
+	struct reg_event e = {
+		.kind = kind, .seq = ++r->ev_seq, .time_ns = realtime_ns(),
+		.id = v->id, .name = v->cfg->name,
+		.old_state = old_state, .new_state = new_state,
+		.reason = reason, .exit_code = exit_code,
+	};
+	for (size_t i = 0; i < r->nlisteners; i++)
+		r->listeners[i].fn(r->listeners[i].ctx, &e);
+	pthread_mutex_unlock(&r->ev_lock);
+}
+
+/* vm_host_opts.on_state: a VM's transition (its lock held). */
+static void on_vm_state(void *ctx, struct vm *vm, enum vm_state old_state,
+			enum vm_state new_state, enum vm_stop_reason reason,
+			int exit_code)
+{
+	(void)vm;
+	struct reg_vm *v = ctx;
+	emit(v->reg, v, old_state == new_state ? REG_EVENT_REBOOTED
+					       : REG_EVENT_STATE,
+	     old_state, new_state, reason, exit_code);
+}
 
 /* ---- entries and references ------------------------------------------ */
 
@@ -493,6 +554,8 @@ static int build_machine(struct registry *r, struct reg_vm *v,
 		return rc;
 	struct vm_host_opts host = r->host;
 	host.data_dir = v->data_dir[0] ? v->data_dir : NULL;
+	host.on_state = on_vm_state;
+	host.state_ctx = v;
 	return vm_create(v->cfg, v->id, &host, vm, err);
 }
 
@@ -508,6 +571,9 @@ int registry_add(struct registry *r, const struct vm_config *cfg,
 		rc = set_data_dir_locked(r, v, err);
 	if (!rc && insert_locked(r, v))
 		rc = cv_err_set(err, ENOMEM, "out of memory");
+	if (!rc)
+		emit(r, v, REG_EVENT_CREATED, VM_LOADING, VM_LOADING,
+		     VM_STOP_NONE, -1);
 	pthread_mutex_unlock(&r->lock);
 	if (rc) {
 		entry_free(v);
@@ -519,11 +585,16 @@ int registry_add(struct registry *r, const struct vm_config *cfg,
 
 	pthread_mutex_lock(&r->lock);
 	v->loading = false;
+	/* under r->lock: nobody can reach the VM to change it before these */
 	if (rc) {
 		v->deleted = true;
 		unlist_locked(r, v);
+		emit(r, v, REG_EVENT_DELETED, VM_LOADING, VM_LOADING,
+		     VM_STOP_NONE, -1);
 	} else {
 		v->vm = vm;
+		emit(r, v, REG_EVENT_STATE, VM_LOADING, VM_LOADED,
+		     VM_STOP_NONE, -1);
 	}
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
@@ -562,9 +633,15 @@ static int unlist_for_delete(struct registry *r, struct reg_vm *v, bool force,
 	/* signal shutdown: no vCPU runs guest code past this point */
 	if (s == VM_RUNNING || s == VM_SUSPENDED || s == VM_STOPPING)
 		vm_stop(vm, true, 0, NULL);
+	s = vm_state(vm);
 	pthread_mutex_lock(&r->lock);
 	v->deleted = true;
 	unlist_locked(r, v);
+	/*
+	 * Now, under r->lock: a new VM may take the id right after, and its
+	 * CREATED must follow this.  Later changes of this VM are dropped.
+	 */
+	emit(r, v, REG_EVENT_DELETED, s, s, VM_STOP_NONE, -1);
 	pthread_mutex_unlock(&r->lock);
 	reg_vm_unlock_op(v);
 	return 0;
@@ -598,6 +675,7 @@ int registry_create(const struct registry_opts *opts, struct registry **out,
 		return cv_err_set(err, ENOMEM, "out of memory");
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	pthread_mutex_init(&r->ev_lock, NULL);
 	r->max_vms = REGISTRY_MAX_VMS_DEFAULT;
 	if (opts) {
 		if (opts->state_dir)
@@ -628,7 +706,60 @@ void registry_destroy(struct registry *r, bool keep_data)
 		free(vms);
 	}
 	free(r->vms);
+	free(r->listeners);
+	pthread_mutex_destroy(&r->ev_lock);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+int registry_add_listener(struct registry *r, registry_listener_fn fn,
+			  void *ctx)
+{
+	pthread_mutex_lock(&r->ev_lock);
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		if (r->listeners[i].fn == fn && r->listeners[i].ctx == ctx) {
+			pthread_mutex_unlock(&r->ev_lock);
+			return -EEXIST;
+		}
+	}
+	struct reg_listener *l = realloc(r->listeners,
+		(r->nlisteners + 1) * sizeof(*l));
+	if (!l) {
+		pthread_mutex_unlock(&r->ev_lock);
+		return -ENOMEM;
+	}
+	l[r->nlisteners++] = (struct reg_listener){ fn, ctx };
+	r->listeners = l;
+	pthread_mutex_unlock(&r->ev_lock);
+	return 0;
+}
+
+void registry_remove_listener(struct registry *r, registry_listener_fn fn,
+			      void *ctx)
+{
+	/* deliveries hold ev_lock: once we have it, none is running */
+	pthread_mutex_lock(&r->ev_lock);
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		if (r->listeners[i].fn != fn || r->listeners[i].ctx != ctx)
+			continue;
+		memmove(&r->listeners[i], &r->listeners[i + 1],
+			(r->nlisteners - i - 1) * sizeof(r->listeners[0]));
+		r->nlisteners--;
+		break;
+	}
+	pthread_mutex_unlock(&r->ev_lock);
+}
+
+const char *reg_event_kind_name(enum reg_event_kind k)
+{
+	switch (k) {
+	case REG_EVENT_CREATED: return "created";
+	case REG_EVENT_STATE: return "state";
+	case REG_EVENT_REBOOTED: return "rebooted";
+	case REG_EVENT_DELETED: return "deleted";
+	}
+	return "?";
 }

@@ -14,6 +14,9 @@
  * for the other holders to let go before it joins the vCPU threads, so a
  * holder that may block for long (vm wait, console attach) must watch
  * reg_vm_deleted() and let go promptly.  Every function is thread-safe.
+ *
+ * Events: listeners (registry_add_listener) hear every VM created, state
+ * change and deletion, for `cvisor events` and the daemon's log.
  */
 #ifndef CV_REGISTRY_H
 #define CV_REGISTRY_H
@@ -121,5 +124,72 @@ void reg_vm_unlock_op(struct reg_vm *v);
 int registry_delete(struct registry *r, struct reg_vm *v, bool force,
 		    bool keep_data, enum vm_state *state_seen,
 		    struct cv_err *err);
+
+/* ---- events ------------------------------------------------------------ */
+
+enum reg_event_kind {
+	REG_EVENT_CREATED,	/* listed (state = Loading) by registry_add */
+	REG_EVENT_STATE,		/* old_state -> new_state */
+	REG_EVENT_REBOOTED,	/* the guest rebooted in place (on_reboot =
+				   restart); the state stays Running */
+	REG_EVENT_DELETED,	/* unlisted by delete, or its load failed */
+};
+
+/*
+ * One event.  Per VM, events come in the order the changes happened:
+ * CREATED (Loading), then STATE Loading -> Loaded (or DELETED when the
+ * load failed), then one STATE per transition of the SPEC §1 machine
+ * (e.g. Running -> Stopping -> Stopped when the guest powers off, with
+ * reason poweroff; Loaded -> Running; Stopped -> Running on a restart),
+ * REBOOTED for each in-place guest reboot, and finally DELETED when
+ * delete takes it out of the table (a live VM is force-stopped first, so
+ * its Stopping/Stopped come before).  Nothing of that VM follows DELETED
+ * (a change racing with the delete is dropped), and a new VM that reuses
+ * the id gets its CREATED after the old one's DELETED.
+ */
+struct reg_event {
+	enum reg_event_kind kind;
+	uint64_t seq;			/* per registry, 1, 2, 3, ... in
+					   delivery order */
+	uint64_t time_ns;		/* CLOCK_REALTIME */
+	uint32_t id;
+	const char *name;		/* valid during the call only */
+	/*
+	 * STATE: the transition.  CREATED: both Loading.  REBOOTED: both the
+	 * current state.  DELETED: both the last state the VM had.
+	 */
+	enum vm_state old_state, new_state;
+	/*
+	 * STATE to Stopping/Stopped: why (poweroff, debug-exit, reboot with
+	 * on_reboot = stop, requested, error).  REBOOTED: VM_STOP_REBOOT.
+	 * Else VM_STOP_NONE.
+	 */
+	enum vm_stop_reason reason;
+	int exit_code;			/* debug-exit code, -1 = none */
+};
+
+typedef void (*registry_listener_fn)(void *ctx, const struct reg_event *e);
+
+/*
+ * Register fn(ctx, event) for every later event.  fn is called from the
+ * thread that caused the change (a command's thread, or a vCPU thread when
+ * the guest powers off or reboots by itself), possibly while that thread
+ * holds the VM's lock, and never concurrently with another call of any
+ * listener of this registry (deliveries are serialized, in seq order).
+ * So fn must be quick and must not call into the registry (listener
+ * functions included) or a struct vm: copy what it needs (e.g. queue it and wake a
+ * loop).  -ENOMEM, or -EEXIST when (fn, ctx) is registered already.
+ */
+int registry_add_listener(struct registry *r, registry_listener_fn fn,
+			  void *ctx);
+/*
+ * Unregister (fn, ctx).  When it returns, no call of fn with ctx is
+ * running or will start.  Must not be called from a listener.
+ */
+void registry_remove_listener(struct registry *r, registry_listener_fn fn,
+			      void *ctx);
+
+/* "created", "state", "rebooted", "deleted" */
+const char *reg_event_kind_name(enum reg_event_kind k);
 
 #endif

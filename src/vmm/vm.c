@@ -115,6 +115,11 @@ struct vm {
 	/* the lock-free view (see the top of this file) */
 	atomic_uint pub_seq;	/* odd while a writer updates the view */
 	atomic_int pub_state;	/* enum vm_state */
+	/* state-change hook (vm_host_opts.on_state), fixed at creation */
+	void (*on_state)(void *ctx, struct vm *vm, enum vm_state old_state,
+			 enum vm_state new_state, enum vm_stop_reason reason,
+			 int exit_code);
+	void *state_ctx;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -192,6 +197,24 @@ static bool all_parked_locked(const struct vm *vm)
 	return true;
 }
 
+/*
+ * Every state change after vm_create goes through here (lock held), so the
+ * hook sees each one once, in order.  Set stop_reason/exit_code first.
+ */
+static void set_state_locked(struct vm *vm, enum vm_state s)
+{
+	enum vm_state old = vm->state;
+	if (old == s)
+		return;
+	vm->state = s;
+	if (!vm->on_state)
+		return;
+	bool stopping = s == VM_STOPPING || s == VM_STOPPED;
+	vm->on_state(vm->state_ctx, vm, old, s,
+		     stopping ? vm->stop_reason : VM_STOP_NONE,
+		     stopping ? vm->exit_code : -1);
+}
+
 /* ---- guest-initiated transitions (any thread, lock held) -------------- */
 
 static void guest_stop_locked(struct vm *vm, enum vm_stop_reason why,
@@ -207,7 +230,7 @@ static void guest_stop_locked(struct vm *vm, enum vm_stop_reason why,
 	}
 	if (exit_code >= 0 && vm->exit_code < 0)
 		vm->exit_code = exit_code;
-	vm->state = VM_STOPPING;
+	set_state_locked(vm, VM_STOPPING);
 	want_all_locked(vm, WANT_PARK);
 }
 
@@ -351,10 +374,10 @@ static void handle_exit_locked(struct vm *vm, struct vcpu *v,
 static void settle_locked(struct vm *vm)
 {
 	if (vm->state == VM_STOPPING && all_parked_locked(vm)) {
-		vm->state = VM_STOPPED;
 		vm->stop_ns = now_ns();
 		vm->reset_requested = false;
 		console_flush(vm->console);
+		set_state_locked(vm, VM_STOPPED);
 	}
 	changed_locked(vm);
 }
@@ -378,13 +401,16 @@ static bool maybe_reset_locked(struct vm *vm)
 	if (rc) {
 		record_error_locked(vm, err.msg);
 		vm->stop_reason = VM_STOP_ERROR;
-		vm->state = VM_STOPPING;
+		set_state_locked(vm, VM_STOPPING);
 		settle_locked(vm);
 		return true;
 	}
 	vm->reboots++;
 	vm->start_ns = now_ns();
 	cvports_set_start_time(vm_devices_cvports(vm->devs), vm->start_ns);
+	if (vm->on_state)	/* rebooted in place: same state, reason reboot */
+		vm->on_state(vm->state_ctx, vm, vm->state, vm->state,
+			     VM_STOP_REBOOT, -1);
 	if (vm->state == VM_RUNNING)
 		want_all_locked(vm, WANT_RUN);
 	changed_locked(vm);
@@ -556,6 +582,10 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	vm->state = VM_LOADING;
 	vm->exit_code = -1;
 	vm->force_reboot_stop = opts && opts->force_reboot_stop;
+	if (opts) {
+		vm->on_state = opts->on_state;
+		vm->state_ctx = opts->state_ctx;
+	}
 	vm->log_cap = opts && opts->console_log_cap ? opts->console_log_cap
 						   : DEFAULT_LOG_CAP;
 	if (opts && opts->data_dir)
@@ -619,7 +649,7 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	if (rc)
 		goto fail;
 	pthread_mutex_lock(&vm->lock);
-	vm->state = VM_LOADED;
+	vm->state = VM_LOADED;	/* no hook: the caller reports this one */
 	changed_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
 	*out = vm;
@@ -670,12 +700,12 @@ static void wait_reset_locked(struct vm *vm)
 
 static void begin_running_locked(struct vm *vm)
 {
-	vm->state = VM_RUNNING;
 	vm->stop_reason = VM_STOP_NONE;
 	vm->exit_code = -1;
 	vm->last_error[0] = '\0';
 	vm->start_ns = now_ns();
 	cvports_set_start_time(vm_devices_cvports(vm->devs), vm->start_ns);
+	set_state_locked(vm, VM_RUNNING);
 	want_all_locked(vm, WANT_RUN);
 }
 
@@ -746,7 +776,7 @@ int vm_suspend(struct vm *vm, uint64_t timeout_ns, uint64_t *parked_ns,
 				"the guest stopped or rebooted while suspending");
 		goto out;
 	}
-	vm->state = VM_SUSPENDED;
+	set_state_locked(vm, VM_SUSPENDED);
 	changed_locked(vm);
 	if (parked_ns)
 		*parked_ns = now_ns() - t0;
@@ -763,7 +793,7 @@ int vm_resume(struct vm *vm, struct cv_err *err)
 	pthread_mutex_lock(&vm->lock);
 	int rc = refuse(VM_CMD_RESUME, vm, false, err);
 	if (!rc) {
-		vm->state = VM_RUNNING;
+		set_state_locked(vm, VM_RUNNING);
 		want_all_locked(vm, WANT_RUN);
 	}
 	pthread_mutex_unlock(&vm->lock);
@@ -776,7 +806,7 @@ static void force_stop_locked(struct vm *vm)
 {
 	if (vm->stop_reason == VM_STOP_NONE)
 		vm->stop_reason = VM_STOP_REQUESTED;
-	vm->state = VM_STOPPING;
+	set_state_locked(vm, VM_STOPPING);
 	want_all_locked(vm, WANT_PARK);
 	settle_locked(vm);
 	while (vm->state != VM_STOPPED)
@@ -792,7 +822,8 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 	if (rc)
 		goto out;
 	if (vm->state == VM_LOADING || vm->state == VM_LOADED) {
-		vm->state = VM_STOPPED;
+		vm->stop_reason = VM_STOP_REQUESTED;
+		set_state_locked(vm, VM_STOPPED);
 		changed_locked(vm);
 		goto out;
 	}
@@ -800,7 +831,7 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 		uint64_t deadline = deadline_after(timeout_ns ? timeout_ns
 						   : 10000000000ull);
 		vm->stop_reason = VM_STOP_REQUESTED;
-		vm->state = VM_STOPPING;
+		set_state_locked(vm, VM_STOPPING);
 		vm->force_requested = false;
 		cvports_request_shutdown(vm_devices_cvports(vm->devs));
 		want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
@@ -1070,6 +1101,16 @@ const char *vm_state_name(enum vm_state s)
 		[VM_STOPPING] = "Stopping", [VM_STOPPED] = "Stopped",
 	};
 	return (unsigned)s <= VM_STOPPED ? n[s] : "?";
+}
+
+const char *vm_stop_reason_name(enum vm_stop_reason r)
+{
+	static const char *const n[] = {
+		[VM_STOP_NONE] = "none", [VM_STOP_DEBUG_EXIT] = "debug-exit",
+		[VM_STOP_POWEROFF] = "poweroff", [VM_STOP_REBOOT] = "reboot",
+		[VM_STOP_REQUESTED] = "requested", [VM_STOP_ERROR] = "error",
+	};
+	return (unsigned)r <= VM_STOP_ERROR ? n[r] : "?";
 }
 
 const char *vcpu_state_name(enum vcpu_state s)

@@ -56,6 +56,21 @@ struct vm_host_opts {
 	enum vm_accel accel_default;	/* used when the config says auto */
 	bool force_reboot_stop;		/* cvisor run --no-reboot */
 	uint64_t console_log_cap;	/* 0 = 16 MiB */
+	/*
+	 * Called on every state change after vm_create returned (not for
+	 * Loading -> Loaded: the caller of vm_create knows that one), once
+	 * per change and in order, with the VM lock held, from the thread
+	 * that made it (a controller, or a vCPU thread when the guest stops
+	 * or reboots itself): must be quick and must not call into this VM.
+	 * reason/exit_code: as vm_stop_reason()/vm_exit_code() when
+	 * new_state is Stopping or Stopped, else VM_STOP_NONE/-1.  A guest
+	 * reboot in place (on_reboot = restart) is reported with
+	 * old_state == new_state and reason VM_STOP_REBOOT.  NULL = none.
+	 */
+	void (*on_state)(void *ctx, struct vm *vm, enum vm_state old_state,
+			 enum vm_state new_state, enum vm_stop_reason reason,
+			 int exit_code);
+	void *state_ctx;
 };
 
 struct vm_vcpu_info {
@@ -142,6 +157,8 @@ const struct guest_mem *vm_guest_memory(const struct vm *vm);
 void vm_get_stats(struct vm *vm, struct vm_stats *out);
 
 const char *vm_state_name(enum vm_state s);
+/* "none", "debug-exit", "poweroff", "reboot", "requested", "error". */
+const char *vm_stop_reason_name(enum vm_stop_reason r);
 const char *vcpu_state_name(enum vcpu_state s);
 const char *vcpu_state_abbrev(enum vcpu_state s);
 
