@@ -464,7 +464,8 @@ static void test_builtin_table(void **state)
 	static const char *const want[] = {
 		"ticker", "exitcode", "exitcode_patch", "spinner", "reboot",
 		"longmode", "axbios", "axkernel", "smp4", "demo",
-		"mboot", "elf64", "elf32", "pvh",
+		"mboot", "elf64", "elf32", "pvh", "hostile_io", "hostile_uart",
+		"hostile_flood", "hostile_triple", "hostile_hlt",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct builtin_image *b = builtin_find(want[i]);
