@@ -1,7 +1,8 @@
 /*
  * fuzz_devices: libFuzzer target for device emulation.  Each input builds
  * a fresh device set (three UARTs - two on ports, one MMIO - plus
- * cvisor's ports and the i8042) on a fresh bus and replays the input as a
+ * cvisor's ports, the i8042, the RTC/CMOS and the 8259/8254 pair with the
+ * UART lines wired to the PIC) on a fresh bus and replays the input as a
  * stream of guest accesses mixed with host-side actions (RX input, flush,
  * reset, shutdown requests, describe).  Invariants are checked with
  * __builtin_trap so libFuzzer reports them as crashes.
@@ -40,7 +41,9 @@ static uint64_t take(struct stream *s, unsigned bytes)
 static const struct { enum bus_space space; uint64_t base; } hot[] = {
 	{ BUS_PIO, 0x3f8 }, { BUS_PIO, 0x2f8 }, { BUS_MMIO, 0x9000000 },
 	{ BUS_PIO, 0xf4 }, { BUS_PIO, 0x80 }, { BUS_PIO, 0x5f0 },
-	{ BUS_PIO, 0x60 }, { BUS_PIO, 0x64 },
+	{ BUS_PIO, 0x60 }, { BUS_PIO, 0x64 }, { BUS_PIO, 0x70 },
+	{ BUS_PIO, 0x20 }, { BUS_PIO, 0xa0 }, { BUS_PIO, 0x4d0 },
+	{ BUS_PIO, 0x40 }, { BUS_PIO, 0x61 },
 };
 #define N_HOT (sizeof(hot) / sizeof(hot[0]))
 
@@ -107,10 +110,17 @@ static void host_action(struct vm_devices *d, struct console *con,
 	case 2: vm_devices_reset(d); break;
 	case 3: cvports_request_shutdown(vm_devices_cvports(d)); break;
 	case 4:
-		if (vm_devices_describe(d, info, 16) != 8)
+		if (vm_devices_describe(d, info, 16) != 14)
 			__builtin_trap();
 		break;
 	case 5: console_input(con, "k", 1); break;
+	case 6: {	/* the CPU side: INTA and timer polls */
+		int v = pic_intack(vm_devices_pic(d));
+		if (v != PIC_NO_VECTOR && (v < 0 || v > 255))
+			__builtin_trap();
+		(void)pit_poll(vm_devices_pit(d), take(s, 8));
+		break;
+	}
 	default: {
 		uint8_t snap[64];
 		if (console_snapshot(con, snap, sizeof(snap)) > sizeof(snap))
@@ -130,6 +140,11 @@ static void add_uart(struct vm_config *cfg, const char *name, uint64_t base,
 	e->type = VM_DEV_CONSOLE;
 }
 
+static void line_to_pic(void *ctx, unsigned irq, bool level)
+{
+	pic_set_irq(vm_devices_pic(ctx), irq, level);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vm_config *cfg = calloc(1, sizeof(*cfg));
@@ -146,8 +161,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	add_uart(cfg, "com2", 0x2f8, 8, 3);
 	add_uart(cfg, "mmio", 0x9000000, 0x1000, 33);
 	bus_init(bus);
-	if (vm_devices_create(&d, bus, cfg, con, sink, NULL))
+	if (vm_devices_create(&d, bus, cfg, con, sink, NULL) ||
+	    vm_devices_add_pic_pit(d, NULL))
 		__builtin_trap();
+	vm_devices_set_irq_handler(d, line_to_pic, d);
 	free(cfg);
 	console_add_listener(con, listener, &heard);
 

@@ -21,6 +21,7 @@ declare -A seeds=(
   [fuzz_devices]=""
   [fuzz_loaders]="tests/fuzz/loader-seeds"
   [fuzz_shell]="tests/fuzz/shell-seeds"
+  [fuzz_proto]="tests/fuzz/proto-seeds"
   [fuzz_store]="tests/fuzz/store-seeds"
 )
 pass=0 fail=0

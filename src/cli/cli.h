@@ -5,6 +5,7 @@
 #include "vmconfig.h"
 
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);	/* cmd_serve.c */
 
 /* "auto" | "kvm" | "emu" -> 0, else -EINVAL */
 int parse_accel(const char *s, enum vm_accel *out);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 #include "config_check.h"
 #include "frontend.h"
 #include "hostpaths.h"
@@ -28,6 +29,10 @@ static const char usage[] =
 	"  script FILE             run the shell commands in FILE ('-': stdin)\n"
 	"  run [CONFIG]            run one VM in the foreground (no CONFIG: the demo)\n"
 	"  config check FILE...    validate VM configs and print them normalized\n"
+	"  serve                   run as a daemon behind a Unix socket ('serve --help')\n"
+	"  vm <verb> [args]        a `vm` command run by the daemon (client)\n"
+	"  events                  stream the daemon's VM events as JSON lines\n"
+	"  metrics                 the daemon's metrics (Prometheus text format)\n"
 	"  version                 print the version\n"
 	"  help                    this help\n"
 	"\n"
@@ -41,6 +46,9 @@ static const char usage[] =
 	"                          root, else $XDG_STATE_HOME/cvisor)\n"
 	"  --accel auto|kvm|emu    backend for configs that say accel = \"auto\"\n"
 	"  --no-color              no ANSI colour\n"
+	"  --connect PATH          run the commands in the daemon at PATH (also for\n"
+	"                          vm, events, metrics: default $CVISOR_SOCKET, else\n"
+	"                          the socket 'cvisor serve' uses by default)\n"
 	"\n"
 	"'cvisor <command> --help' describes each command; 'cvisor -c help' the\n"
 	"shell commands.\n";
@@ -75,6 +83,7 @@ static const struct {
 } commands[] = {
 	{ "run", cmd_run },
 	{ "config", cmd_config },
+	{ "serve", cmd_serve },
 };
 
 /* Options of the shell modes: before the command or after shell/script. */
@@ -82,6 +91,7 @@ struct shell_cli {
 	struct shell_main_opts o;
 	char state_dir[PATH_MAX];
 	bool seen;			/* any shell option given */
+	const char *connect;		/* --connect PATH: a daemon runs them */
 };
 
 /* 1 = consumed argv[*i] (and maybe its value), 0 = not ours, -1 = error. */
@@ -94,8 +104,9 @@ static int shell_option(struct shell_cli *s, int argc, char **argv, int *i)
 		s->o.no_color = true;
 		return s->seen = true;
 	}
-	static const char *const names[] = { "--state-dir", "--accel", "-c" };
-	for (size_t k = 0; k < 3; k++) {
+	static const char *const names[] = { "--state-dir", "--accel", "-c",
+					     "--connect" };
+	for (size_t k = 0; k < 4; k++) {
 		n = strlen(names[k]);
 		if (strncmp(w, names[k], n) || (w[n] && w[n] != '='))
 			continue;
@@ -106,6 +117,10 @@ static int shell_option(struct shell_cli *s, int argc, char **argv, int *i)
 		if (!val) {
 			fprintf(stderr, "cvisor: %s needs a value\n", names[k]);
 			return -1;
+		}
+		if (k == 3) {
+			s->connect = val;
+			return 1;
 		}
 		s->seen = true;
 		if (k == 0) {
@@ -127,6 +142,8 @@ static int run_shell(struct shell_cli *s)
 	if (!s->state_dir[0])
 		default_state_dir(s->state_dir, sizeof(s->state_dir));
 	s->o.state_dir = s->state_dir;
+	if (s->connect)
+		return client_shell(s->connect, &s->o);
 	return shell_main(&s->o);
 }
 
@@ -203,7 +220,18 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "shell") || !strcmp(cmd, "script"))
 		return cmd_shell_like(&s, argc - i, argv + i,
 				      !strcmp(cmd, "script"));
-	if (s.seen) {
+	if (!strcmp(cmd, "vm") || !strcmp(cmd, "events") ||
+	    !strcmp(cmd, "metrics")) {
+		if (s.seen && (s.o.commands || s.state_dir[0] ||
+			       s.o.accel != VM_ACCEL_AUTO)) {
+			fprintf(stderr, "cvisor: only --connect and --no-color "
+					"go with '%s'\n", cmd);
+			return 2;
+		}
+		return client_command(s.connect, s.o.no_color, argc - i,
+				      argv + i);
+	}
+	if (s.seen || s.connect) {
 		fprintf(stderr, "cvisor: the options before '%s' belong to the "
 				"shell modes; give them after '%s'\n", cmd, cmd);
 		return 2;

@@ -1681,27 +1681,45 @@ static int read_file(const char *path, char **out, size_t *out_len)
 	return 0;
 }
 
-int vmcfg_load_file(const char *path, struct vm_config *cfg,
-		    struct vmcfg_diags *diags, const struct vmcfg_limits *limits)
+int vmcfg_read_file(const char *path, char **text, size_t *len)
 {
-	char dir[VMCFG_PATH_MAX], msg[512];
-	char *text = NULL;
-	size_t len = 0;
+	return read_file(path, text, len);
+}
+
+int vmcfg_load_content(const char *path, const char *base_dir, int read_err,
+		       const char *text, size_t len, struct vm_config *cfg,
+		       struct vmcfg_diags *diags,
+		       const struct vmcfg_limits *limits)
+{
+	char msg[512];
 
 	vmcfg_defaults(cfg);
-	int ret = read_file(path, &text, &len);
-	if (ret) {
-		if (ret == -EFBIG)
+	if (read_err) {
+		if (read_err == -EFBIG)
 			snprintf(msg, sizeof(msg),
 				 "%s: cannot read: expected a file of at most 1 MiB",
 				 path);
 		else
 			snprintf(msg, sizeof(msg), "%s: cannot read: %s", path,
-				 strerror(-ret));
+				 strerror(-read_err));
 		struct ctx c = { .file = path, .diags = diags };
 		diag_push(&c, true, 0, msg);
-		return ret;
+		return read_err;
 	}
+	int ret = vmcfg_load_string(text, len, path, base_dir, cfg, diags,
+				    limits);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	return ret;
+}
+
+int vmcfg_load_file(const char *path, struct vm_config *cfg,
+		    struct vmcfg_diags *diags, const struct vmcfg_limits *limits)
+{
+	char dir[VMCFG_PATH_MAX];
+	char *text = NULL;
+	size_t len = 0;
+
+	int ret = read_file(path, &text, &len);
 	const char *slash = strrchr(path, '/');
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
@@ -1709,9 +1727,8 @@ int vmcfg_load_file(const char *path, struct vm_config *cfg,
 		snprintf(dir, sizeof(dir), "/");
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	ret = vmcfg_load_string(text, len, path, dir, cfg, diags, limits);
+	ret = vmcfg_load_content(path, dir, ret, text, len, cfg, diags, limits);
 	free(text);
-	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	return ret;
 }
 

@@ -180,6 +180,20 @@ int vmcfg_load_string(const char *text, size_t len, const char *display_name,
 		      struct vmcfg_diags *diags,
 		      const struct vmcfg_limits *limits);
 
+/*
+ * The two halves of vmcfg_load_file, for a front end that reads the file
+ * in one process and loads it in another (the daemon and its client):
+ * read a config file the way the loader does (size-capped; 0 or -errno,
+ * -EFBIG past 1 MiB; free() *text), then load what
+ * was read — read_err is that result, reported exactly as
+ * vmcfg_load_file reports it; base_dir resolves relative image paths.
+ */
+int vmcfg_read_file(const char *path, char **text, size_t *len);
+int vmcfg_load_content(const char *path, const char *base_dir, int read_err,
+		       const char *text, size_t len, struct vm_config *cfg,
+		       struct vmcfg_diags *diags,
+		       const struct vmcfg_limits *limits);
+
 /* Total bytes of RAM regions (map_type != reserved). */
 uint64_t vmcfg_total_memory(const struct vm_config *cfg);
 

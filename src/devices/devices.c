@@ -14,7 +14,8 @@
 #include <string.h>
 
 #define N_CVPORT_MAPPINGS 5
-#define MAX_MAPPINGS (VMCFG_MAX_DEVICES + N_CVPORT_MAPPINGS)
+#define N_LEGACY_MAPPINGS 6	/* RTC, PIC x2, ELCR, PIT, port 0x61 */
+#define MAX_MAPPINGS (VMCFG_MAX_DEVICES + N_CVPORT_MAPPINGS + N_LEGACY_MAPPINGS)
 #define PIO_LIMIT 0x10000ull
 
 struct uart_slot {
@@ -41,6 +42,9 @@ struct vm_devices {
 	size_t n_maps;
 	vm_devices_irq_fn irq_fn;
 	void *irq_ctx;
+	struct rtc *rtc;
+	struct pic *pic;
+	struct pit *pit;
 	bool input_wired;	/* we are con's input handler */
 };
 
@@ -135,6 +139,93 @@ static int add_config_uarts(struct vm_devices *d, const struct vm_config *cfg,
 	return 0;
 }
 
+static void ram_split(const struct vm_config *cfg, uint64_t *below,
+		      uint64_t *above)
+{
+	*below = *above = 0;
+	for (size_t i = 0; cfg && i < cfg->n_regions; i++) {
+		uint64_t gpa = cfg->regions[i].gpa;
+		uint64_t end = gpa + cfg->regions[i].size;
+		uint64_t g4 = 1ull << 32;
+		if (gpa < g4)
+			*below += (end < g4 ? end : g4) - gpa;
+		if (end > g4)
+			*above += end - (gpa > g4 ? gpa : g4);
+	}
+}
+
+static int add_rtc(struct vm_devices *d, const struct vm_config *cfg,
+		   struct cv_err *err)
+{
+	uint64_t below, above;
+	ram_split(cfg, &below, &above);
+	d->rtc = rtc_create((struct rtc_hooks){ 0 }, below, above, err);
+	if (!d->rtc)
+		return err ? -err->code : -ENOMEM;
+	return add_mapping(d, BUS_PIO, RTC_BASE, RTC_LEN, "rtc-cmos",
+			   "rtc-cmos", 8, &rtc_ops, d->rtc, err);
+}
+
+static void pit_irq0(void *ctx, bool level)
+{
+	struct vm_devices *d = ctx;
+	pic_set_irq(d->pic, PIT_IRQ, level);
+}
+
+static void pit_rearmed(void *ctx)
+{
+	struct vm_devices *d = ctx;
+	pic_poke(d->pic);
+}
+
+int vm_devices_add_pic_pit(struct vm_devices *d, struct cv_err *err)
+{
+	if (!d || d->pic)
+		return cv_err_set(err, EINVAL,
+				  "The PIC and PIT can be added once per device set.");
+	d->pic = pic_create((struct pic_output){ 0 }, err);
+	if (!d->pic)
+		return err ? -err->code : -ENOMEM;
+	struct pit_hooks h = { .irq = pit_irq0, .rearmed = pit_rearmed,
+			       .ctx = d };
+	d->pit = pit_create(h, err);
+	if (!d->pit)
+		return err ? -err->code : -ENOMEM;
+	int rc = add_mapping(d, BUS_PIO, PIC_MASTER_BASE, PIC_PORT_LEN,
+			     "pic-master", "pic8259", -1, &pic_master_ops,
+			     d->pic, err);
+	if (!rc)
+		rc = add_mapping(d, BUS_PIO, PIC_SLAVE_BASE, PIC_PORT_LEN,
+				 "pic-slave", "pic8259", 2, &pic_slave_ops,
+				 d->pic, err);
+	if (!rc)
+		rc = add_mapping(d, BUS_PIO, PIC_ELCR_BASE, PIC_PORT_LEN,
+				 "pic-elcr", "pic8259", -1, &pic_elcr_ops,
+				 d->pic, err);
+	if (!rc)
+		rc = add_mapping(d, BUS_PIO, PIT_BASE, PIT_LEN, "pit",
+				 "pit8254", PIT_IRQ, &pit_ops, d->pit, err);
+	if (!rc)
+		rc = add_mapping(d, BUS_PIO, PIT_PORT61, 1, "port61",
+				 "pit8254", -1, &pit_port61_ops, d->pit, err);
+	return rc;	/* on failure vm_devices_destroy undoes it all */
+}
+
+struct pic *vm_devices_pic(struct vm_devices *d)
+{
+	return d ? d->pic : NULL;
+}
+
+struct pit *vm_devices_pit(struct vm_devices *d)
+{
+	return d ? d->pit : NULL;
+}
+
+struct rtc *vm_devices_rtc(struct vm_devices *d)
+{
+	return d ? d->rtc : NULL;
+}
+
 static int add_cvports(struct vm_devices *d, struct cv_err *err)
 {
 	static const struct {
@@ -181,6 +272,8 @@ int vm_devices_create(struct vm_devices **out, struct bus *bus,
 		rc = add_cvports(d, err);
 	if (rc == 0)
 		rc = add_config_uarts(d, cfg, err);
+	if (rc == 0)
+		rc = add_rtc(d, cfg, err);
 	if (rc) {
 		vm_devices_destroy(d);
 		return rc;
@@ -204,6 +297,9 @@ void vm_devices_destroy(struct vm_devices *d)
 	for (size_t i = 0; i < d->n_uarts; i++)
 		uart_destroy(d->uarts[i].uart);
 	cvports_destroy(d->ports);
+	rtc_destroy(d->rtc);
+	pit_destroy(d->pit);
+	pic_destroy(d->pic);
 	free(d);
 }
 
@@ -214,6 +310,9 @@ void vm_devices_reset(struct vm_devices *d)
 	for (size_t i = 0; i < d->n_uarts; i++)
 		uart_reset(d->uarts[i].uart);
 	cvports_reset(d->ports);
+	rtc_reset(d->rtc);
+	pit_reset(d->pit);
+	pic_reset(d->pic);
 }
 
 void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,

@@ -3,7 +3,10 @@
  *
  * One call registers the UART(s) - COM1 at 0x3f8/IRQ 4, or one 16550 per
  * console-type (0x2) entry of [devices] emu_devices - plus cvisor's own
- * ports and the i8042 stub (cvports.h).  Other emu_devices types are
+ * ports, the i8042 stub (cvports.h) and the RTC/CMOS (rtc_cmos.h).  For
+ * backends without an in-kernel irqchip, vm_devices_add_pic_pit() adds
+ * the 8259 pair and the 8254 (pic8259.h, pit8254.h), PIT channel 0 wired
+ * to IRQ0.  UART lines go wherever vm_devices_set_irq_handler says.  Other emu_devices types are
  * skipped here (the config loader warns about them).  The set remembers
  * what it registered, so destroy (and a failed create) leave the bus as
  * they found it, and `vm show` can list every mapping with its counters.
@@ -21,6 +24,9 @@
 #include "bus.h"
 #include "console.h"
 #include "cvports.h"
+#include "pic8259.h"
+#include "pit8254.h"
+#include "rtc_cmos.h"
 #include "err.h"
 #include "uart16550.h"
 #include "vmconfig.h"
@@ -56,6 +62,15 @@ void vm_devices_reset(struct vm_devices *d);
 typedef void (*vm_devices_irq_fn)(void *ctx, unsigned irq, bool level);
 void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,
 				void *ctx);
+
+/*
+ * Add the userspace PIC pair and PIT (emu backend).  Before vCPUs run; at
+ * most once.  The PIT's IRQ0 goes to the PIC.
+ */
+int vm_devices_add_pic_pit(struct vm_devices *d, struct cv_err *err);
+struct pic *vm_devices_pic(struct vm_devices *d);	/* or NULL */
+struct pit *vm_devices_pit(struct vm_devices *d);	/* or NULL */
+struct rtc *vm_devices_rtc(struct vm_devices *d);
 
 struct cvports *vm_devices_cvports(struct vm_devices *d);
 size_t vm_devices_uart_count(const struct vm_devices *d);

@@ -128,7 +128,7 @@ int sh_console_attach(struct sh_ctx *c, struct reg_vm *v)
 	uint32_t id = reg_vm_id(v);
 	struct vm *vm = reg_vm_vm(v);
 	int in = c->sh->o.tty_in, out = c->sh->o.tty_out;
-	if (!c->sh->o.interactive || !isatty(in)) {
+	if (!c->sh->o.interactive || (!c->sh->o.attach_any_fd && !isatty(in))) {
 		sh_err(c, "✗ Cannot attach to VM[%u]: the console needs an "
 			  "interactive terminal (use 'vm log %u')\n", id, id);
 		return SH_FAILED;

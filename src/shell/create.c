@@ -53,7 +53,17 @@ static bool create_one(struct sh_ctx *c, const char *path,
 		       struct vm_config *cfg, json_t *created, json_t *failed)
 {
 	struct vmcfg_diags d = {0};
-	int rc = vmcfg_load_file(path, cfg, &d, NULL);
+	const struct shell_hooks *h = c->sh->o.hooks;
+	int rc;
+	if (h && h->read_config) {
+		char *text = NULL, dir[VMCFG_PATH_MAX] = ".";
+		size_t len = 0;
+		rc = h->read_config(h->ctx, path, &text, &len, dir, sizeof(dir));
+		rc = vmcfg_load_content(path, dir, rc, text, len, cfg, &d, NULL);
+		free(text);
+	} else {
+		rc = vmcfg_load_file(path, cfg, &d, NULL);
+	}
 	print_diag_lines(c, &d, false, 0);
 	if (rc) {
 		const char *why = first_error(&d);
@@ -66,6 +76,10 @@ static bool create_one(struct sh_ctx *c, const char *path,
 	vmcfg_diags_free(&d);
 	struct cv_err e = {0};
 	uint32_t id;
+	if (h && h->check_config && h->check_config(h->ctx, cfg, &e)) {
+		report_failure(c, path, e.msg, failed);
+		return false;
+	}
 	if (registry_add(c->reg, cfg, &id, &e)) {
 		report_failure(c, path, e.msg, failed);
 		return false;

@@ -29,4 +29,17 @@ int shell_main(const struct shell_main_opts *o);
 /* The interactive loop on the terminal (frontend.c calls it). */
 int shell_repl(struct shell *sh, const char *history_path);
 
+/*
+ * The same loop for lines that run elsewhere (the daemon's remote
+ * shell): run_line runs one line, done says when to leave; completer is
+ * the session whose shell_complete() completes words.
+ */
+struct repl_ops {
+	void *ctx;
+	int (*run_line)(void *ctx, const char *line);
+	bool (*done)(void *ctx);
+	struct shell *completer;
+};
+int shell_repl_ops(const struct repl_ops *ops, const char *history_path);
+
 #endif

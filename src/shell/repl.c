@@ -26,7 +26,7 @@
 #define CANCEL_KEY 0x07		/* Ctrl-G: what a Ctrl-C turns into */
 
 struct repl {
-	struct shell *sh;
+	const struct repl_ops *ops;
 	EditLine *el;
 	int sigfd;		/* SIGINT, -1 when unavailable */
 	mbstate_t mb;
@@ -142,7 +142,7 @@ static unsigned char complete(EditLine *el, int ch)
 	const LineInfo *li = el_line(el);
 	char *text = strndup(li->buffer, (size_t)(li->cursor - li->buffer));
 	struct sh_completion c;
-	if (!text || shell_complete(r->sh, text, &c)) {
+	if (!text || shell_complete(r->ops->completer, text, &c)) {
 		free(text);
 		return CC_ERROR;
 	}
@@ -228,9 +228,26 @@ static EditLine *make_editor(struct repl *r, History *h)
 	return el;
 }
 
+static int run_local(void *ctx, const char *line)
+{
+	return shell_run_line(ctx, line, stdout, stderr);
+}
+
+static bool done_local(void *ctx)
+{
+	return shell_exit_requested(ctx, NULL);
+}
+
 int shell_repl(struct shell *sh, const char *history_path)
 {
-	struct repl r = { .sh = sh };
+	struct repl_ops ops = { .ctx = sh, .run_line = run_local,
+				.done = done_local, .completer = sh };
+	return shell_repl_ops(&ops, history_path);
+}
+
+int shell_repl_ops(const struct repl_ops *ops, const char *history_path)
+{
+	struct repl r = { .ops = ops };
 	sigset_t old;
 	HistEvent ev;
 	setlocale(LC_CTYPE, "");
@@ -260,8 +277,8 @@ int shell_repl(struct shell *sh, const char *history_path)
 			continue;
 		history(h, &ev, H_ENTER, line);
 		history(h, &ev, H_SAVE, history_path);
-		shell_run_line(sh, line, stdout, stderr);
-		if (shell_exit_requested(sh, NULL))
+		ops->run_line(ops->ctx, line);
+		if (ops->done(ops->ctx))
 			break;
 	}
 	el_end(r.el);

@@ -28,10 +28,42 @@ enum {
 
 struct shell;
 
+struct vm_config;
+
+/*
+ * What a front end that runs commands for someone else (the daemon) plugs
+ * into `vm create`; every member may be NULL.
+ */
+struct shell_hooks {
+	void *ctx;
+	/*
+	 * Read a config file named on the command line instead of opening
+	 * it here (the daemon's client read it and sent the content).  Same
+	 * contract as vmcfg_read_file; *dir gets the absolute directory the
+	 * file is in (relative image paths resolve against it).
+	 */
+	int (*read_config)(void *ctx, const char *path, char **text,
+			   size_t *len, char *dir, size_t dirlen);
+	/*
+	 * Before a loaded config is instantiated: may the images it names
+	 * be read on behalf of whoever asked?  0, or -errno with err set
+	 * (reported as the reason the create failed).
+	 */
+	int (*check_config)(void *ctx, const struct vm_config *cfg,
+			    struct cv_err *err);
+};
+
 struct shell_opts {
 	bool color;		/* ANSI colour in human output */
 	bool interactive;	/* a person at a terminal: console attach */
 	int tty_in, tty_out;	/* the terminal for console attach */
+	/*
+	 * Console attach on tty_in/tty_out even when they are not terminals
+	 * (the daemon streams a console over its socket); interactive must
+	 * be set too.
+	 */
+	bool attach_any_fd;
+	const struct shell_hooks *hooks;	/* NULL = none */
 };
 
 int shell_create(struct registry *reg, const struct shell_opts *opts,

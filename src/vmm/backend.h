@@ -32,12 +32,17 @@
 
 struct backend_vm;
 struct backend_vcpu;
+struct pic;
+struct pit;
 
 struct backend_vm_params {
 	struct guest_mem *mem;	/* mapped RAM; owned by the VM */
 	struct bus *bus;	/* the VM's device bus */
 	unsigned ncpus;
 	bool irqchip;		/* interrupt controllers + PIT wanted */
+	/* with irqchip on a userspace_irqchip backend: the VM's models */
+	struct pic *pic;
+	struct pit *pit;
 };
 
 /* Per-vCPU counters, owned by the VM layer, updated by the backend. */
@@ -98,6 +103,8 @@ struct cpu_regs {
 struct backend_ops {
 	const char *name;	/* "kvm" or "emu" */
 	bool single_thread;	/* one host thread runs all vCPUs of a VM */
+	/* irqchip VMs need cvisor's PIC/PIT models (kvm has them in-kernel) */
+	bool userspace_irqchip;
 
 	/* 0 when the backend is usable on this host; else why not. */
 	int (*probe)(struct cv_err *err);

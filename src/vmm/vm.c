@@ -4,7 +4,9 @@
  * Locking: vm->ctl serializes controller operations (start, stop, ...) on
  * this VM; vm->lock protects the state, the per-vCPU mailboxes and the
  * guest-event fields; vm->cond is broadcast on every change of those.
- * Runner threads never take vm->ctl.
+ * Runner threads never take vm->ctl.  vm->irq_lock keeps device interrupt
+ * lines (any thread, e.g. console input raising UART RX) from reaching a
+ * backend VM that is being replaced.
  *
  * `vm list` reads no lock: every change of the state or a mailbox goes
  * through changed_locked(), which publishes the VM state and each vCPU's
@@ -90,7 +92,8 @@ struct vm {
 	struct bus bus;
 	struct console *console;
 	struct vm_devices *devs;
-	struct backend_vm *bvm;
+	struct backend_vm *bvm;	/* replaced under irq_lock */
+	pthread_mutex_t irq_lock;	/* device lines vs. bvm replacement */
 	struct boot_plan plan;
 
 	struct vcpu *vcpus;
@@ -271,10 +274,30 @@ static void record_error_locked(struct vm *vm, const char *msg)
 
 /* ---- (re)building the machine ---------------------------------------- */
 
+static bool wants_irqchip(const struct vm *vm)
+{
+	return vm->cfg.interrupt_mode != VM_IRQ_NONE;
+}
+
+/*
+ * A device line (UART IRQ) of an irqchip VM -> the backend's set_irq.
+ * Any thread (console input raises RX); irq_lock keeps the backend VM
+ * from being replaced meanwhile.
+ */
+static void vm_irq_line(void *ctx, unsigned irq, bool level)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->irq_lock);
+	if (vm->bvm)
+		vm->ops->set_irq(vm->bvm, irq, level);
+	pthread_mutex_unlock(&vm->irq_lock);
+}
+
 static void destroy_backend(struct vm *vm)
 {
 	if (!vm->ops || !vm->vcpus)
 		return;
+	pthread_mutex_lock(&vm->irq_lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].bv)
 			vm->ops->vcpu_destroy(vm->vcpus[i].bv);
@@ -283,6 +306,7 @@ static void destroy_backend(struct vm *vm)
 	if (vm->bvm)
 		vm->ops->vm_destroy(vm->bvm);
 	vm->bvm = NULL;
+	pthread_mutex_unlock(&vm->irq_lock);
 }
 
 /*
@@ -295,14 +319,20 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 		.mem = &vm->mem,
 		.bus = &vm->bus,
 		.ncpus = vm->nvcpus,
-		.irqchip = vm->cfg.interrupt_mode != VM_IRQ_NONE,
+		.irqchip = wants_irqchip(vm),
+		.pic = vm_devices_pic(vm->devs),
+		.pit = vm_devices_pit(vm->devs),
 	};
 	int rc = boot_load(&vm->cfg, &vm->mem, &vm->plan, err);
 	if (rc)
 		return rc;
-	rc = vm->ops->vm_create(&p, &vm->bvm, err);
+	struct backend_vm *bvm = NULL;
+	rc = vm->ops->vm_create(&p, &bvm, err);
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&vm->irq_lock);
+	vm->bvm = bvm;
+	pthread_mutex_unlock(&vm->irq_lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		struct boot_cpu_state s;
@@ -517,13 +547,17 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 			return cv_err_set(err, e, "cannot create a vCPU thread: %s",
 					  strerror(e));
 		r->started = true;
-		/* affinity from phys_cpu_sets: best effort (host may differ) */
-		if (!shared && i < vm->cfg.n_phys_cpu_sets &&
-		    vm->cfg.phys_cpu_sets[i]) {
+		/* affinity from phys_cpu_sets: best effort (host may differ);
+		 * one thread for all vCPUs (emu) gets the union of the sets */
+		uint64_t mask = 0;
+		for (unsigned k = 0; k < r->count; k++)
+			if (r->first + k < vm->cfg.n_phys_cpu_sets)
+				mask |= vm->cfg.phys_cpu_sets[r->first + k];
+		if (mask) {
 			cpu_set_t set;
 			CPU_ZERO(&set);
 			for (unsigned b = 0; b < 64; b++)
-				if (vm->cfg.phys_cpu_sets[i] & (1ull << b))
+				if (mask & (1ull << b))
 					CPU_SET(b, &set);
 			pthread_setaffinity_np(r->thread, sizeof(set), &set);
 		}
@@ -558,6 +592,7 @@ static int init_sync(struct vm *vm)
 		return -e;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->ctl, NULL);
+	pthread_mutex_init(&vm->irq_lock, NULL);
 	return 0;
 }
 
@@ -642,6 +677,13 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 			       err);
 	if (rc)
 		goto fail;
+	if (wants_irqchip(vm)) {
+		/* kvm brings its own PIC/PIT; emu uses cvisor's models */
+		if (vm->ops->userspace_irqchip &&
+		    (rc = vm_devices_add_pic_pit(vm->devs, err)))
+			goto fail;
+		vm_devices_set_irq_handler(vm->devs, vm_irq_line, vm);
+	}
 	rc = build_backend(vm, err);
 	if (rc)
 		goto fail;
@@ -674,6 +716,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	pthread_mutex_unlock(&vm->ctl);
 	pthread_mutex_destroy(&vm->ctl);
+	pthread_mutex_destroy(&vm->irq_lock);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_cond_destroy(&vm->cond);
 	free(vm);

@@ -198,7 +198,7 @@ static struct fx *fx_new_ram(unsigned ncpus, uint64_t extra_gpa,
 	reg(f, BUS_PIO, P_LOG, 1, "log", &log_ops);
 	reg(f, BUS_PIO, P_EXIT, 1, "exit", &exit_ops);
 
-	struct backend_vm_params p = { &f->mem, &f->bus, ncpus, false };
+	struct backend_vm_params p = { .mem = &f->mem, .bus = &f->bus, .ncpus = ncpus };
 	struct cv_err err = { 0 };
 	if (ops->vm_create(&p, &f->vm, &err))
 		fail_msg("vm_create: %s", err.msg);
@@ -574,7 +574,7 @@ static struct vcpu_exit run_fault(struct fx *f, int which)
 	struct boot_cpu_state s;
 	if (which <= 1)
 		s = rm_state(0x8000);
-	else if (which == 2)
+	else if (which == 2 || which == 5)
 		s = pm_state(f, 0x8040);
 	else
 		s = lm_state(f, 0x8040);
@@ -610,22 +610,38 @@ static void test_triple_fault_protected_long(void **state)
 	fx_free(f);
 }
 
-static void test_exception_not_deliverable_yet(void **state)
+static void expect_logged(struct fx *f, const uint32_t *want, size_t n)
+{
+	if (f->nlog != n)
+		fail_msg("guest logged %zu values, expected %zu (first 0x%x)",
+			 f->nlog, n, f->nlog ? f->log[0].value : 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(f->log[i].value & 0xff, want[i]);
+}
+
+/* exceptions and `int n` through the guest's IVT/IDT, in every mode */
+static void test_exception_delivery(void **state)
 {
 	(void)state;
 	struct fx *f = fx_new(1);
-	struct vcpu_exit e = run_fault(f, 1);
-	assert_exit(e, VCPU_EXIT_ERROR);
-	printf("# int 0x21 in real mode: %s\n", e.msg);
-	assert_non_null(strstr(e.msg, "vector 33"));
-	assert_non_null(strstr(e.msg, "0x"));
-	/* the error is sticky until the next boot state */
-	assert_exit(run(f, 0, 0), VCPU_EXIT_ERROR);
+	assert_exit(run_fault(f, 1), VCPU_EXIT_HLT);
+	const uint32_t rm[] = { 0x21, 0x22, 0xde, 0x01 };
+	expect_logged(f, rm, 4);
 
-	e = run_fault(f, 4);
-	assert_exit(e, VCPU_EXIT_ERROR);
-	printf("# ud2 with an IDT gate in long mode: %s\n", e.msg);
-	assert_non_null(strstr(e.msg, "#UD (vector 6)"));
+	f->nlog = 0;
+	assert_exit(run_fault(f, 5), VCPU_EXIT_HLT);
+	const uint32_t pm[] = { 0xde, 0x03, 0x80, 0x05 };
+	expect_logged(f, pm, 4);
+
+	f->nlog = 0;
+	assert_exit(run_fault(f, 4), VCPU_EXIT_HLT);
+	const uint32_t lm[] = { 0x06, 0x03, 0x04 };
+	expect_logged(f, lm, 3);
+
+	/* a gate that is not present (and no #GP/#DF gate either) */
+	struct vcpu_exit e = run_fault(f, 6);
+	printf("# ud2 with a non-present IDT gate in long mode: %s\n", e.msg);
+	assert_exit(e, VCPU_EXIT_SHUTDOWN);
 	fx_free(f);
 }
 
@@ -1063,7 +1079,7 @@ int main(void)
 		cmocka_unit_test(test_trampoline_moves_out_of_ram),
 		cmocka_unit_test(test_triple_fault_real),
 		cmocka_unit_test(test_triple_fault_protected_long),
-		cmocka_unit_test(test_exception_not_deliverable_yet),
+		cmocka_unit_test(test_exception_delivery),
 		cmocka_unit_test(test_paging_not_identity),
 		cmocka_unit_test(test_boot_state_rejected),
 		cmocka_unit_test(test_kick_before_run),

@@ -463,9 +463,11 @@ static void test_builtin_table(void **state)
 	(void)state;
 	static const char *const want[] = {
 		"ticker", "exitcode", "exitcode_patch", "spinner", "reboot",
-		"longmode", "axbios", "axkernel", "smp4", "demo",
-		"mboot", "elf64", "elf32", "pvh", "hostile_io", "hostile_uart",
-		"hostile_flood", "hostile_triple", "hostile_hlt",
+		"longmode", "axbios", "axkernel", "smp4", "irqtick",
+		"irqtick64", "irqtick16", "exc", "exc64", "rtcdate", "uartecho", "demo",
+		"mboot", "elf64", "elf32", "pvh",
+		"hostile_io", "hostile_uart", "hostile_flood", "hostile_triple",
+		"hostile_hlt",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct builtin_image *b = builtin_find(want[i]);

@@ -42,6 +42,41 @@ int tu_fd_count(void)
 	return n - 1;	/* the DIR's own fd */
 }
 
+static long pid_status_field(int pid, const char *key)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	size_t kl = strlen(key);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':')
+			v = strtol(line + kl + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+int tu_pid_thread_count(int pid)
+{
+	return (int)pid_status_field(pid, "Threads");
+}
+
+int tu_pid_fd_count(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	DIR *d = opendir(path);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	if (d)
+		closedir(d);
+	return d ? n : -1;
+}
+
 long tu_scan_number(const char *buf, size_t len, size_t from,
 		    const char *prefix, bool first)
 {

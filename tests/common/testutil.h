@@ -12,6 +12,9 @@
 int tu_thread_count(void);
 int tu_fd_count(void);
 long tu_rss_kb(void);
+/* The same for another process (a daemon under test); -1 when gone. */
+int tu_pid_thread_count(int pid);
+int tu_pid_fd_count(int pid);
 
 /*
  * In buf[from, len): the first (first = true) or the largest N of a line

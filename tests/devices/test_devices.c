@@ -72,7 +72,12 @@ static void test_default_set(void **state)
 	assert_int_equal(vm_devices_uart_count(d), 1);
 	struct vm_device_info info[16];
 	size_t n = vm_devices_describe(d, info, 16);
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 7);
+	const struct vm_device_info *rtc = find(info, n, "rtc-cmos");
+	assert_non_null(rtc);
+	assert_int_equal(rtc->base, 0x70);
+	assert_int_equal(rtc->len, 2);
+	assert_null(find(info, n, "pic-master"));	/* only on request */
 	const struct vm_device_info *com1 = find(info, n, "com1");
 	assert_non_null(com1);
 	assert_int_equal(com1->base, 0x3f8);
@@ -90,8 +95,8 @@ static void test_default_set(void **state)
 	}
 	assert_int_equal(find(info, n, "shutdown-request")->base, 0x5f0);
 	/* describe with a short array still reports the total */
-	assert_int_equal(vm_devices_describe(d, info, 2), 6);
-	assert_int_equal(vm_devices_describe(d, NULL, 0), 6);
+	assert_int_equal(vm_devices_describe(d, info, 2), 7);
+	assert_int_equal(vm_devices_describe(d, NULL, 0), 7);
 
 	vm_devices_destroy(d);
 	assert_int_equal(bus->pio.n, 0);
@@ -153,7 +158,7 @@ static void test_two_uarts(void **state)
 
 	struct vm_device_info info[16];
 	size_t n = vm_devices_describe(d, info, 16);
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 9);
 	const struct vm_device_info *c1 = find(info, n, "com1");
 	const struct vm_device_info *c2 = find(info, n, "com2");
 	const struct vm_device_info *mm = find(info, n, "uart-mmio");

@@ -246,7 +246,7 @@ static void test_show_golden(void **state)
 
 	RUN(&t, 0, "vm show 0 -s");
 	expect_has("stats", t.out, "\nStatistics:\n  MMIO devices: 0\n"
-				   "  Port I/O devices: 6\n");
+				   "  Port I/O devices: 7\n");	/* + RTC/CMOS */
 	expect_has("stats", t.out, "\n  Reboots: 0\n");
 	expect_match("stats", t.out, "^  Boot time: [0-9]+\\.[0-9]{3} ms$");
 	expect_match("stats", t.out, "^    com1 +[0-9]+ reads, [1-9][0-9]* writes$");
@@ -267,6 +267,7 @@ static void test_show_golden(void **state)
 		     "READ\\|WRITE\\|EXECUTE  map alloc  host 0x[0-9a-f]+");
 	expect_match("full", t.out, "^  com1 +uart16550 +port 0x3f8-0x3ff +IRQ 4$");
 	expect_match("full", t.out, "^  debug-exit +debug-exit +port 0xf4-0xf4 +no IRQ$");
+	expect_match("full", t.out, "^  rtc-cmos +rtc-cmos +port 0x70-0x71 +IRQ 8$");
 	assert_null(strstr(t.out, "Use 'vm show"));
 
 	RUN(&t, 0, "vm show 0 --format json");
@@ -274,7 +275,7 @@ static void test_show_golden(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "state")), "Suspended");
 	assert_int_equal(json_array_size(json_object_get(j, "vcpus")), 1);
-	assert_int_equal(json_array_size(json_object_get(j, "devices")), 6);
+	assert_int_equal(json_array_size(json_object_get(j, "devices")), 7);	/* incl. the RTC */
 	assert_true(json_is_integer(json_object_get(
 		json_array_get(json_object_get(j, "vcpus"), 0), "rip")));
 	assert_int_equal(json_integer_value(json_object_get(

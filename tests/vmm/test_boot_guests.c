@@ -15,9 +15,8 @@
  *                             disabled" line) up to the jump into the
  *                             kernel proper, which unicorn's identity-only
  *                             paging cannot follow; the 16-bit entry's
- *                             setup code output once the emu backend
- *                             delivers real-mode interrupts (skipped with
- *                             the backend's reason until then).
+ *                             setup code output (its BIOS calls need the
+ *                             backend's real-mode interrupt delivery).
  */
 #include <stdarg.h>
 #include <setjmp.h>
@@ -311,11 +310,6 @@ static void test_linux_emu_16bit(void **state)
 	char last[256] = "";
 	vm_last_error(r.vm, last, sizeof(last));
 	linux_finish(&r);
-	if (!ok && strstr(last, "cannot deliver interrupts")) {
-		print_message("  SKIP: the emu backend does not deliver real-mode interrupts yet: %s\n",
-			      last);
-		skip();
-	}
 	assert_true(ok);
 }
 

@@ -94,6 +94,19 @@ static int emu_vm_create(const struct backend_vm_params *p,
 	vm->bus = p->bus;
 	vm->ncpus = p->ncpus;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->wake_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->wake_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&vm->bsp, NULL);
+	atomic_init(&vm->irq_seq, 0);
+	if (p->irqchip && p->pic) {
+		vm->pic = p->pic;
+		vm->pit = p->pit;
+		pic_set_output(vm->pic, (struct pic_output){ emu_irq_raised, vm });
+	}
 	*out = (struct backend_vm *)(void *)vm;
 	return 0;
 }
@@ -104,6 +117,10 @@ static void emu_vm_destroy(struct backend_vm *bvm)
 	struct emu_vm *vm = emu_vm_of(bvm);
 	if (!vm)
 		return;
+	if (vm->pic)
+		pic_set_output(vm->pic, (struct pic_output){ 0 });
+	pthread_cond_destroy(&vm->wake_cond);
+	pthread_mutex_destroy(&vm->wake_lock);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }
@@ -175,6 +192,7 @@ static int emu_vcpu_create(struct backend_vm *bvm, unsigned index,
 	v->stats = stats ? stats : &v->own_stats;
 	atomic_init(&v->kick_pending, false);
 	atomic_init(&v->stop_wanted, false);
+	atomic_init(&v->irq_stop, false);
 	v->tramp = mmap(NULL, TR_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v->tramp == MAP_FAILED) {
@@ -190,6 +208,8 @@ static int emu_vcpu_create(struct backend_vm *bvm, unsigned index,
 	pthread_mutex_lock(&vm->lock);
 	vm->vcpus[index] = v;
 	pthread_mutex_unlock(&vm->lock);
+	if (index == 0)
+		atomic_store(&vm->bsp, v);
 	*out = (struct backend_vcpu *)(void *)v;
 	return 0;
 }
@@ -199,6 +219,8 @@ static void emu_vcpu_destroy(struct backend_vcpu *bv)
 	struct emu_vcpu *v = emu_vcpu_of(bv);
 	if (!v)
 		return;
+	if (v->index == 0)
+		atomic_store(&v->vm->bsp, NULL);
 	pthread_mutex_lock(&v->vm->lock);
 	v->vm->vcpus[v->index] = NULL;
 	pthread_mutex_unlock(&v->vm->lock);
@@ -213,6 +235,7 @@ static int emu_vcpu_load_boot_state(struct backend_vcpu *bv,
 	int rc = emu_boot_load(v, s, err);
 	v->shutdown = false;
 	v->halt_pending = false;
+	v->halt_irq = false;
 	v->failed[0] = '\0';
 	v->pg_valid = false;
 	memset(&v->trap, 0, sizeof(v->trap));
@@ -300,7 +323,7 @@ static uint64_t code_linear(struct emu_vcpu *v, uint64_t rip)
 	return (base + rip) & 0xffffffffull;
 }
 
-enum outcome { OUT_DONE, OUT_SPURIOUS };
+enum outcome { OUT_DONE, OUT_AGAIN, OUT_HALT_IRQ, OUT_SPURIOUS };
 
 static enum outcome set_error(struct emu_vcpu *v, struct vcpu_exit *exit)
 {
@@ -308,6 +331,12 @@ static enum outcome set_error(struct emu_vcpu *v, struct vcpu_exit *exit)
 	snprintf(exit->msg, sizeof(exit->msg), "%s", v->failed);
 	emu_stat_inc(&v->stats->exits_other);
 	return OUT_DONE;
+}
+
+/* HLT that an interrupt can end: the BSP of an irqchip VM with IF = 1. */
+static bool halt_waits_for_irq(struct emu_vcpu *v)
+{
+	return v->vm->pic && v->index == 0 && emu_irq_enabled(v);
 }
 
 static enum outcome classify(struct emu_vcpu *v, uc_err e,
@@ -323,12 +352,20 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 		emu_describe_exception(v, v->failed, sizeof(v->failed));
 		return set_error(v, exit);
 	}
+	if (v->trap.deliver_failed)
+		return set_error(v, exit);
+	if (v->trap.redeliver) {	/* the engine was stopped for it */
+		if (emu_deliver(v, v->trap.vector, v->trap.rip, false, NULL))
+			return set_error(v, exit);
+		return OUT_AGAIN;
+	}
 	if (e != UC_ERR_OK) {
 		emu_describe_badmem(v, e, v->failed, sizeof(v->failed));
 		return set_error(v, exit);
 	}
 	/* nothing else ends a run without our block hook: the guest halted */
 	bool halted = !v->trap.hook_stop;
+	bool irq_stop = atomic_exchange(&v->irq_stop, false);
 	if (v->trap.event) {
 		v->halt_pending = halted;
 		exit->reason = VCPU_EXIT_EVENT;
@@ -343,6 +380,8 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 		return OUT_DONE;
 	}
 	if (halted) {
+		if (halt_waits_for_irq(v))
+			return OUT_HALT_IRQ;
 		exit->reason = VCPU_EXIT_HLT;
 		emu_stat_inc(&v->stats->exits_hlt);
 		return OUT_DONE;
@@ -352,6 +391,8 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 		emu_stat_inc(&v->stats->exits_other);
 		return OUT_DONE;
 	}
+	if (v->trap.timer || v->trap.irq || irq_stop)
+		return OUT_AGAIN;
 	return OUT_SPURIOUS;
 }
 
@@ -376,20 +417,74 @@ static void set_busy(struct emu_vcpu *v, bool busy)
 	pthread_mutex_unlock(&v->vm->lock);
 }
 
+static bool return_kick(struct emu_vcpu *v, struct vcpu_exit *exit)
+{
+	if (!atomic_exchange(&v->kick_pending, false))
+		return false;
+	exit->reason = VCPU_EXIT_KICK;
+	emu_stat_inc(&v->stats->exits_kick);
+	return true;
+}
+
+/*
+ * Halted with IF = 1: sleep until an interrupt is pending (then the loop
+ * delivers it), a kick, or the slice's end when other vCPUs want the
+ * thread.  false = return *exit.
+ */
+static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
+{
+	v->halt_irq = true;
+	for (;;) {
+		unsigned seq0 = atomic_load(&v->vm->irq_seq);
+		uint64_t next = pit_poll(v->vm->pit, emu_now_ns());
+		if (pic_pending(v->vm->pic))
+			return true;
+		if (return_kick(v, exit))
+			return false;
+		if (v->slice_end) {	/* others are runnable: let them */
+			exit->reason = VCPU_EXIT_SLICE;
+			emu_stat_inc(&v->stats->exits_other);
+			return false;
+		}
+		emu_irq_wait(v, seq0, next);
+	}
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 static void run_loop(struct emu_vcpu *v, uint32_t slice_us,
 		     struct vcpu_exit *exit)
 {
-	uint64_t deadline = slice_us ? emu_now_ns() + slice_us * 1000ull : 0;
+	v->slice_end = slice_us ? emu_now_ns() + slice_us * 1000ull : 0;
+	if (v->halt_irq && !halt_wait(v, exit))
+		return;
 	for (unsigned spurious = 0;; spurious++) {
 		uc_err e = UC_ERR_OK;
-		if (!run_once(v, deadline, &e)) {
-			atomic_store(&v->kick_pending, false);
-			exit->reason = VCPU_EXIT_KICK;
-			emu_stat_inc(&v->stats->exits_kick);
+		uint64_t timer = emu_irq_prepare(v);
+		if (timer == UINT64_MAX) {
+			set_error(v, exit);
 			return;
 		}
-		if (classify(v, e, exit) == OUT_DONE)
+		if (!run_once(v, earliest(v->slice_end, timer), &e)) {
+			return_kick(v, exit);
 			return;
+		}
+		enum outcome o = classify(v, e, exit);
+		if (o == OUT_DONE)
+			return;
+		if (o == OUT_HALT_IRQ) {
+			if (!halt_wait(v, exit))
+				return;
+			spurious = 0;
+			continue;
+		}
+		if (o == OUT_AGAIN) {
+			spurious = 0;
+			continue;
+		}
 		if (spurious == MAX_SPURIOUS) {
 			snprintf(v->failed, sizeof(v->failed),
 				 "the emu engine keeps stopping without a reason at RIP 0x%llx",
@@ -418,9 +513,13 @@ static int emu_vcpu_run(struct backend_vcpu *bv, uint32_t slice_us,
 	if (v->halt_pending && !atomic_load(&v->kick_pending)) {
 		/* the HLT happened in the tail of an earlier run */
 		v->halt_pending = false;
-		exit->reason = VCPU_EXIT_HLT;
-		emu_stat_inc(&v->stats->exits_hlt);
-		return 0;
+		if (halt_waits_for_irq(v)) {
+			v->halt_irq = true;
+		} else {
+			exit->reason = VCPU_EXIT_HLT;
+			emu_stat_inc(&v->stats->exits_hlt);
+			return 0;
+		}
 	}
 	set_busy(v, true);
 	apply_dirty(v);
@@ -434,6 +533,7 @@ static void emu_vcpu_kick(struct backend_vcpu *bv)
 	struct emu_vcpu *v = emu_vcpu_of(bv);
 	atomic_store(&v->kick_pending, true);
 	atomic_store(&v->stop_wanted, true);
+	emu_wake(v->vm);	/* a vCPU halted with IF = 1 sleeps */
 }
 
 static void read_regs(struct emu_vcpu *v, struct cpu_regs *r)
@@ -475,17 +575,22 @@ static int emu_vcpu_get_regs(struct backend_vcpu *bv, struct cpu_regs *r)
 	return rc;
 }
 
-static int emu_set_irq(struct backend_vm *vm, unsigned gsi, bool level)
+/* ISA IRQs 0-15 go to the 8259 pair. */
+static int emu_set_irq(struct backend_vm *bvm, unsigned gsi, bool level)
 {
-	(void)vm;
-	(void)gsi;
-	(void)level;
-	return -ENOTSUP;
+	struct emu_vm *vm = emu_vm_of(bvm);
+	if (!vm->pic)
+		return -ENOTSUP;
+	if (gsi > 15)
+		return -EINVAL;
+	pic_set_irq(vm->pic, gsi, level);
+	return 0;
 }
 
 const struct backend_ops emu_backend_ops = {
 	.name = "emu",
 	.single_thread = true,
+	.userspace_irqchip = true,
 	.probe = emu_probe,
 	.vm_create = emu_vm_create,
 	.vm_destroy = emu_vm_destroy,

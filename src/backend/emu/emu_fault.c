@@ -1,12 +1,12 @@
 /*
  * emu_fault: turns what unicorn reports into what the VM layer needs.
  *
- *  - Guest exceptions and `int n`: unicorn never uses the IVT/IDT and only
- *    hands the vector to UC_HOOK_INTR.  Until delivery is implemented, an
- *    exception whose delivery would fail architecturally (vector beyond
- *    the IDT limit or gate not present, then the same for #GP/#NP and for
- *    #DF) is a triple fault -> VCPU_EXIT_SHUTDOWN; any other one is an
- *    error naming the vector and RIP.
+ *  - Guest exceptions and `int n` are delivered by emu_irq.c when their
+ *    gate is usable.  Otherwise, an exception whose delivery would fail
+ *    architecturally (vector beyond the IDT limit or gate not present,
+ *    then the same for #GP/#NP and for #DF) is a triple fault ->
+ *    VCPU_EXIT_SHUTDOWN; any other one is an error naming the vector and
+ *    RIP (cvisor does not escalate to #GP/#NP/#DF).
  *  - Paging: unicorn walks the guest's page tables (present bits,
  *    permissions, #PF) but then uses the VIRTUAL address as the physical
  *    one.  Accesses above the mapped space fault (reported with that
@@ -56,6 +56,12 @@ static bool gate_usable(struct emu_vcpu *v, uint32_t vector, bool *beyond)
 	return gate[5] & 0x80;
 }
 
+bool emu_gate_usable(struct emu_vcpu *v, uint32_t vector)
+{
+	bool beyond;
+	return gate_usable(v, vector, &beyond);
+}
+
 bool emu_is_triple_fault(struct emu_vcpu *v, uint32_t vector)
 {
 	bool beyond;
@@ -72,7 +78,7 @@ void emu_describe_exception(struct emu_vcpu *v, char *buf, size_t len)
 {
 	uint32_t vec = v->trap.vector;
 	snprintf(buf, len,
-		 "guest %s %s (vector %u) at %04x:0x%llx: the emu backend cannot deliver interrupts or exceptions through the IVT/IDT yet",
+		 "guest %s %s (vector %u) at %04x:0x%llx: its IDT gate is not usable and the emu backend does not escalate to #GP/#NP",
 		 vec < 32 ? "exception" : "software", vector_name(vec), vec,
 		 v->trap.cs, (unsigned long long)v->trap.rip);
 }

@@ -14,6 +14,8 @@
 #include <unicorn/unicorn.h>
 
 #include "backend.h"
+#include "pic8259.h"
+#include "pit8254.h"
 
 /* RAM regions + the trampoline pages split the address space in at most
  * this many unassigned gaps, each one uc_mmio_map'ed to the bus. */
@@ -38,6 +40,14 @@ struct emu_vm {
 
 	pthread_mutex_t lock;	/* guards the fields marked (L) */
 	struct emu_vcpu *vcpus[VMCFG_MAX_VCPUS];	/* (L) */
+
+	/* userspace irqchip (NULL without one): see emu_irq.c */
+	struct pic *pic;
+	struct pit *pit;
+	_Atomic(struct emu_vcpu *) bsp;	/* vCPU 0 once created */
+	atomic_uint irq_seq;		/* bumped on every line raise */
+	pthread_mutex_t wake_lock;	/* halted vCPUs sleep on wake_cond */
+	pthread_cond_t wake_cond;
 };
 
 /* What the hooks saw during one uc_emu_start (vCPU thread only). */
@@ -45,6 +55,10 @@ struct emu_trap {
 	bool event;		/* a device returned BUS_EXIT */
 	bool hook_stop;		/* the block hook ended the run */
 	bool sliced;		/* ... because the slice was used up */
+	bool timer;		/* ... because a PIT deadline passed */
+	bool irq;		/* ... because a waiting interrupt can go in */
+	bool redeliver;		/* UC_HOOK_INTR: deliver `vector` between runs */
+	bool deliver_failed;	/* UC_HOOK_INTR: v->failed says why */
 	bool exception;		/* UC_HOOK_INTR / invalid opcode */
 	uint32_t vector;
 	uint64_t rip;
@@ -68,6 +82,7 @@ struct emu_vcpu {
 
 	atomic_bool kick_pending;	/* a kick not yet returned as KICK */
 	atomic_bool stop_wanted;	/* end the run at the next block */
+	atomic_bool irq_stop;		/* ... because a line was raised */
 	bool busy;		/* (L) inside vcpu_run */
 	struct { uint64_t lo, hi; } dirty[EMU_MAX_DIRTY];	/* (L) */
 	size_t ndirty;		/* (L) */
@@ -75,7 +90,11 @@ struct emu_vcpu {
 
 	/* vCPU thread only */
 	struct emu_trap trap;
-	uint64_t deadline_ns;	/* end of the slice, 0 = none */
+	uint64_t deadline_ns;	/* end of the slice or timer, 0 = none */
+	uint64_t slice_end;	/* end of the round-robin slice, 0 = none */
+	bool irq_watch;		/* an interrupt waits: watch IF per block */
+	unsigned shadow_blocks;	/* blocks to run before it may go in */
+	bool halt_irq;		/* halted with IF = 1, waiting for an irq */
 	unsigned slice_countdown;	/* blocks until the next clock read */
 	bool booting;		/* the trampoline is running */
 	uint64_t boot_exit;	/* linear guest entry that ends it */
@@ -107,6 +126,16 @@ void emu_describe_exception(struct emu_vcpu *v, char *buf, size_t len);
 void emu_describe_badmem(struct emu_vcpu *v, uc_err e, char *buf,
 			 size_t len);
 int emu_check_paging(struct emu_vcpu *v, char *buf, size_t len);
+
+/* emu_irq.c: delivery through the IVT/IDT, external interrupts, HLT */
+int emu_deliver(struct emu_vcpu *v, uint32_t vec, uint64_t ret_ip,
+		bool in_hook, bool *need_stop);
+bool emu_irq_enabled(struct emu_vcpu *v);
+uint64_t emu_irq_prepare(struct emu_vcpu *v);
+void emu_irq_raised(void *ctx);
+void emu_wake(struct emu_vm *vm);
+void emu_irq_wait(struct emu_vcpu *v, unsigned seq0, uint64_t deadline);
+bool emu_gate_usable(struct emu_vcpu *v, uint32_t vector);
 
 /* register helpers that cannot fail on a valid x86 engine */
 uint64_t emu_rd(struct emu_vcpu *v, int reg);

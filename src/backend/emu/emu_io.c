@@ -308,12 +308,28 @@ void emu_request_event(struct emu_vcpu *v)
 	atomic_store_explicit(&v->stop_wanted, true, memory_order_relaxed);
 }
 
-static bool slice_over(struct emu_vcpu *v)
+/* The slice or the timer deadline passed (clock read every few blocks). */
+static bool deadline_over(struct emu_vcpu *v)
 {
 	if (!v->deadline_ns || --v->slice_countdown)
 		return false;
 	v->slice_countdown = EMU_SLICE_CHECK;
-	return emu_now_ns() >= v->deadline_ns;
+	uint64_t now = emu_now_ns();
+	if (now < v->deadline_ns)
+		return false;
+	if (v->slice_end && now >= v->slice_end)
+		v->trap.sliced = true;
+	else
+		v->trap.timer = true;
+	return true;
+}
+
+/* A waiting interrupt can be taken at this block boundary. */
+static bool irq_window(struct emu_vcpu *v)
+{
+	if (v->shadow_blocks)
+		return --v->shadow_blocks == 0;
+	return emu_irq_enabled(v);
 }
 
 /*
@@ -335,8 +351,11 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size,
 	if (atomic_load_explicit(&v->stop_wanted, memory_order_relaxed)) {
 		v->trap.hook_stop = true;
 		uc_emu_stop(uc);
-	} else if (slice_over(v)) {
-		v->trap.hook_stop = v->trap.sliced = true;
+	} else if (v->irq_watch && irq_window(v)) {
+		v->trap.hook_stop = v->trap.irq = true;
+		uc_emu_stop(uc);
+	} else if (deadline_over(v)) {
+		v->trap.hook_stop = true;
 		uc_emu_stop(uc);
 	}
 }
@@ -354,16 +373,44 @@ static void record_exception(struct emu_vcpu *v, uint32_t vector)
 	uc_emu_stop(v->uc);
 }
 
+/*
+ * Exceptions and `int n`: delivered right here through the guest's
+ * IVT/IDT (unicorn left RIP at a faulting instruction, after a trapping
+ * one), or between runs when that needs the engine stopped.  A vector
+ * whose gate is unusable ends the run (emu_fault.c decides what it means).
+ */
 static void on_intr(uc_engine *uc, uint32_t intno, void *opaque)
 {
-	(void)uc;
-	record_exception(opaque, intno);
+	struct emu_vcpu *v = opaque;
+	if (v->booting || !emu_gate_usable(v, intno)) {
+		record_exception(v, intno);
+		return;
+	}
+	uint64_t rip = emu_rd(v, UC_X86_REG_RIP);
+	bool need_stop = false;
+	if (emu_deliver(v, intno, rip, true, &need_stop)) {
+		v->trap.deliver_failed = true;
+		uc_emu_stop(uc);
+	} else if (need_stop) {
+		v->trap.redeliver = true;
+		v->trap.vector = intno;
+		v->trap.rip = rip;
+		uc_emu_stop(uc);
+	}
 }
 
+/* #UD comes here, not to UC_HOOK_INTR: delivered between runs. */
 static bool on_invalid_insn(uc_engine *uc, void *opaque)
 {
-	(void)uc;
-	record_exception(opaque, 6);	/* #UD */
+	struct emu_vcpu *v = opaque;
+	if (v->booting || !emu_gate_usable(v, 6)) {
+		record_exception(v, 6);
+		return true;
+	}
+	v->trap.redeliver = true;
+	v->trap.vector = 6;
+	v->trap.rip = emu_rd(v, UC_X86_REG_RIP);
+	uc_emu_stop(uc);
 	return true;
 }
 
