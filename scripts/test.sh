@@ -4,6 +4,7 @@
 #   2. ASan+UBSan build: every test but the tier
 #   3. TSan build: the threaded parts (suites vmm, backend, devices, guests)
 #   (each build first gets the stock Linux kernel: tests/boot/fetch_linux.sh)
+#   (all three with -Dfault_injection=true: the fault points of src/common/fault.h)
 #   4. fuzz smoke: every libFuzzer target (clang) for 10 s on its seeds
 # Ends with one line "N passed, N failed, N skipped".
 # Env: CVISOR_TEST_BUILDS="release asan tsan fuzz" to choose builds.
@@ -44,13 +45,15 @@ run_build() {  # name, dir, test-args, setup args...
 
 for b in $builds; do
   case $b in
-  release) run_build release build-test "" --buildtype=debugoptimized ;;
+  release) run_build release build-test "" --buildtype=debugoptimized -Dfault_injection=true ;;
   asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         run_build asan build-test-asan "--no-suite kvm-tier" \
-          -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug ;;
+          -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug \
+          -Dfault_injection=true ;;
   tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests --suite daemon --suite common" \
-          -Db_sanitize=thread -Db_lundef=false --buildtype=debug ;;
+          -Db_sanitize=thread -Db_lundef=false --buildtype=debug \
+          -Dfault_injection=true ;;
   fuzz)
     echo "=== fuzz smoke (build-test-fuzz)"
     out=$(scripts/fuzz-smoke.sh build-test-fuzz 10 2>&1); echo "$out"

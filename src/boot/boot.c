@@ -24,6 +24,7 @@
 #include "acpi.h"
 #include "boot_int.h"
 #include "loader.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -377,6 +378,12 @@ int boot_load(const struct vm_config *cfg, struct guest_mem *mem,
 	int rc = boot_src_open(cfg, "kernel", cfg->kernel_path, &kernel, err);
 	if (rc)
 		return rc;
+	int fe = CV_FAULT("boot.load");
+	if (fe) {
+		boot_src_close(&kernel);
+		return cv_err_set(err, fe, "cannot load the kernel image %s: %s",
+				  cfg->kernel_path, strerror(fe));
+	}
 	if (cfg->has_bios || p == VM_BOOT_RAW)
 		rc = raw_boot(cfg, mem, &kernel, plan, err);
 	else

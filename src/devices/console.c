@@ -9,6 +9,7 @@
  * handed out.
  */
 #include "console.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,11 +77,14 @@ static int init_locks(struct console *c)
 
 static int open_log(struct console *c, const char *path, struct cv_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-			    O_NOCTTY, 0600);
-	if (fd < 0)
-		return cv_err_set(err, errno, "Cannot open the console log %s: %s.",
-				  path, strerror(errno));
+	int fe = CV_FAULT("console.open");
+	int fd = fe ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND |
+				      O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		int e = fe ? fe : errno;
+		return cv_err_set(err, e, "Cannot open the console log %s: %s.",
+				  path, strerror(e));
+	}
 
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))

@@ -6,6 +6,7 @@
  * Names live in maps[] because the bus keeps only the pointer.
  */
 #include "devices.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -68,8 +69,11 @@ static int add_mapping(struct vm_devices *d, enum bus_space space,
 	m->base = base;
 	m->len = len;
 	m->irq = irq;
-	int rc = bus_register(d->bus, space, base, len, m->name, ops, opaque,
-			      err);
+	int fe = CV_FAULT("devices.create");
+	int rc = fe ? cv_err_set(err, fe, "Device \"%s\" cannot be added: %s.",
+				 name, strerror(fe))
+		    : bus_register(d->bus, space, base, len, m->name, ops,
+				   opaque, err);
 	if (rc == 0)
 		d->n_maps++;
 	return rc;

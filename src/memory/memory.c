@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fault.h"
+
 int guest_mem_map(struct guest_mem *mem, const struct vm_config *cfg,
 		  struct cv_err *err)
 {
@@ -12,11 +14,13 @@ int guest_mem_map(struct guest_mem *mem, const struct vm_config *cfg,
 		const struct vm_mem_region *cr = &cfg->regions[i];
 		if (cr->map_type == VM_MAP_RESERVED)
 			continue;
-		void *p = mmap(NULL, cr->size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			       -1, 0);
+		int fe = CV_FAULT("mem.mmap");
+		void *p = fe ? MAP_FAILED
+			     : mmap(NULL, cr->size, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				    -1, 0);
 		if (p == MAP_FAILED) {
-			int e = errno;
+			int e = fe ? fe : errno;
 			guest_mem_unmap(mem);
 			return cv_err_set(err, e,
 					  "cannot map %llu bytes of guest RAM at 0x%llx: %s",

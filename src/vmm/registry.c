@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fsutil.h"
 #include "vmstate.h"
 
@@ -385,11 +386,13 @@ static int write_config_copy(struct reg_vm *v, struct cv_err *err)
 	*copy = *v->cfg;
 	copy->has_id = true;	/* the copy re-creates the same VM */
 	copy->id = v->id;
-	FILE *f = fopen(tmp, "w");
+	int fe = CV_FAULT("reg.config_write");
+	FILE *f = fe ? NULL : fopen(tmp, "w");
 	int rc = 0;
 	if (!f) {
-		rc = cv_err_set(err, errno, "cannot write %s: %s", tmp,
-				strerror(errno));
+		int e = fe ? fe : errno;
+		rc = cv_err_set(err, e, "cannot write %s: %s", tmp,
+				strerror(e));
 	} else {
 		fprintf(f, "# cvisor: configuration of VM %u (from %s)\n",
 			v->id, v->cfg->path[0] ? v->cfg->path : "-");
@@ -434,7 +437,10 @@ static int prepare_data_dir(struct reg_vm *v, struct cv_err *err)
 {
 	struct stat st;
 	v->made_dir = stat(v->data_dir, &st) != 0;
-	int rc = cv_mkdir_p(v->data_dir, err);
+	int fe = CV_FAULT("data.mkdir");
+	int rc = fe ? cv_err_set(err, fe, "cannot create %s: %s", v->data_dir,
+				 strerror(fe))
+		    : cv_mkdir_p(v->data_dir, err);
 	if (rc)
 		return rc;
 	v->dir_fd = open(v->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -8,6 +8,13 @@
  * lines (any thread, e.g. console input raising UART RX) from reaching a
  * backend VM that is being replaced.
  *
+ * `vm list` reads no lock: every change of the state or a mailbox goes
+ * through changed_locked(), which publishes the VM state and each vCPU's
+ * visible state under a sequence counter (a seqlock whose writers are
+ * serialized by vm->lock) and then broadcasts.  vm_snapshot() without
+ * registers retries until it read one consistent view, so a preempted
+ * vCPU thread holding vm->lock cannot delay it.
+ *
  * Mailbox protocol (per vCPU): the controller sets `want` under the lock
  * and kicks; the runner acknowledges by setting `is` under the lock and
  * broadcasting.  A vCPU is "parked" (is == IS_PARKED) only while its runner
@@ -26,7 +33,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +48,7 @@
 #include "bus.h"
 #include "console.h"
 #include "devices.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "memory.h"
 #include "sandbox.h"
@@ -63,6 +73,7 @@ struct vcpu {
 	enum mb_is is;
 	bool halted;		/* executed HLT; cleared by reset */
 	struct runner *runner;
+	atomic_int pub_vis;	/* published enum vcpu_state (seqlock) */
 };
 
 struct runner {
@@ -71,7 +82,7 @@ struct runner {
 	bool started;
 	unsigned first, count;
 	unsigned rr;
-	int tid;
+	atomic_int tid;		/* read without the lock by vm_snapshot() */
 	clockid_t cpu_clock;
 	bool has_cpu_clock;
 	/* start-up report to vm_create (under vm->lock) */
@@ -121,6 +132,10 @@ struct vm {
 	uint64_t reboots;
 	struct vm_boot_info boot_info;	/* copy of the plan's, under lock */
 	bool force_requested;	/* a forced stop overtakes a graceful one */
+
+	/* the lock-free view (see the top of this file) */
+	atomic_uint pub_seq;	/* odd while a writer updates the view */
+	atomic_int pub_state;	/* enum vm_state */
 	/* state-change hook (vm_host_opts.on_state), fixed at creation */
 	void (*on_state)(void *ctx, struct vm *vm, enum vm_state old_state,
 			 enum vm_state new_state, enum vm_stop_reason reason,
@@ -152,6 +167,32 @@ static uint64_t deadline_after(uint64_t timeout_ns)
 	return timeout_ns ? now_ns() + timeout_ns : 0;
 }
 
+static enum vcpu_state visible_state_locked(const struct vm *vm,
+					    const struct vcpu *v);
+
+/* Publish the lock-free view (lock held, the only kind of writer). */
+static void publish_locked(struct vm *vm)
+{
+	unsigned seq = atomic_load_explicit(&vm->pub_seq, memory_order_relaxed);
+	atomic_store_explicit(&vm->pub_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&vm->pub_state, (int)vm->state,
+			      memory_order_relaxed);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		atomic_store_explicit(&vm->vcpus[i].pub_vis,
+				      (int)visible_state_locked(vm,
+								&vm->vcpus[i]),
+				      memory_order_relaxed);
+	atomic_store_explicit(&vm->pub_seq, seq + 2, memory_order_release);
+}
+
+/* The state or a mailbox changed: publish it and wake the waiters. */
+static void changed_locked(struct vm *vm)
+{
+	publish_locked(vm);
+	pthread_cond_broadcast(&vm->cond);
+}
+
 static void kick_all_locked(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -166,7 +207,7 @@ static void want_all_locked(struct vm *vm, enum mb_want w)
 			vm->vcpus[i].want = w;
 	if (w != WANT_RUN)
 		kick_all_locked(vm);
-	pthread_cond_broadcast(&vm->cond);
+	changed_locked(vm);
 }
 
 static bool all_parked_locked(const struct vm *vm)
@@ -394,7 +435,7 @@ static void settle_locked(struct vm *vm)
 		console_flush(vm->console);
 		set_state_locked(vm, VM_STOPPED);
 	}
-	pthread_cond_broadcast(&vm->cond);
+	changed_locked(vm);
 }
 
 /* A guest-requested reset is due: every vCPU parked, none in flight. */
@@ -429,7 +470,7 @@ static void do_reset_locked(struct vm *vm)
 			     VM_STOP_REBOOT, -1);
 	if (vm->state == VM_RUNNING)
 		want_all_locked(vm, WANT_RUN);
-	pthread_cond_broadcast(&vm->cond);
+	changed_locked(vm);
 }
 
 static void block_host_signals(void)
@@ -468,7 +509,7 @@ static void thread_start_locked(struct runner *r, enum sandbox_profile p,
 	if (!rc && vm->thread_hook)
 		vm->thread_hook(vm->thread_hook_ctx, what);
 	pthread_mutex_lock(&vm->lock);
-	r->tid = (int)syscall(SYS_gettid);
+	atomic_store(&r->tid, (int)syscall(SYS_gettid));
 	r->has_cpu_clock = !pthread_getcpuclockid(pthread_self(), &r->cpu_clock);
 	r->sandbox_rc = rc;
 	snprintf(r->sandbox_msg, sizeof(r->sandbox_msg), "%s", err.msg);
@@ -551,7 +592,7 @@ static void *runner_main(void *arg)
 		pthread_mutex_lock(&vm->lock);
 		handle_exit_locked(vm, v, &ex, rc);
 	}
-	pthread_cond_broadcast(&vm->cond);
+	changed_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
 	return NULL;
 }
@@ -595,7 +636,9 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 		r->count = shared ? vm->nvcpus : 1;
 		for (unsigned k = 0; k < r->count; k++)
 			vm->vcpus[r->first + k].runner = r;
-		e = pthread_create(&r->thread, NULL, runner_main, r);
+		e = CV_FAULT("vm.thread");
+		if (!e)
+			e = pthread_create(&r->thread, NULL, runner_main, r);
 		if (e)
 			return cv_err_set(err, e, "cannot create a vCPU thread: %s",
 					  strerror(e));
@@ -716,7 +759,10 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	char log_path[PATH_MAX + 16];
 	const char *logp = NULL;
 	if (vm->data_dir[0]) {
-		rc = cv_mkdir_p(vm->data_dir, err);
+		int fe = CV_FAULT("data.mkdir");
+		rc = fe ? cv_err_set(err, fe, "cannot create %s: %s",
+				     vm->data_dir, strerror(fe))
+			: cv_mkdir_p(vm->data_dir, err);
 		if (rc)
 			goto fail;
 		snprintf(log_path, sizeof(log_path), "%s/console.log",
@@ -751,6 +797,7 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		goto fail;
 	pthread_mutex_lock(&vm->lock);
 	vm->state = VM_LOADED;	/* no hook: the caller reports this one */
+	changed_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
 	*out = vm;
 	return 0;
@@ -831,7 +878,7 @@ static int start_locked_ctl(struct vm *vm, struct cv_err *err)
 		rc = reset_machine(vm, err);
 		pthread_mutex_lock(&vm->lock);
 		vm->resetting = false;
-		pthread_cond_broadcast(&vm->cond);
+		changed_locked(vm);
 		pthread_mutex_unlock(&vm->lock);
 		if (rc)
 			return rc;
@@ -878,6 +925,7 @@ int vm_suspend(struct vm *vm, uint64_t timeout_ns, uint64_t *parked_ns,
 		goto out;
 	}
 	set_state_locked(vm, VM_SUSPENDED);
+	changed_locked(vm);
 	if (parked_ns)
 		*parked_ns = now_ns() - t0;
 	console_flush(vm->console);
@@ -924,7 +972,7 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 	if (vm->state == VM_LOADING || vm->state == VM_LOADED) {
 		vm->stop_reason = VM_STOP_REQUESTED;
 		set_state_locked(vm, VM_STOPPED);
-		pthread_cond_broadcast(&vm->cond);
+		changed_locked(vm);
 		goto out;
 	}
 	if (!force) {
@@ -965,7 +1013,7 @@ static bool overtake_graceful(struct vm *vm)
 	bool stopping = vm->state == VM_STOPPING;
 	if (stopping) {
 		vm->force_requested = true;
-		pthread_cond_broadcast(&vm->cond);
+		changed_locked(vm);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return stopping;
@@ -1090,7 +1138,7 @@ static void vcpu_info_locked(struct vm *vm, struct vm_vcpu_info *out,
 		struct vm_vcpu_info *o = &out[i];
 		memset(o, 0, sizeof(*o));
 		o->state = visible_state_locked(vm, v);
-		o->host_tid = v->runner ? v->runner->tid : 0;
+		o->host_tid = v->runner ? atomic_load(&v->runner->tid) : 0;
 		o->exits_io = atomic_load(&v->stats.exits_io);
 		o->exits_mmio = atomic_load(&v->stats.exits_mmio);
 		o->exits_hlt = atomic_load(&v->stats.exits_hlt);
@@ -1111,9 +1159,55 @@ void vm_vcpu_info(struct vm *vm, struct vm_vcpu_info *out, unsigned n)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* The published view: one consistent state, no lock (see the top). */
+static enum vm_state snapshot_lockfree(struct vm *vm,
+				       struct vm_vcpu_info *out, unsigned n)
+{
+	if (n > vm->nvcpus)
+		n = vm->nvcpus;
+	for (unsigned tries = 0;; tries++) {
+		unsigned s1 = atomic_load_explicit(&vm->pub_seq,
+						   memory_order_acquire);
+		if (s1 & 1) {
+			if (tries > 16)
+				sched_yield();	/* the writer was preempted */
+			continue;
+		}
+		enum vm_state st = (enum vm_state)atomic_load_explicit(
+			&vm->pub_state, memory_order_relaxed);
+		for (unsigned i = 0; i < n; i++)
+			out[i].state = (enum vcpu_state)atomic_load_explicit(
+				&vm->vcpus[i].pub_vis, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&vm->pub_seq, memory_order_relaxed) ==
+		    s1)
+			return st;
+	}
+}
+
 enum vm_state vm_snapshot(struct vm *vm, struct vm_vcpu_info *out,
 			  unsigned n, bool regs)
 {
+	if (!regs) {
+		for (unsigned i = 0; i < n; i++) {
+			struct vm_vcpu_info *o = &out[i];
+			memset(o, 0, sizeof(*o));
+			if (i >= vm->nvcpus)
+				continue;
+			const struct vcpu *v = &vm->vcpus[i];
+			o->host_tid = v->runner ? atomic_load(&v->runner->tid)
+						: 0;
+			o->exits_io = atomic_load(&v->stats.exits_io);
+			o->exits_mmio = atomic_load(&v->stats.exits_mmio);
+			o->exits_hlt = atomic_load(&v->stats.exits_hlt);
+			o->exits_shutdown =
+				atomic_load(&v->stats.exits_shutdown);
+			o->exits_kick = atomic_load(&v->stats.exits_kick);
+			o->exits_other = atomic_load(&v->stats.exits_other);
+			o->runs = atomic_load(&v->stats.runs);
+		}
+		return snapshot_lockfree(vm, out, n);
+	}
 	pthread_mutex_lock(&vm->lock);
 	vcpu_info_locked(vm, out, n, regs);
 	enum vm_state s = vm->state;

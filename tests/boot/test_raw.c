@@ -467,6 +467,8 @@ static void test_builtin_table(void **state)
 		"irqtick64", "irqtick16", "exc", "exc64", "rtcdate", "uartecho", "demo",
 		"mboot", "elf64", "elf32", "pvh", "acpi_off", "acpi_ignore",
 		"acpi_reset", "cpuid",
+		"hostile_io", "hostile_uart", "hostile_flood", "hostile_triple",
+		"hostile_hlt",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct builtin_image *b = builtin_find(want[i]);

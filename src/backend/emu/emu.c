@@ -43,6 +43,7 @@
 #include "emu_int.h"
 #include "uc_lazy.h"
 #include "emu_tramp.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -141,7 +142,8 @@ static void vcpu_free(struct emu_vcpu *v)
 
 static int vcpu_open_engine(struct emu_vcpu *v, struct cv_err *err)
 {
-	uc_err e = uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc);
+	uc_err e = CV_FAULT("emu.uc_open") ? UC_ERR_NOMEM
+					   : uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc);
 	if (e != UC_ERR_OK) {
 		v->uc = NULL;
 		return cv_err_set(err, ENODEV,

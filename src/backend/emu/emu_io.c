@@ -12,6 +12,7 @@
 #include "cpuid.h"
 #include "emu_int.h"
 #include "emu_tramp.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <string.h>
@@ -181,8 +182,10 @@ int emu_map_memory(struct emu_vcpu *v, struct cv_err *err)
 
 	for (size_t i = 0; i < vm->mem->n; i++) {
 		const struct guest_region *r = &vm->mem->r[i];
-		uc_err e = uc_mem_map_ptr(v->uc, r->gpa, r->size, UC_PROT_ALL,
-					  r->host);
+		uc_err e = CV_FAULT("emu.mem_map")
+			   ? UC_ERR_NOMEM
+			   : uc_mem_map_ptr(v->uc, r->gpa, r->size,
+					    UC_PROT_ALL, r->host);
 		if (e != UC_ERR_OK)
 			return cv_err_set(err, ENOMEM,
 					  "cannot map guest RAM 0x%llx+0x%llx into the emu engine: %s",
@@ -191,8 +194,10 @@ int emu_map_memory(struct emu_vcpu *v, struct cv_err *err)
 					  uc_strerror(e));
 		used[n++] = (struct span){ r->gpa, r->size };
 	}
-	uc_err e = uc_mem_map_ptr(v->uc, vm->tramp_gpa, TR_SIZE, UC_PROT_ALL,
-				  v->tramp);
+	uc_err e = CV_FAULT("emu.mem_map")
+		   ? UC_ERR_NOMEM
+		   : uc_mem_map_ptr(v->uc, vm->tramp_gpa, TR_SIZE, UC_PROT_ALL,
+				    v->tramp);
 	if (e != UC_ERR_OK)
 		return cv_err_set(err, ENOMEM,
 				  "cannot map the emu boot trampoline at 0x%llx: %s",

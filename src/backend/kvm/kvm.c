@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "cpuid.h"
 #include "kvm_exit.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,7 +184,8 @@ static int open_kvm(int *out, size_t *run_size, struct cv_err *err)
 
 static int create_vm_fd(int kvm_fd, struct cv_err *err)
 {
-	int fd = xioctl(kvm_fd, KVM_CREATE_VM, 0);
+	int fe = CV_FAULT("kvm.create_vm");
+	int fd = fe ? -fe : xioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (fd < 0)
 		return cv_err_set(err, -fd, "KVM_CREATE_VM failed: %s",
 				  strerror(-fd));
@@ -291,7 +293,9 @@ static int set_memory(struct backend_vm *vm, const struct guest_mem *mem,
 			.memory_size = r->size,
 			.userspace_addr = (uint64_t)(uintptr_t)r->host,
 		};
-		int rc = xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
+		int fe = CV_FAULT("kvm.set_memory");
+		int rc = fe ? -fe
+			    : xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
 		if (rc < 0)
 			return cv_err_set(err, -rc,
 					  "KVM_SET_USER_MEMORY_REGION for %llu bytes at 0x%llx failed: %s",
@@ -682,16 +686,20 @@ static int kvm_vcpu_create(struct backend_vm *vm, unsigned index,
 		return cv_err_set(err, rc, "cannot create a vCPU lock: %s",
 				  strerror(rc));
 	}
-	rc = v->fd = xioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(uintptr_t)index);
+	int fe = CV_FAULT("kvm.create_vcpu");
+	rc = v->fd = fe ? -fe : xioctl(vm->vm_fd, KVM_CREATE_VCPU,
+				       (void *)(uintptr_t)index);
 	if (rc < 0) {
 		cv_err_set(err, -rc, "KVM_CREATE_VCPU %u failed: %s", index,
 			   strerror(-rc));
 		goto fail;
 	}
-	void *run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 v->fd, 0);
+	fe = CV_FAULT("kvm.vcpu_mmap");
+	void *run = fe ? MAP_FAILED
+		       : mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, v->fd, 0);
 	if (run == MAP_FAILED) {
-		rc = -errno;
+		rc = fe ? -fe : -errno;
 		cv_err_set(err, -rc, "cannot map kvm_run of vCPU %u: %s", index,
 			   strerror(-rc));
 		goto fail;
