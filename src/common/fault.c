@@ -24,6 +24,17 @@ static const char *const points[] = {
 	"console.open",
 	"devices.create",
 	"boot.load",
+	"store.open",
+	"store.write",
+	"store.fsync",
+	"store.rename",
+	"daemon.lock",
+	"daemon.accept",
+	"daemon.recv",
+	"daemon.send",
+	"daemon.worker",
+	"daemon.seccomp_probe_worker",
+	"daemon.seccomp_probe_loop",
 };
 #define NPOINTS (sizeof(points) / sizeof(points[0]))
 

@@ -25,6 +25,19 @@
  *   console.open      console.log open
  *   devices.create    one device mapping on the bus
  *   boot.load         image load into guest RAM
+ *   store.open        the daemon's definition temp file (store.c)
+ *   store.write       its write
+ *   store.fsync       its fsync, then the defs/ directory's
+ *   store.rename      its rename to defs/<id>.json
+ *   daemon.lock       the daemon's lock file open (server.c)
+ *   daemon.accept     accept4 of a client connection
+ *   daemon.recv       a read from a client connection
+ *   daemon.send       a write to a client connection (session.c)
+ *   daemon.worker     pthread_create of a worker thread
+ *   daemon.seccomp_probe_worker, daemon.seccomp_probe_loop: not failures
+ *                     but test hooks: the worker (main) thread calls a
+ *                     forbidden socket(AF_INET) at the Nth request
+ *                     (connection), to prove the daemon's filters
  */
 #ifndef CV_FAULT_H
 #define CV_FAULT_H

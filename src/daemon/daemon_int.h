@@ -72,10 +72,13 @@ int session_write_all(int fd, const void *buf, size_t len);
 void persist_restore(struct daemon *d);
 /*
  * After `vm create` ran (defs_lock held): store a definition for every VM
- * the result lists as created, with the content the request carried.
+ * the result lists as created, with the content the request carried.  A
+ * VM whose definition cannot be stored is deleted again and dropped from
+ * the result's "created"; returns how many, with one "✗ VM[N] removed
+ * again: ..." line each in why.
  */
-void persist_created(struct daemon *d, const struct proto_request *req,
-		     json_t *result);
+size_t persist_created(struct daemon *d, const struct proto_request *req,
+		       json_t *result, char *why, size_t whylen);
 /* After `vm delete` ran (defs_lock held): drop definitions of VMs gone. */
 void persist_deleted(struct daemon *d, json_t *result);
 /* SIGTERM: stop every VM gracefully (bounded by the stop timeout). */

@@ -14,14 +14,17 @@
 #include "daemon_int.h"
 #include "vmconfig.h"
 
-void persist_created(struct daemon *d, const struct proto_request *req,
-		     json_t *result)
+size_t persist_created(struct daemon *d, const struct proto_request *req,
+		       json_t *result, char *why, size_t whylen)
 {
 	json_t *created = json_object_get(result, "created"), *it;
-	size_t i;
+	size_t i, failed = 0, at = 0;
+	if (whylen)
+		why[0] = '\0';
 	if (!d->store)
-		return;
-	json_array_foreach(created, i, it) {
+		return 0;
+	for (i = 0; i < json_array_size(created); i++) {
+		it = json_array_get(created, i);
 		uint32_t id = (uint32_t)json_integer_value(json_object_get(it, "id"));
 		const char *path = json_string_value(json_object_get(it, "path"));
 		const struct proto_file *f = path ? proto_request_file(req, path)
@@ -43,15 +46,37 @@ void persist_created(struct daemon *d, const struct proto_request *req,
 		struct cv_err e = {0};
 		char ids[16];
 		snprintf(ids, sizeof(ids), "%u", id);
-		if (store_put(d->store, &def, &e))
-			cv_log_kv(&d->log, CV_LOG_ERROR, "cannot store the VM "
-				  "definition: it will not come back after a "
-				  "restart", "vm", ids, "error", e.msg, NULL);
-		else
+		if (!store_put(d->store, &def, &e)) {
 			cv_log_kv(&d->log, CV_LOG_INFO, "vm defined", "vm", ids,
 				  "name", reg_vm_name(v), "config", abs, NULL);
+			reg_vm_put(v);
+			continue;
+		}
+		/*
+		 * A VM without a definition would be listed now and gone
+		 * after a restart: remove it again (and whatever part of the
+		 * definition reached the disk), and fail the create.
+		 */
+		struct cv_err de = {0};
+		int drc = registry_delete(d->reg, v, true, false, NULL, &de);
 		reg_vm_put(v);
+		struct cv_err re = {0};
+		int rrc = store_remove(d->store, id, &re);
+		cv_log_kv(&d->log, CV_LOG_ERROR, "cannot store the VM definition; "
+			  "the VM is removed again", "vm", ids, "error", e.msg,
+			  "delete", drc < 0 ? de.msg : "ok", "definition",
+			  !rrc ? "removed" : rrc == -ENOENT ? "none" : re.msg,
+			  NULL);
+		if (at < whylen) {
+			int n = snprintf(why + at, whylen - at, "✗ VM[%u] removed "
+					 "again: cannot store its definition: "
+					 "%s\n", id, e.msg);
+			at = n < 0 ? whylen : at + (size_t)n;
+		}
+		failed++;
+		json_array_remove(created, i--);
 	}
+	return failed;
 }
 
 void persist_deleted(struct daemon *d, json_t *result)

@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "daemon_int.h"
+#include "fault.h"
 #include "fsutil.h"
+#include "sandbox.h"
 
 #define WORKERS_IDLE_MAX 4
 #define READ_CHUNK 65536
@@ -71,9 +73,37 @@ struct server {
 
 /* ---- workers ----------------------------------------------------------- */
 
+/*
+ * Test builds only: $CVISOR_FAULT=daemon.seccomp_probe_worker:N makes the
+ * worker that runs the Nth request call socket(AF_INET) — forbidden to
+ * every daemon thread — to prove the filter denies it (tests/daemon).
+ * daemon.seccomp_probe_loop does the same on the main thread at the Nth
+ * accepted connection.  Without filters the call succeeds and is logged.
+ */
+static void seccomp_probe(struct server *s, const char *point)
+{
+	if (!CV_FAULT(point))
+		return;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cv_log_kv(&s->d.log, CV_LOG_WARN, "seccomp probe: socket(AF_INET) "
+		  "was allowed", "point", point, "result", fd >= 0 ? "ok"
+		  : strerror(errno), NULL);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void *worker(void *arg)
 {
 	struct server *s = arg;
+	if (!s->d.o.host.no_seccomp) {
+		/* created by the confined main thread, it runs under the
+		   server filter already; this narrows it (docs/security.md) */
+		struct cv_err e = {0};
+		if (sandbox_enter(SANDBOX_WORKER, "a daemon worker thread", &e))
+			cv_log_kv(&s->d.log, CV_LOG_ERROR, "worker thread: "
+				  "runs under the main thread's filter only",
+				  "error", e.msg, NULL);
+	}
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (!s->qhead && !s->pool_stop && s->idle < WORKERS_IDLE_MAX) {
@@ -90,6 +120,7 @@ static void *worker(void *arg)
 		s->qlen--;
 		pthread_mutex_unlock(&s->lock);
 
+		seccomp_probe(s, "daemon.seccomp_probe_worker");
 		if (c->too_large) {
 			char *l = proto_encode_error(0, 2, PROTO_E_TOO_LARGE,
 					"request line longer than %u bytes",
@@ -134,7 +165,8 @@ static int submit(struct server *s, struct conn *c)
 		pthread_attr_t a;
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		rc = -pthread_create(&t, &a, worker, s);
+		int fe = CV_FAULT("daemon.worker");
+		rc = fe ? -fe : -pthread_create(&t, &a, worker, s);
 		pthread_attr_destroy(&a);
 		if (!rc)
 			s->workers++;
@@ -184,16 +216,19 @@ static int watch(struct server *s, struct conn *c)
 	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->fd, &ev) ? -errno : 0;
 }
 
-/* Hand the next complete line (if any) to a worker. */
-static void try_dispatch(struct server *s, struct conn *c)
+/*
+ * Hand the next complete line (if any) to a worker.  False when the
+ * connection had to be closed (c is freed then).
+ */
+static bool try_dispatch(struct server *s, struct conn *c)
 {
 	if (c->busy)
-		return;
+		return true;
 	char *nl = memchr(c->buf, '\n', c->len);
 	if (c->discarding) {
 		if (!nl) {
 			c->len = 0;
-			return;
+			return true;
 		}
 		c->discarding = false;
 		c->too_large = true;
@@ -202,14 +237,14 @@ static void try_dispatch(struct server *s, struct conn *c)
 			c->discarding = true;	/* answered at its '\n' */
 			c->len = 0;
 		}
-		return;
+		return true;
 	} else {
 		c->too_large = false;
 		c->line_len = (size_t)(nl - c->buf) + 1;
 		c->line = malloc(c->line_len);
 		if (!c->line) {
 			conn_close(s, c);
-			return;
+			return false;
 		}
 		memcpy(c->line, c->buf, c->line_len);
 	}
@@ -218,10 +253,23 @@ static void try_dispatch(struct server *s, struct conn *c)
 	c->len -= used;
 	c->busy = true;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	if (submit(s, c)) {
-		cv_log(&s->d.log, CV_LOG_ERROR, "cannot start a worker thread");
+	int rc = submit(s, c);
+	if (rc) {
+		/* no thread to run it: say so (best effort), then close */
+		cv_log_kv(&s->d.log, CV_LOG_ERROR, "cannot start a worker "
+			  "thread; closing the connection", "error",
+			  strerror(-rc), NULL);
+		char *l = proto_encode_error(0, 1, PROTO_E_BUSY, "the daemon "
+					     "cannot start a thread for this "
+					     "request: %s", strerror(-rc));
+		if (l && write(c->fd, l, strlen(l)) < 0) {
+			/* the client may be gone */
+		}
+		free(l);
 		conn_close(s, c);
+		return false;
 	}
+	return true;
 }
 
 static void conn_readable(struct server *s, struct conn *c)
@@ -237,12 +285,19 @@ static void conn_readable(struct server *s, struct conn *c)
 			c->buf = nb;
 			c->cap = ncap;
 		}
-		ssize_t n = read(c->fd, c->buf + c->len, READ_CHUNK);
+		int fe = CV_FAULT("daemon.recv");
+		ssize_t n = fe ? (errno = fe, -1)
+			       : read(c->fd, c->buf + c->len, READ_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
+			if (n < 0)
+				cv_log_kv(&s->d.log, CV_LOG_WARN, "cannot read "
+					  "from a client; closing its "
+					  "connection", "error",
+					  strerror(errno), NULL);
 			conn_close(s, c);	/* hung up (or error) */
 			return;
 		}
@@ -251,7 +306,8 @@ static void conn_readable(struct server *s, struct conn *c)
 		    c->len > PROTO_LINE_MAX)
 			break;
 	}
-	try_dispatch(s, c);
+	if (!try_dispatch(s, c))
+		return;		/* closed: c is gone */
 	/* a discarded over-long line: keep the buffer small */
 	if (c->discarding && c->cap > 4 * READ_CHUNK) {
 		free(c->buf);
@@ -263,9 +319,19 @@ static void conn_readable(struct server *s, struct conn *c)
 static void accept_all(struct server *s)
 {
 	for (;;) {
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		int fe = CV_FAULT("daemon.accept");
+		int fd = fe ? (errno = fe, -1)
+			    : accept4(s->lfd, NULL, NULL,
+				      SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* the connection (if any) stays queued: the next
+			   round takes it */
+			if (errno != EAGAIN && errno != EINTR)
+				cv_log_kv(&s->d.log, CV_LOG_ERROR, "cannot "
+					  "accept a connection", "error",
+					  strerror(errno), NULL);
 			return;
+		}
 		struct conn *c = calloc(1, sizeof(*c));
 		char why[64] = "";
 		if (!c) {
@@ -274,6 +340,7 @@ static void accept_all(struct server *s)
 		}
 		c->srv = s;
 		c->fd = fd;
+		seccomp_probe(s, "daemon.seccomp_probe_loop");
 		int rc = peer_identify(fd, &c->peer);
 		if (rc)
 			snprintf(why, sizeof(why), "no peer credentials");
@@ -395,7 +462,9 @@ static int open_socket(struct server *s, struct cv_err *err)
 
 	/* one daemon per socket: the lock decides, the socket file may lie */
 	snprintf(s->lock_path, sizeof(s->lock_path), "%s.lock", o->socket_path);
-	s->lockfd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fe = CV_FAULT("daemon.lock");
+	s->lockfd = fe ? (errno = fe, -1)
+		       : open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->lockfd < 0)
 		return cv_err_set(err, errno, "cannot open %s: %s", s->lock_path,
 				  strerror(errno));
@@ -473,6 +542,22 @@ static int setup(struct server *s, struct cv_err *err)
 	ev.data.ptr = &s->evfd;
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev);
 	return 0;
+}
+
+/*
+ * Confine the main thread (after the socket exists, before the first VM
+ * or worker): every worker and VM thread it creates inherits the filter
+ * and narrows it.  --no-seccomp: nothing.
+ */
+static int confine(struct server *s, struct cv_err *err)
+{
+	if (s->d.o.host.no_seccomp)
+		return 0;
+	int rc = sandbox_enter(SANDBOX_SERVER, "the daemon's main thread", err);
+	if (!rc && sandbox_log_mode())
+		cv_log(&s->d.log, CV_LOG_WARN, "CVISOR_SECCOMP=log: forbidden "
+		       "system calls are logged (dmesg), not denied");
+	return rc;
 }
 
 /* Returns false when requests were still running after the grace time. */
@@ -572,7 +657,7 @@ int daemon_serve(const struct daemon_opts *o, struct cv_err *err)
 	signal(SIGPIPE, SIG_IGN);
 
 	int status = 1;
-	if (!setup(s, err)) {
+	if (!setup(s, err) && !confine(s, err)) {
 		cv_log_kv(&s->d.log, CV_LOG_INFO, "cvisor daemon starting",
 			  "socket", o->socket_path, "state_dir", o->state_dir,
 			  NULL);

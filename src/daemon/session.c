@@ -17,6 +17,7 @@
 
 #include "daemon_int.h"
 #include "event_json.h"
+#include "fault.h"
 #include "shell.h"
 
 struct req_ctx {
@@ -28,6 +29,9 @@ struct req_ctx {
 int session_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
+	int fe = CV_FAULT("daemon.send");
+	if (fe)
+		return -fe;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
@@ -236,10 +240,17 @@ static bool run_command(struct daemon *d, const struct peer *p, int fd,
 		pthread_mutex_lock(&d->defs_lock);
 	int st = run_captured(d, &so, req->argc, req->argv, &cap, &result, &ex);
 	if (defs && st >= 0 && result) {
-		if (is_verb(req, "create"))
-			persist_created(d, req, result);
-		else
+		char why[1024];
+		if (!is_verb(req, "create")) {
 			persist_deleted(d, result);
+		} else if (persist_created(d, req, result, why, sizeof(why))) {
+			/* told after the shell's own lines, as it would */
+			struct cap_stream cs = { &cap, 1 };
+			if (cap_write(&cs, why, strlen(why)) < 0)
+				st = -ENOMEM;
+			else if (st == 0)
+				st = 1;
+		}
 	}
 	if (defs)
 		pthread_mutex_unlock(&d->defs_lock);

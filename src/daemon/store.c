@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fsutil.h"
 
 #define TMP_PREFIX ".tmp-"
@@ -379,7 +380,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 static int sync_dir(struct cv_store *s, struct cv_err *err)
 {
-	if (fsync(s->dir_fd))
+	int fe = CV_FAULT("store.fsync");
+	if (fe ? (errno = fe, 1) : fsync(s->dir_fd))
 		return cv_err_set(err, errno, "cannot sync %s: %s", s->dir,
 				  strerror(errno));
 	return 0;
@@ -402,25 +404,28 @@ static int put_locked(struct cv_store *s, const struct store_def *d,
 		return cv_err_set(err, ENAMETOOLONG, "the path %s is too long",
 				  s->dir);
 	}
-	int fd = mkostemp(tmp, O_CLOEXEC);	/* mode 0600 */
+	int fe = CV_FAULT("store.open");
+	int fd = fe ? (errno = fe, -1) : mkostemp(tmp, O_CLOEXEC); /* 0600 */
 	if (fd < 0) {
 		int e = errno;
 		free(text);
 		return cv_err_set(err, e, "cannot create a file in %s: %s",
 				  s->dir, strerror(e));
 	}
-	int rc = write_all(fd, text, len);
+	fe = CV_FAULT("store.write");
+	int rc = fe ? -fe : write_all(fd, text, len);
 	free(text);
 	if (rc)
 		cv_err_set(err, -rc, "cannot write %s: %s", tmp, strerror(-rc));
-	if (!rc && fsync(fd))
+	if (!rc && ((fe = CV_FAULT("store.fsync")) ? (errno = fe, 1) : fsync(fd)))
 		rc = cv_err_set(err, errno, "cannot sync %s: %s", tmp,
 				strerror(errno));
 	if (close(fd) && !rc)
 		rc = cv_err_set(err, errno, "cannot write %s: %s", tmp,
 				strerror(errno));
 	const char *base = strrchr(tmp, '/') + 1;
-	if (!rc && renameat(s->dir_fd, base, s->dir_fd, dst))
+	if (!rc && ((fe = CV_FAULT("store.rename")) ? (errno = fe, 1)
+		    : renameat(s->dir_fd, base, s->dir_fd, dst)))
 		rc = cv_err_set(err, errno, "cannot rename %s to %s: %s", tmp,
 				dst, strerror(errno));
 	if (rc) {

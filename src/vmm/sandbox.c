@@ -159,14 +159,29 @@ static const struct rule r_shell[] = {
 	{ "prctl", C_NNP }, { "seccomp", C_FILTER },
 };
 
-/* The daemon: the shell's needs plus its Unix control socket. */
+/*
+ * A daemon worker (runs one request on its client's connection, like the
+ * shell runs a command): the shell's needs, the connection's socket
+ * calls, and the per-thread file-system identity switch of peer.c (root
+ * only: it opens an image as the client to check the client may read it).
+ */
+static const struct rule r_worker[] = {
+	{ "getsockopt", C_ANY }, { "sendto", C_ANY }, { "recvfrom", C_ANY },
+	{ "sendmsg", C_ANY }, { "recvmsg", C_ANY }, { "shutdown", C_ANY },
+	{ "getgroups", C_ANY }, { "setgroups", C_ANY }, { "setfsuid", C_ANY },
+	{ "setfsgid", C_ANY },
+};
+
+/*
+ * The daemon's main thread: a worker's needs (it creates the workers,
+ * and re-creates and stops VMs itself at start-up and shutdown) plus the
+ * listening Unix socket, the epoll loop, its eventfd and signalfd.
+ */
 static const struct rule r_server[] = {
 	{ "socket", C_UNIX }, { "socketpair", C_UNIX }, { "bind", C_ANY },
 	{ "listen", C_ANY }, { "accept", C_ANY }, { "accept4", C_ANY },
-	{ "connect", C_ANY }, { "getsockopt", C_ANY },
-	{ "setsockopt", C_ANY }, { "getsockname", C_ANY },
-	{ "getpeername", C_ANY }, { "sendto", C_ANY }, { "recvfrom", C_ANY },
-	{ "sendmsg", C_ANY }, { "recvmsg", C_ANY }, { "shutdown", C_ANY },
+	{ "connect", C_ANY }, { "setsockopt", C_ANY },
+	{ "getsockname", C_ANY }, { "getpeername", C_ANY },
 	{ "epoll_create1", C_ANY }, { "epoll_ctl", C_ANY },
 	{ "epoll_wait", C_ANY }, { "epoll_pwait", C_ANY },
 	{ "eventfd2", C_ANY },
@@ -215,9 +230,10 @@ static const struct group g_reset = RULES(r_reset);
 static const struct group g_signals = RULES(r_signals);
 static const struct group g_run_main = RULES(r_run_main);
 static const struct group g_shell = RULES(r_shell);
+static const struct group g_worker = RULES(r_worker);
 static const struct group g_server = RULES(r_server);
 
-#define MAX_GROUPS 10
+#define MAX_GROUPS 12
 static const struct profile_def {
 	const char *name;
 	const struct group *g[MAX_GROUPS];
@@ -232,7 +248,10 @@ static const struct profile_def {
 			    SAN_GROUP } },
 	[SANDBOX_SERVER] = { "server", { &g_thread, &g_vcpu_kvm, &g_vcpu_emu,
 			     &g_reset, &g_signals, &g_run_main, &g_shell,
-			     &g_server SAN_GROUP } },
+			     &g_worker, &g_server SAN_GROUP } },
+	[SANDBOX_WORKER] = { "server-worker", { &g_thread, &g_vcpu_kvm,
+			     &g_vcpu_emu, &g_reset, &g_signals, &g_run_main,
+			     &g_shell, &g_worker SAN_GROUP } },
 };
 
 /* ---- process-wide state (see sandbox.h) -------------------------------- */

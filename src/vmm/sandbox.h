@@ -37,7 +37,10 @@ enum sandbox_profile {
 	SANDBOX_SIGNALS,	/* `cvisor run`'s signal waiter */
 	SANDBOX_RUN_MAIN,	/* `cvisor run`'s main thread once started */
 	SANDBOX_SHELL,		/* runs shell commands: creates VMs, files */
-	SANDBOX_SERVER,		/* SHELL + Unix sockets, epoll (the daemon) */
+	SANDBOX_SERVER,		/* the daemon's main thread: WORKER + its
+				   listening socket, epoll, signalfd */
+	SANDBOX_WORKER,		/* a daemon worker: SHELL + its client's
+				   socket, the peer identity switch */
 	SANDBOX_NPROFILES
 };
 
