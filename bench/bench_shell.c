@@ -9,7 +9,8 @@
  *     of the listing thread: voluntary ones are waits (a lock), involuntary
  *     ones preemption by the busy vCPU threads.
  * Run: ./build/bench/bench_shell [emu|kvm ...] (default: emu and kvm);
- * BENCH_LIST_ONLY=1 runs only the `vm list` part.
+ * BENCH_LIST_ONLY=1 runs only the `vm list` part; BENCH_VCPU_NICE=N runs
+ * the vCPU threads N nice levels down (default 0).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,7 +183,12 @@ static void bench_backend(const char *name)
 	snprintf(b.state, sizeof(b.state), "/tmp/cvisor-bench-XXXXXX");
 	if (!mkdtemp(b.state))
 		return;
-	struct registry_opts ro = { .state_dir = b.state, .accel_default = acc };
+	/* $BENCH_VCPU_NICE: the vCPU threads' nice (the front ends' default:
+	   HOST_VCPU_NICE_DEFAULT; here 0 unless set) */
+	const char *nice_env = getenv("BENCH_VCPU_NICE");
+	struct registry_opts ro = { .state_dir = b.state, .accel_default = acc,
+				    .vcpu_nice = nice_env ? atoi(nice_env) : 0 };
+	printf("vCPU threads at nice +%d\n", ro.vcpu_nice);
 	registry_create(&ro, &b.reg, NULL);
 	shell_create(b.reg, NULL, &b.sh, NULL);
 	printf("backend %s:\n", name);

@@ -174,6 +174,7 @@ int cmd_run(int argc, char **argv)
 		{ "max-memory", required_argument, NULL, O_HOST },
 		{ "max-vcpus", required_argument, NULL, O_HOST },
 		{ "console-log-cap", required_argument, NULL, O_HOST },
+		{ "vcpu-nice", required_argument, NULL, O_HOST },
 		{ "accel", required_argument, NULL, O_ACCEL },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "no-reboot", no_argument, NULL, O_NOREBOOT },
@@ -262,6 +263,7 @@ int cmd_run(int argc, char **argv)
 	}
 	hopts.no_seccomp = host.no_seccomp;
 	hopts.console_log_cap = host.console_log_cap;
+	hopts.vcpu_nice = host_vcpu_nice(&host);
 	/* compile the filters while this thread may still do anything */
 	if (!host.no_seccomp && sandbox_prepare(&herr)) {
 		fprintf(stderr, "cvisor run: %s\n", herr.msg);

@@ -17,14 +17,17 @@ const char host_opts_usage[] =
 	"  --max-vcpus N          refuse VMs with more than N vCPUs (1-64,\n"
 	"                         default 64)\n"
 	"  --console-log-cap SIZE cap each VM's console.log (default 16M)\n"
-	"                         SIZE: bytes, or with K, M, G, T (binary)\n";
+	"                         SIZE: bytes, or with K, M, G, T (binary)\n"
+	"  --vcpu-nice N          run vCPU threads N nice levels below the\n"
+	"                         controlling threads (0-19, default 10; 0:\n"
+	"                         equal weight)\n";
 
 static const struct {
 	const char *name;
 	int kind;		/* 1 flag, 2 value */
 } names[] = {
 	{ "no-seccomp", 1 }, { "max-vms", 2 }, { "max-memory", 2 },
-	{ "max-vcpus", 2 }, { "console-log-cap", 2 },
+	{ "max-vcpus", 2 }, { "console-log-cap", 2 }, { "vcpu-nice", 2 },
 };
 
 int host_opt_kind(const char *name)
@@ -132,6 +135,13 @@ int host_opt_set(struct host_opts *o, const char *name, const char *value,
 					  "number from 1 to %d, got '%s'",
 					  VMCFG_MAX_VCPUS, value);
 		o->max_vcpus = (uint32_t)v;
+	} else if (!strcmp(name, "vcpu-nice")) {
+		if (parse_count(value, HOST_VCPU_NICE_MAX, &v))
+			return cv_err_set(err, EINVAL, "--vcpu-nice: expected a "
+					  "number from 0 to %d, got '%s'",
+					  HOST_VCPU_NICE_MAX, value);
+		o->vcpu_nice = (int)v;
+		o->vcpu_nice_set = true;
 	} else if (!strcmp(name, "max-memory")) {
 		format_size(HOST_MEMORY_MIN, lim, sizeof(lim));
 		if (parse_size(value, &v) || v < HOST_MEMORY_MIN)
@@ -200,6 +210,11 @@ uint32_t host_max_vcpus(const struct host_opts *o)
 uint64_t host_log_cap(const struct host_opts *o)
 {
 	return o && o->console_log_cap ? o->console_log_cap : 16ull << 20;
+}
+
+int host_vcpu_nice(const struct host_opts *o)
+{
+	return o && o->vcpu_nice_set ? o->vcpu_nice : HOST_VCPU_NICE_DEFAULT;
 }
 
 int host_limits_check(const struct host_opts *o, const struct vm_config *cfg,

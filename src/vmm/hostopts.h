@@ -21,6 +21,9 @@
 #define HOST_MAX_VMS_LIMIT 65536u
 #define HOST_LOG_CAP_MIN (4ull << 10)
 #define HOST_MEMORY_MIN (1ull << 20)
+#define HOST_VCPU_NICE_MAX 19
+/* vCPU threads' nice above their creator's (README "vCPU scheduling") */
+#define HOST_VCPU_NICE_DEFAULT 10
 
 struct host_opts {
 	bool no_seccomp;		/* --no-seccomp */
@@ -28,6 +31,8 @@ struct host_opts {
 	uint64_t max_memory;		/* --max-memory, all VMs; 0 = host RAM */
 	uint32_t max_vcpus;		/* --max-vcpus, per VM; 0 = 64 */
 	uint64_t console_log_cap;	/* --console-log-cap; 0 = 16 MiB */
+	bool vcpu_nice_set;		/* --vcpu-nice given */
+	int vcpu_nice;			/* its value, 0-19 */
 };
 
 /*
@@ -59,6 +64,8 @@ uint32_t host_max_vms(const struct host_opts *o);
 uint64_t host_max_memory(const struct host_opts *o);
 uint32_t host_max_vcpus(const struct host_opts *o);
 uint64_t host_log_cap(const struct host_opts *o);
+/* --vcpu-nice, else HOST_VCPU_NICE_DEFAULT. */
+int host_vcpu_nice(const struct host_opts *o);
 
 /*
  * May a VM with config cfg be added to vms_now VMs using mem_now bytes of

@@ -679,6 +679,7 @@ void registry_opts_set_host(struct registry_opts *ro,
 	ro->max_memory = h->max_memory;
 	ro->max_vcpus = h->max_vcpus;
 	ro->console_log_cap = h->console_log_cap;
+	ro->vcpu_nice = host_vcpu_nice(h);
 }
 
 int registry_create(const struct registry_opts *opts, struct registry **out,
@@ -697,6 +698,7 @@ int registry_create(const struct registry_opts *opts, struct registry **out,
 		r->host.accel_default = opts->accel_default;
 		r->host.console_log_cap = opts->console_log_cap;
 		r->host.no_seccomp = opts->no_seccomp;
+		r->host.vcpu_nice = opts->vcpu_nice;
 		r->limits.max_vms = opts->max_vms;
 		r->limits.max_memory = opts->max_memory;
 		r->limits.max_vcpus = opts->max_vcpus;

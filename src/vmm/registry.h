@@ -44,6 +44,7 @@ struct registry_opts {
 	uint64_t max_memory;		/* guest RAM of all VMs; 0 = host RAM */
 	uint32_t max_vcpus;		/* per VM; 0 = 64 */
 	bool no_seccomp;		/* VM threads without seccomp filters */
+	int vcpu_nice;			/* vm_host_opts.vcpu_nice (0 = none) */
 	/*
 	 * Tests only: called while a new VM is listed as Loading, before its
 	 * machine is built (e.g. to hold it there).  NULL = none.

@@ -155,6 +155,9 @@ static const struct rule r_shell[] = {
 	{ "signalfd4", C_ANY },
 	/* kvm.c's CPUID warm-up thread makes itself SCHED_IDLE */
 	{ "sched_setscheduler", C_ANY },
+	/* a new vCPU thread lowers its own priority (--vcpu-nice) before
+	   it confines itself further */
+	{ "getpriority", C_ANY }, { "setpriority", C_ANY },
 	/* the threads it creates confine themselves further */
 	{ "prctl", C_NNP }, { "seccomp", C_FILTER },
 };

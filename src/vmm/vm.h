@@ -58,6 +58,13 @@ struct vm_host_opts {
 	uint64_t console_log_cap;	/* 0 = 16 MiB */
 	bool no_seccomp;		/* threads run without filters */
 	/*
+	 * vCPU threads (emu: the runner) raise their nice by this much
+	 * (0-19, capped at 19) above the thread that starts the VM, so that
+	 * busy guests yield the CPU to the controlling threads (`vm list`,
+	 * the daemon's loop).  0 = equal weight.
+	 */
+	int vcpu_nice;
+	/*
 	 * Tests only: called on each of the VM's threads right after it
 	 * confined itself (what = "vCPU thread" or "reset thread").
 	 */
