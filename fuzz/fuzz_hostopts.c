@@ -50,7 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (o.max_vms > HOST_MAX_VMS_LIMIT || o.max_vcpus > VMCFG_MAX_VCPUS ||
 	    (o.max_memory && o.max_memory < HOST_MEMORY_MIN) ||
-	    (o.console_log_cap && o.console_log_cap < HOST_LOG_CAP_MIN))
+	    (o.console_log_cap && o.console_log_cap < HOST_LOG_CAP_MIN) ||
+	    (o.vcpu_nice_set && (o.vcpu_nice < 0 ||
+				 o.vcpu_nice > HOST_VCPU_NICE_MAX)) ||
+	    host_vcpu_nice(&o) < 0 || host_vcpu_nice(&o) > HOST_VCPU_NICE_MAX)
 		abort();
 	free(buf);
 	return 0;
