@@ -16,6 +16,20 @@
  * per translated block executed) that calls uc_emu_stop itself when the
  * vCPU's stop_wanted flag is set: the run then ends before the block
  * executes anything, at an exact instruction boundary.
+ * Measured alternatives (bench/ucstop.c, 2026-12-06): the hook costs
+ * ~1.2 ns per executed block, all of it unicorn's helper call (an empty
+ * callback costs the same; the other hooks, the MMIO gaps and exits cost
+ * nothing measurable), i.e. a 2-instruction loop runs at ~0.6x.  A block
+ * hook whose range matches no block costs nothing, but adding or
+ * widening one only affects blocks translated later (flushing the
+ * translations needs the engine stopped: the very thing a kick asks
+ * for).  uc_emu_stop from a signal handler on the vCPU thread itself
+ * (tgkill) re-executes instructions just like the cross-thread call (450
+ * of 500 stops): unicorn's exit checks after memory accesses are the
+ * cause, whichever thread sets the request.  The `count` argument of
+ * uc_emu_start is a per-instruction hook (the loop at ~0.2x), and exits
+ * (uc_ctl) are baked in at translation time.  So the per-block hook
+ * stays.
  *  - a kick sets kick_pending, then stop_wanted (no lock, any thread);
  *  - vcpu_run clears stop_wanted, THEN checks kick_pending, right before
  *    uc_emu_start: a kick is either seen there or its stop_wanted survives
