@@ -34,9 +34,13 @@
  *  - vcpu_run clears stop_wanted, THEN checks kick_pending, right before
  *    uc_emu_start: a kick is either seen there or its stop_wanted survives
  *    into the run, so it is never lost;
- *  - round-robin slices (slice_us): the same block hook reads the clock
- *    every EMU_SLICE_CHECK blocks and stops the run once the deadline has
- *    passed (a clock read per 32 blocks: well under 1 ns per block).
+ *  - round-robin slices (slice_us) and timer deadlines: the same block
+ *    hook reads the clock every few blocks and stops the run once the
+ *    deadline has passed.  The interval adapts (emu_io.c deadline_over):
+ *    about half the time left at the pace of the last interval, between
+ *    1 and EMU_CHECK_MAX blocks.  A clock read costs ~27 ns here; one per
+ *    32 blocks was ~0.6 ns per block (15% of a tight loop), one per 256
+ *    is lost in the noise.
  *    Measured alternatives: unicorn's own timeout argument creates and
  *    joins a thread on every uc_emu_start (0.1-0.5 ms per call even when
  *    the guest halts at once, and a 1 ms timeout ran 3.5 ms); a per-VM
@@ -420,6 +424,7 @@ static bool run_once(struct emu_vcpu *v, uint64_t deadline, uc_err *e)
 	memset(&v->trap, 0, sizeof(v->trap));
 	v->deadline_ns = deadline;
 	v->slice_countdown = 1;	/* look at the clock in the first block */
+	v->check_ns = 0;
 	*e = uc_emu_start(v->uc, emu_rd(v, UC_X86_REG_RIP), 0, 0, 0);
 	return true;
 }

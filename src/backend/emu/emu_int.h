@@ -22,7 +22,8 @@
 #define EMU_MAX_GAPS (VMCFG_MAX_REGIONS + 2)
 #define EMU_MAX_DIRTY 8		/* pending code_written ranges per vCPU */
 #define EMU_MIN_PHYS_BITS 36	/* MMIO/unassigned space covered: 64 GiB */
-#define EMU_SLICE_CHECK 32	/* blocks between two clock reads */
+#define EMU_CHECK_FIRST 32	/* blocks between the first two clock reads */
+#define EMU_CHECK_MAX 256	/* most blocks between two clock reads */
 
 struct emu_vcpu;
 
@@ -96,6 +97,8 @@ struct emu_vcpu {
 	unsigned shadow_blocks;	/* blocks to run before it may go in */
 	bool halt_irq;		/* halted with IF = 1, waiting for an irq */
 	unsigned slice_countdown;	/* blocks until the next clock read */
+	unsigned check_blocks;	/* ... counted from the last read */
+	uint64_t check_ns;	/* time of the last read, 0 = none this run */
 	bool booting;		/* the trampoline is running */
 	uint64_t boot_exit;	/* linear guest entry that ends it */
 	bool halt_pending;	/* HLT seen in a run that returned another
