@@ -39,7 +39,7 @@
  *    deadline has passed.  The interval adapts (emu_io.c deadline_over):
  *    about half the time left at the pace of the last interval, between
  *    1 and EMU_CHECK_MAX blocks.  A clock read costs ~27 ns here; one per
- *    32 blocks was ~0.6 ns per block (15% of a tight loop), one per 256
+ *    32 blocks was ~0.6-0.8 ns per block (15% of a tight loop), one per 256
  *    is lost in the noise.
  *    Measured alternatives: unicorn's own timeout argument creates and
  *    joins a thread on every uc_emu_start (0.1-0.5 ms per call even when
