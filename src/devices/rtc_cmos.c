@@ -8,6 +8,13 @@
  * in register C.  Every access (and rtc_poll) first advances it to "now"
  * with the settings in force over that interval, so a settings change
  * never applies retroactively.
+ *
+ * Lost periodic interrupts: an edge that finds PF still set (the guest,
+ * or on kvm the device timer thread, was late by more than a period)
+ * would merge into it.  Such edges are owed (up to MAX_OWED) and paid
+ * back when register C is read: PF and the line come straight back, so
+ * the guest counts the programmed rate (like KVM's PIT reinjection and
+ * QEMU's RTC lost_tick_policy=slew).
  */
 #include "rtc_cmos.h"
 
@@ -22,6 +29,7 @@
 #define UIP_NS 244000ull
 
 #define DAY 86400
+#define MAX_OWED 16		/* periodic interrupts re-raised on ack, at most */
 
 struct rtc {
 	pthread_mutex_t lock;
@@ -32,6 +40,7 @@ struct rtc {
 	int64_t wall_off;	/* host wall clock - the clock (ns) */
 	uint64_t seen;		/* events up to here are in flags */
 	uint8_t flags;		/* register C's PF/AF/UF */
+	unsigned owed;		/* periodic edges merged into a pending PF */
 	bool line;		/* IRQ8 = IRQF */
 	uint64_t below, above;
 };
@@ -264,8 +273,15 @@ static void advance(struct rtc *r, uint64_t now)
 		return;
 	uint64_t a = wall_at(r, r->seen), b = wall_at(r, now);
 	unsigned hz = periodic_hz(r);
-	if (hz && edges(b, hz) > edges(a, hz))
+	uint64_t n = hz ? edges(b, hz) - edges(a, hz) : 0;
+	if (n) {
+		/* edges that find PF still set would be lost: owe them */
+		uint64_t extra = (r->flags & RTC_C_PF) ? n : n - 1;
+		if (r->ram[RTC_REG_B] & RTC_B_PIE)
+			r->owed = (unsigned)(extra >= MAX_OWED - r->owed
+					     ? MAX_OWED : r->owed + extra);
 		r->flags |= RTC_C_PF;
+	}
 	if (updating(r) && b / NS > a / NS) {
 		r->flags |= RTC_C_UF;
 		int64_t off = r->offset_s;
@@ -334,6 +350,12 @@ static uint8_t read_data(struct rtc *r)
 		uint8_t v = (uint8_t)(r->flags | (r->line ? RTC_C_IRQF : 0));
 		r->flags = 0;		/* read clears, the line drops */
 		update_line(r);
+		if (r->owed && (r->ram[RTC_REG_B] & RTC_B_PIE) &&
+		    periodic_hz(r)) {
+			r->owed--;	/* a late periodic interrupt: again */
+			r->flags |= RTC_C_PF;
+			update_line(r);
+		}
 		if (v)
 			rearm(r);
 		return v;
@@ -355,11 +377,15 @@ static void write_data(struct rtc *r, uint8_t v)
 	}
 	switch (i) {
 	case RTC_REG_A:
+		if ((v & 0x7f) != r->ram[i])
+			r->owed = 0;		/* a new rate: old debts go */
 		r->ram[i] = v & 0x7f;
 		break;
 	case RTC_REG_B:
 		if (v & RTC_B_SET)
 			v &= (uint8_t)~RTC_B_UIE;	/* SET clears UIE */
+		if (!(v & RTC_B_PIE))
+			r->owed = 0;
 		r->ram[i] = v;
 		update_line(r);		/* enables gate pending flags */
 		break;
@@ -424,6 +450,7 @@ static void reset_locked(struct rtc *r)
 	sync_wall(r);
 	r->seen = clock_now(r);
 	r->flags = 0;
+	r->owed = 0;
 	update_line(r);
 	/* base memory in KiB, extended memory 1M-64M in KiB */
 	uint64_t kib = r->below / 1024;

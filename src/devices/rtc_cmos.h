@@ -14,7 +14,9 @@
  * "don't care"; B.AIE).  Register C's PF/UF/AF are set by their events
  * whatever the enables, IRQF = any flag whose enable is set; reading C
  * returns and clears them all.  The line is IRQF, so a guest that never
- * reads C gets one interrupt (as on the MC146818).  Updates and alarms
+ * reads C gets one interrupt (as on the MC146818).  Periodic edges that
+ * came while PF was still set (a late guest or timer) are re-raised, one
+ * per read of C, up to 16: the guest sees the programmed rate.  Updates and alarms
  * stop while B.SET is set (which also clears UIE) or the divider is held
  * in reset (A.DV = 11x); the periodic interrupt needs a running divider.
  * Nothing ticks: the owner calls rtc_poll() at or after the deadline it
