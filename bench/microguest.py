@@ -6,18 +6,24 @@ harness): benchmarks compare against peers, so they use the peers' kit.
 Every VMM boots the same 64 KiB real-mode image; the figures:
 
   first     process start -> "INIT-REACHED" on the console (ms)
-  base      guest-only loop: 100000 x (dec ecx; jnz) -> guest instr/s
+  base      guest-only loop: NLOOP x (dec ecx; jnz) -> guest instr/s
   pio       100000 x OUT to an unassigned port (us/iter)
   p80       100000 x OUT to port 0x80 (a device in every VMM)
   serial    204800 bytes through COM1, polled LSR+THR (KiB/s)
   rss       peak RSS of the VMM process (VmHWM)
+
+NLOOP (--nloop) is 100000 by default: on a software CPU that base window
+lasts 0.1-0.4 ms, so console latency weighs on its instr/s; use --nloop
+10000000 --no-kvm for the software CPU's guest speed (10 M exits per loop
+would take minutes on KVM).
 
 Software CPU: cvisor --accel emu vs. ucfloor (a bare Unicorn loop, bench/
 ucfloor.c) and QEMU TCG.  KVM (where /dev/kvm exists): cvisor --accel kvm
 vs. minivmm (the bare KVM_RUN loop).  Prints medians and cvisor/peer ratios.
 
 Usage: bench/microguest.py --cvisor BUILD/src/cli/cvisor --ucfloor
-       BUILD/bench/ucfloor [-n RUNS] [--peers DIR] [--no-qemu] [--no-kvm]
+       BUILD/bench/ucfloor [-n RUNS] [--nloop N] [--peers DIR] [--no-qemu]
+       [--no-kvm]
 """
 import argparse
 import csv
@@ -35,10 +41,10 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def bootmark(peers, label, cmd, runs, csvpath):
-    w = ["--window", f"base=BASE-START:BASE-END:{N}",
-         "--window", f"pio=PIO-START:PIO-END:{N}",
-         "--window", f"p80=P80-START:P80-END:{N}",
+def bootmark(peers, label, cmd, runs, csvpath, n):
+    w = ["--window", f"base=BASE-START:BASE-END:{n}",
+         "--window", f"pio=PIO-START:PIO-END:{n}",
+         "--window", f"p80=P80-START:P80-END:{n}",
          "--window", "serial=SERIAL-START:SERIAL-END"]
     r = subprocess.run([sys.executable, os.path.join(peers, "bootmark.py"),
                         "-n", str(runs), "-m", "INIT-REACHED", *w,
@@ -52,7 +58,7 @@ def bootmark(peers, label, cmd, runs, csvpath):
     return True
 
 
-def medians(csvpath):
+def medians(csvpath, n):
     data = {}
     with open(csvpath) as f:
         for row in csv.DictReader(f, fieldnames=["label", "run", "metric", "value"]):
@@ -66,7 +72,7 @@ def medians(csvpath):
                "pio_us": med.get("pio_us_per_iter"),
                "p80_us": med.get("p80_us_per_iter")}
         if med.get("base_ms"):
-            res["mips"] = 2 * N / (med["base_ms"] / 1000) / 1e6
+            res["mips"] = 2 * n / (med["base_ms"] / 1000) / 1e6
         if med.get("serial_ms"):
             res["serial_kibs"] = med["serial_bytes"] / 1024 / (med["serial_ms"] / 1000)
         out[label] = res
@@ -105,6 +111,8 @@ def main():
     ap.add_argument("--cvisor", required=True)
     ap.add_argument("--ucfloor", required=True)
     ap.add_argument("-n", "--runs", type=int, default=5)
+    ap.add_argument("--nloop", type=int, default=N,
+                    help="iterations of the base/pio/p80 loops")
     ap.add_argument("--peers", default=os.path.join(here, "..", "..", "shared", "peers"))
     ap.add_argument("--no-qemu", action="store_true")
     ap.add_argument("--no-kvm", action="store_true")
@@ -114,7 +122,7 @@ def main():
         sys.exit(f"peers kit not found at {peers} (--peers DIR)")
     tmp = tempfile.mkdtemp(prefix="cvisor-bench-")
     sh(["bash", os.path.join(peers, "microguest", "build.sh"), tmp,
-        f"-DNLOOP={N}", "-DSLINES=3200"], stdout=subprocess.DEVNULL)
+        f"-DNLOOP={a.nloop}", "-DSLINES=3200"], stdout=subprocess.DEVNULL)
     guest = os.path.join(tmp, "pioguest.bin")
     for accel in ("emu", "kvm"):
         with open(os.path.join(tmp, f"{accel}.toml"), "w") as f:
@@ -126,9 +134,9 @@ def main():
     csvpath = os.path.join(tmp, "runs.csv")
     cv = [os.path.abspath(a.cvisor), "run", "-q", "--state-dir", state]
     pairs = []
-    print(f"pioguest, {a.runs} runs each (median); NLOOP={N}", flush=True)
-    bootmark(peers, "cvisor-emu", cv + [os.path.join(tmp, "emu.toml")], a.runs, csvpath)
-    bootmark(peers, "ucfloor (bare unicorn)", [os.path.abspath(a.ucfloor), "-b", guest], a.runs, csvpath)
+    print(f"pioguest, {a.runs} runs each (median); NLOOP={a.nloop}", flush=True)
+    bootmark(peers, "cvisor-emu", cv + [os.path.join(tmp, "emu.toml")], a.runs, csvpath, a.nloop)
+    bootmark(peers, "ucfloor (bare unicorn)", [os.path.abspath(a.ucfloor), "-b", guest], a.runs, csvpath, a.nloop)
     pairs.append(("cvisor-emu", "ucfloor (bare unicorn)"))
     qemu = shutil.which("qemu-system-x86_64")
     if qemu and not a.no_qemu:
@@ -136,16 +144,16 @@ def main():
                  [qemu, "-M", "microvm", "-accel", "tcg", "-cpu", "qemu64", "-m", "256",
                   "-smp", "1", "-bios", guest, "-nographic", "-nodefaults", "-serial",
                   "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4"],
-                 a.runs, csvpath)
+                 a.runs, csvpath, a.nloop)
         pairs.append(("cvisor-emu", "qemu-tcg microvm"))
     if os.path.exists("/dev/kvm") and not a.no_kvm:
         mini = os.path.join(tmp, "minivmm")
         sh(["gcc", "-O2", "-o", mini, os.path.join(peers, "minivmm", "minivmm.c")])
-        bootmark(peers, "cvisor-kvm", cv + [os.path.join(tmp, "kvm.toml")], a.runs, csvpath)
-        bootmark(peers, "minivmm (bare KVM)", [mini, "-b", guest], a.runs, csvpath)
+        bootmark(peers, "cvisor-kvm", cv + [os.path.join(tmp, "kvm.toml")], a.runs, csvpath, a.nloop)
+        bootmark(peers, "minivmm (bare KVM)", [mini, "-b", guest], a.runs, csvpath, a.nloop)
         pairs.append(("cvisor-kvm", "minivmm (bare KVM)"))
     print()
-    table(medians(csvpath), pairs)
+    table(medians(csvpath, a.nloop), pairs)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

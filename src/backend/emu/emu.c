@@ -16,13 +16,31 @@
  * per translated block executed) that calls uc_emu_stop itself when the
  * vCPU's stop_wanted flag is set: the run then ends before the block
  * executes anything, at an exact instruction boundary.
+ * Measured alternatives (bench/ucstop.c, 2026-12-06): the hook costs
+ * ~1.2 ns per executed block, all of it unicorn's helper call (an empty
+ * callback costs the same; the other hooks, the MMIO gaps and exits cost
+ * nothing measurable), i.e. a 2-instruction loop runs at ~0.6x.  A block
+ * hook whose range matches no block costs nothing, but adding or
+ * widening one only affects blocks translated later (flushing the
+ * translations needs the engine stopped: the very thing a kick asks
+ * for).  uc_emu_stop from a signal handler on the vCPU thread itself
+ * (tgkill) re-executes instructions just like the cross-thread call (450
+ * of 500 stops): unicorn's exit checks after memory accesses are the
+ * cause, whichever thread sets the request.  The `count` argument of
+ * uc_emu_start is a per-instruction hook (the loop at ~0.2x), and exits
+ * (uc_ctl) are baked in at translation time.  So the per-block hook
+ * stays.
  *  - a kick sets kick_pending, then stop_wanted (no lock, any thread);
  *  - vcpu_run clears stop_wanted, THEN checks kick_pending, right before
  *    uc_emu_start: a kick is either seen there or its stop_wanted survives
  *    into the run, so it is never lost;
- *  - round-robin slices (slice_us): the same block hook reads the clock
- *    every EMU_SLICE_CHECK blocks and stops the run once the deadline has
- *    passed (a clock read per 32 blocks: well under 1 ns per block).
+ *  - round-robin slices (slice_us) and timer deadlines: the same block
+ *    hook reads the clock every few blocks and stops the run once the
+ *    deadline has passed.  The interval adapts (emu_io.c deadline_over):
+ *    about half the time left at the pace of the last interval, between
+ *    1 and EMU_CHECK_MAX blocks.  A clock read costs ~27 ns here; one per
+ *    32 blocks was ~0.6-0.8 ns per block (15% of a tight loop), one per 256
+ *    is lost in the noise.
  *    Measured alternatives: unicorn's own timeout argument creates and
  *    joins a thread on every uc_emu_start (0.1-0.5 ms per call even when
  *    the guest halts at once, and a 1 ms timeout ran 3.5 ms); a per-VM
@@ -105,6 +123,8 @@ static int emu_vm_create(const struct backend_vm_params *p,
 	if (p->irqchip && p->pic) {
 		vm->pic = p->pic;
 		vm->pit = p->pit;
+		vm->dev_poll = p->dev_poll;
+		vm->dev_ctx = p->dev_ctx;
 		pic_set_output(vm->pic, (struct pic_output){ emu_irq_raised, vm });
 	}
 	*out = (struct backend_vm *)(void *)vm;
@@ -406,6 +426,7 @@ static bool run_once(struct emu_vcpu *v, uint64_t deadline, uc_err *e)
 	memset(&v->trap, 0, sizeof(v->trap));
 	v->deadline_ns = deadline;
 	v->slice_countdown = 1;	/* look at the clock in the first block */
+	v->check_ns = 0;
 	*e = uc_emu_start(v->uc, emu_rd(v, UC_X86_REG_RIP), 0, 0, 0);
 	return true;
 }
@@ -426,6 +447,20 @@ static bool return_kick(struct emu_vcpu *v, struct vcpu_exit *exit)
 	return true;
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* The PIT and the other device clocks, polled by the vCPU loop alone. */
+uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now)
+{
+	uint64_t next = pit_poll(vm->pit, now);
+	if (vm->dev_poll)
+		next = earliest(next, vm->dev_poll(vm->dev_ctx, now));
+	return next;
+}
+
 /*
  * Halted with IF = 1: sleep until an interrupt is pending (then the loop
  * delivers it), a kick, or the slice's end when other vCPUs want the
@@ -436,7 +471,7 @@ static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 	v->halt_irq = true;
 	for (;;) {
 		unsigned seq0 = atomic_load(&v->vm->irq_seq);
-		uint64_t next = pit_poll(v->vm->pit, emu_now_ns());
+		uint64_t next = emu_timers_poll(v->vm, emu_now_ns());
 		if (pic_pending(v->vm->pic))
 			return true;
 		if (return_kick(v, exit))
@@ -448,11 +483,6 @@ static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 		}
 		emu_irq_wait(v, seq0, next);
 	}
-}
-
-static uint64_t earliest(uint64_t a, uint64_t b)
-{
-	return !a ? b : !b ? a : a < b ? a : b;
 }
 
 static void run_loop(struct emu_vcpu *v, uint32_t slice_us,

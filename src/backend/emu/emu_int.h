@@ -22,7 +22,8 @@
 #define EMU_MAX_GAPS (VMCFG_MAX_REGIONS + 2)
 #define EMU_MAX_DIRTY 8		/* pending code_written ranges per vCPU */
 #define EMU_MIN_PHYS_BITS 36	/* MMIO/unassigned space covered: 64 GiB */
-#define EMU_SLICE_CHECK 32	/* blocks between two clock reads */
+#define EMU_CHECK_FIRST 32	/* blocks between the first two clock reads */
+#define EMU_CHECK_MAX 256	/* most blocks between two clock reads */
 
 struct emu_vcpu;
 
@@ -44,6 +45,8 @@ struct emu_vm {
 	/* userspace irqchip (NULL without one): see emu_irq.c */
 	struct pic *pic;
 	struct pit *pit;
+	uint64_t (*dev_poll)(void *ctx, uint64_t now);	/* or NULL */
+	void *dev_ctx;
 	_Atomic(struct emu_vcpu *) bsp;	/* vCPU 0 once created */
 	atomic_uint irq_seq;		/* bumped on every line raise */
 	pthread_mutex_t wake_lock;	/* halted vCPUs sleep on wake_cond */
@@ -96,6 +99,8 @@ struct emu_vcpu {
 	unsigned shadow_blocks;	/* blocks to run before it may go in */
 	bool halt_irq;		/* halted with IF = 1, waiting for an irq */
 	unsigned slice_countdown;	/* blocks until the next clock read */
+	unsigned check_blocks;	/* ... counted from the last read */
+	uint64_t check_ns;	/* time of the last read, 0 = none this run */
 	bool booting;		/* the trampoline is running */
 	uint64_t boot_exit;	/* linear guest entry that ends it */
 	bool halt_pending;	/* HLT seen in a run that returned another
@@ -132,6 +137,8 @@ int emu_deliver(struct emu_vcpu *v, uint32_t vec, uint64_t ret_ip,
 		bool in_hook, bool *need_stop);
 bool emu_irq_enabled(struct emu_vcpu *v);
 uint64_t emu_irq_prepare(struct emu_vcpu *v);
+/* emu.c: fire due PIT edges and device (RTC) events; the next deadline */
+uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now);
 void emu_irq_raised(void *ctx);
 void emu_wake(struct emu_vm *vm);
 void emu_irq_wait(struct emu_vcpu *v, unsigned seq0, uint64_t deadline);

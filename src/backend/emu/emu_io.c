@@ -334,15 +334,31 @@ void emu_request_event(struct emu_vcpu *v)
 	atomic_store_explicit(&v->stop_wanted, true, memory_order_relaxed);
 }
 
+/*
+ * Blocks until the next clock read: about half of the time left at the
+ * pace of the last interval, so the reads thin out far from the deadline
+ * and close in on it; 1 to EMU_CHECK_MAX (see emu.c).
+ */
+static unsigned next_check(const struct emu_vcpu *v, uint64_t now)
+{
+	if (!v->check_ns || now <= v->check_ns || !v->check_blocks)
+		return EMU_CHECK_FIRST;
+	uint64_t per_block = (now - v->check_ns) / v->check_blocks;
+	uint64_t n = (v->deadline_ns - now) / 2 / (per_block ? per_block : 1);
+	return n < 1 ? 1 : n > EMU_CHECK_MAX ? EMU_CHECK_MAX : (unsigned)n;
+}
+
 /* The slice or the timer deadline passed (clock read every few blocks). */
 static bool deadline_over(struct emu_vcpu *v)
 {
 	if (!v->deadline_ns || --v->slice_countdown)
 		return false;
-	v->slice_countdown = EMU_SLICE_CHECK;
 	uint64_t now = emu_now_ns();
-	if (now < v->deadline_ns)
+	if (now < v->deadline_ns) {
+		v->slice_countdown = v->check_blocks = next_check(v, now);
+		v->check_ns = now;
 		return false;
+	}
 	if (v->slice_end && now >= v->slice_end)
 		v->trap.sliced = true;
 	else
