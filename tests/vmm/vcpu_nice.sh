@@ -33,7 +33,8 @@ check() {  # NAME WANT_NICE args...
   nices >"$tmp/n"
   local pid=$rpid
   kill -TERM "$rpid"; wait "$rpid" 2>/dev/null; rpid=
-  local vcpus=$([ "$accel" = kvm ] && echo 4 || echo 1)
+  local vcpus=1
+  [ "$accel" = kvm ] && vcpus=4
   # relative to the process's own nice (meson may run under `nice`)
   local base eff niced others
   base=$(awk -v p="$pid" '$1 == p {print $2}' "$tmp/n")
