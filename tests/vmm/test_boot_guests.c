@@ -11,10 +11,11 @@
  *                             as far as the backend takes it.  kvm: the
  *                             16-bit entry's setup code output and the
  *                             64-bit entry's kernel banner.  emu: the
- *                             32-bit entry's decompressor (its "KASLR
- *                             disabled" line) up to the jump into the
- *                             kernel proper, which unicorn's identity-only
- *                             paging cannot follow; the 16-bit entry's
+ *                             32-bit and the 64-bit entry's decompressor
+ *                             (its "KASLR disabled" line) up to the jump
+ *                             into the kernel proper, which unicorn's
+ *                             identity-only paging cannot follow (a clear
+ *                             error, not a reset); the 16-bit entry's
  *                             setup code output (its BIOS calls need the
  *                             backend's real-mode interrupt delivery).
  *   test_boot_guests linux-init [INITRD]
@@ -444,9 +445,15 @@ static void test_linux_init(void **state)
 	bool override = capture_wait(&r.cap, 0, "INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2", 0);
 	bool mpbug = capture_wait(&r.cap, 0, "8254 timer not connected to IO-APIC", 0) ||
 		     capture_wait(&r.cap, 0, "..MP-BIOS bug", 0);
-	print_message("  I/O APIC found: %s, IRQ0 -> GSI 2 override: %s, timer on the I/O APIC: %s\n",
+	/* /init's copy of /proc/interrupts: the timer on pin 2 (edge), the
+	 * SCI on pin 9 (level: fasteoi) */
+	linux_wait(&r, "cvisor-init: powering off", 30);
+	bool timer2 = capture_wait(&r.cap, 0, "IO-APIC 2-edge timer", 0);
+	bool sci9 = capture_wait(&r.cap, 0, "IO-APIC 9-fasteoi acpi", 0);
+	print_message("  I/O APIC found: %s, IRQ0 -> GSI 2 override: %s, timer on the I/O APIC: %s, /proc/interrupts: timer on pin 2 %s, SCI on pin 9 (level) %s\n",
 		      ioapic ? "yes" : "no", override ? "yes" : "no",
-		      mpbug ? "NO (MP-BIOS bug message)" : "yes");
+		      mpbug ? "NO (MP-BIOS bug message)" : "yes",
+		      timer2 ? "yes" : "no", sci9 ? "yes" : "no");
 	bool acpi = capture_wait(&r.cap, 0, "ACPI: RSDP", 0);
 	bool down = linux_wait(&r, acpi ? "reboot: Power down"
 				       : "reboot: System halted", 30);
@@ -471,6 +478,8 @@ static void test_linux_init(void **state)
 		assert_true(ioapic);
 		assert_true(override);
 		assert_false(mpbug);
+		assert_true(timer2);
+		assert_true(sci9);
 	}
 	if (acpi) {
 		assert_int_equal(rc, 0);

@@ -57,6 +57,7 @@ static bool probe(struct emu_vcpu *v, const uint8_t *code, size_t len,
 	v->boot_exit = 0;
 	uc_emu_start(v->uc, at, at + len, 0, 1);
 	v->booting = false;
+	uc_ctl_remove_cache(v->uc, at, at + len);	/* the page changes */
 	bool ok = v->trap.exception && v->trap.vector == want_vec;
 	memset(&v->trap, 0, sizeof(v->trap));
 	return ok;
@@ -75,10 +76,12 @@ static long calibrate(struct emu_vcpu *v)
 	static const uint8_t mov_ds_ax[] = { 0x8e, 0xd8 };	/* #GP */
 	size_t size = uc_context_size(v->uc);
 	uc_context *c0 = NULL, *c1 = NULL, *c2 = NULL;
-	long found = LATCH_NONE;
-	if (uc_context_alloc(v->uc, &c0) || uc_context_alloc(v->uc, &c1) ||
-	    uc_context_alloc(v->uc, &c2) || uc_context_save(v->uc, c0))
+	long found = LATCH_UNKNOWN;	/* out of memory: the next engine tries */
+	if (!size || uc_context_alloc(v->uc, &c0) ||
+	    uc_context_alloc(v->uc, &c1) || uc_context_alloc(v->uc, &c2) ||
+	    uc_context_save(v->uc, c0))
 		goto out;
+	found = LATCH_NONE;
 	bool ok = probe(v, div_ecx, sizeof(div_ecx), 0) &&
 		  !uc_context_save(v->uc, c1) &&
 		  !uc_context_restore(v->uc, c0) &&
