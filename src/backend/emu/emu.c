@@ -175,6 +175,7 @@ static int vcpu_open_engine(struct emu_vcpu *v, struct cv_err *err)
 		rc = emu_add_hooks(v, err);
 	if (rc)
 		return rc;
+	emu_latch_init(v);	/* before the trampoline is written */
 	emu_tramp_init(v);
 	if ((e = uc_context_alloc(v->uc, &v->reset_ctx)) != UC_ERR_OK ||
 	    (e = uc_context_save(v->uc, v->reset_ctx)) != UC_ERR_OK ||

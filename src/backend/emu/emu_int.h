@@ -125,6 +125,13 @@ void emu_drop_translations(struct emu_vcpu *v, uint64_t lo, uint64_t hi);
 int emu_boot_load(struct emu_vcpu *v, const struct boot_cpu_state *s,
 		  struct cv_err *err);
 
+/* emu_latch.c: clears unicorn's exception-in-flight latch after a
+ * delivery (else the next fault turns into #DF); init once per engine,
+ * before its reset state is saved */
+void emu_latch_init(struct emu_vcpu *v);
+bool emu_latch_known(void);
+void emu_latch_clear(struct emu_vcpu *v, uint32_t vector);
+
 /* emu_fault.c: what a guest exception or bad paging means */
 bool emu_is_triple_fault(struct emu_vcpu *v, uint32_t vector);
 void emu_describe_exception(struct emu_vcpu *v, char *buf, size_t len);

@@ -428,6 +428,7 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *opaque)
 		record_exception(v, intno);
 		return;
 	}
+	emu_latch_clear(v, intno);	/* this one is being delivered */
 	uint64_t rip = emu_rd(v, UC_X86_REG_RIP);
 	bool need_stop = false;
 	if (emu_deliver(v, intno, rip, true, &need_stop)) {

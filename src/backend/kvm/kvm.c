@@ -305,12 +305,64 @@ static int set_memory(struct backend_vm *vm, const struct guest_mem *mem,
 	return 0;
 }
 
+/*
+ * GSI routing that matches cvisor's MADT (src/boot/acpi.c), like a PC and
+ * like QEMU's kvm_pc_setup_irq_routing.  KVM's default table sends GSI i
+ * to I/O APIC pin i (and to the PIC for i < 16), so the in-kernel PIT,
+ * which raises GSI 0, would reach I/O APIC pin 0, while the MADT's
+ * interrupt source override tells the guest that ISA IRQ 0 is on GSI 2:
+ * a guest using its I/O APIC then never sees a timer tick.  Here:
+ *   GSI 0        -> PIC master pin 0 and I/O APIC pin 2 (the override);
+ *   GSI 2        -> nothing (the PIC cascade; pin 2 belongs to IRQ 0);
+ *   GSI 1, 3-7   -> PIC master pin i and I/O APIC pin i;
+ *   GSI 8-15     -> PIC slave pin i-8 and I/O APIC pin i (SCI: GSI 9);
+ *   GSI 16-23    -> I/O APIC pin i.
+ */
+#define IOAPIC_PINS 24
+#define ROUTES_MAX (2 * IOAPIC_PINS)
+
+static int set_gsi_routing(struct backend_vm *vm, struct cv_err *err)
+{
+	struct kvm_irq_routing *t =
+		calloc(1, sizeof(*t) + ROUTES_MAX * sizeof(t->entries[0]));
+	if (!t)
+		return cv_err_set(err, ENOMEM, "out of memory for the GSI routing table");
+	uint32_t n = 0;
+	for (uint32_t gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+		if (gsi == 2)
+			continue;
+		if (gsi < 16) {
+			t->entries[n].gsi = gsi;
+			t->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+			t->entries[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+							   : KVM_IRQCHIP_PIC_SLAVE;
+			t->entries[n].u.irqchip.pin = gsi % 8;
+			n++;
+		}
+		t->entries[n].gsi = gsi;
+		t->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		t->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		t->entries[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+		n++;
+	}
+	t->nr = n;
+	int rc = xioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t);
+	free(t);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_GSI_ROUTING (%u routes) failed: %s",
+				  n, strerror(-rc));
+	return 0;
+}
+
 static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 {
 	int rc = xioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_CREATE_IRQCHIP failed: %s",
 				  strerror(-rc));
+	rc = set_gsi_routing(vm, err);
+	if (rc < 0)
+		return rc;
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	rc = xioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 	if (rc < 0)
