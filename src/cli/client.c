@@ -9,6 +9,7 @@
  * is an error (exit 1); nothing is ever run locally instead.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,6 +38,7 @@ struct client {
 	struct line_reader in;	/* the connection; .fd -1 when closed */
 	int64_t next_id;
 	bool color;
+	bool quiet;		/* no messages of its own (completion) */
 	bool done;		/* `exit` ran */
 	int exit_status;
 	int worst;
@@ -63,10 +65,11 @@ static int cl_connect(struct client *c)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		fprintf(stderr, "cvisor: cannot reach the cvisor daemon at %s: "
-			"%s\n(start one with 'cvisor serve'; --connect PATH or "
-			"$CVISOR_SOCKET name another socket)\n", c->path,
-			strerror(e));
+		if (!c->quiet)
+			fprintf(stderr, "cvisor: cannot reach the cvisor daemon "
+				"at %s: %s\n(start one with 'cvisor serve'; "
+				"--connect PATH or $CVISOR_SOCKET name another "
+				"socket)\n", c->path, strerror(e));
 		return -e;
 	}
 	c->in.fd = fd;
@@ -201,21 +204,21 @@ static int cl_call(struct client *c, size_t argc, char *const *argv,
 		rc = 0;
 	else if (!rc)
 		rc = rrc;
-	if (rc) {
+	if (rc && !c->quiet) {
 		fprintf(stderr, "cvisor: lost the connection to the daemon at "
 			"%s: %s\n", c->path, rc == -EPIPE ? "it closed the "
 			"connection" : strerror(-rc));
-		return rc;
 	}
+	if (rc)
+		return rc;
 	struct proto_error e;
 	rc = proto_decode_response(resp, len, d, &e);
 	free(resp);
-	if (rc) {
+	if (rc && !c->quiet) {
 		fprintf(stderr, "cvisor: bad response from the daemon: %s\n",
 			e.message);
-		return rc;
 	}
-	return 0;
+	return rc;
 }
 
 /* A refusal of the request itself (not a command's failure): say so. */
@@ -459,6 +462,76 @@ static bool repl_done(void *ctx)
 	return ((struct client *)ctx)->done;
 }
 
+/* The VM ids and names in json's "vms" (a `vm list` result) to *names. */
+static int names_of(json_t *json, char ***names, size_t *n)
+{
+	json_t *vms = json_object_get(json, "vms");
+	if (!json_is_array(vms))
+		return -EPROTO;
+	size_t len = json_array_size(vms);
+	char **a = calloc(2 * len + 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < len; i++) {
+		json_t *v = json_array_get(vms, i);
+		json_t *id = json_object_get(v, "id");
+		const char *name = json_string_value(json_object_get(v, "name"));
+		char buf[24];
+		if (json_is_integer(id)) {
+			snprintf(buf, sizeof(buf), "%lld",
+				 (long long)json_integer_value(id));
+			a[k++] = strdup(buf);
+		}
+		if (name && *name)
+			a[k++] = strdup(name);
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (!a[i]) {
+			for (size_t j = 0; j < k; j++)
+				free(a[j]);
+			free(a);
+			return -ENOMEM;
+		}
+	}
+	*names = a;
+	*n = k;
+	return 0;
+}
+
+/*
+ * Completion's VM ids and names in a remote shell: the daemon's `vm
+ * list`, asked quietly (a failure just offers no VM).
+ */
+static int remote_vm_names(void *ctx, char ***names, size_t *n)
+{
+	struct client *c = ctx;
+	char *argv[] = { (char *)"vm", (char *)"list", (char *)"--format",
+			 (char *)"json", NULL };
+	struct proto_decoded d;
+	c->quiet = true;
+	int rc = c->in.fd < 0 ? cl_connect(c) : 0;
+	if (!rc)
+		rc = cl_call(c, 4, argv, &d);
+	c->quiet = false;
+	if (rc) {
+		cl_close(c);	/* the next command reconnects and says why */
+		return rc;
+	}
+	if (d.status || strcmp(d.stream, "")) {
+		rc = -EPROTO;
+	} else if (d.result) {
+		rc = names_of(d.result, names, n);
+	} else {
+		json_t *j = json_loadb(d.text ? d.text : "", d.text_len, 0,
+				       NULL);
+		rc = j ? names_of(j, names, n) : -EPROTO;
+		json_decref(j);
+	}
+	proto_decoded_free(&d);
+	return rc;
+}
+
 int client_shell(const char *connect_path, const struct shell_main_opts *o)
 {
 	struct client c = { .path = connect_path, .in.fd = -1,
@@ -482,7 +555,10 @@ int client_shell(const char *connect_path, const struct shell_main_opts *o)
 		st = run_stream(&c, f, o->script);
 		fclose(f);
 	} else if (repl) {
-		/* completion of verbs and options from the local table */
+		/*
+		 * completion of verbs and options from the local table, of VM
+		 * ids and names from the daemon
+		 */
 		struct registry *reg = NULL;
 		struct shell *sh = NULL;
 		struct registry_opts ro = { 0 };
@@ -493,6 +569,7 @@ int client_shell(const char *connect_path, const struct shell_main_opts *o)
 			fprintf(stderr, "cvisor: out of memory\n");
 			st = SH_FAILED;
 		} else {
+			shell_set_vm_names(sh, remote_vm_names, &c);
 			struct repl_ops ops = { .ctx = &c, .run_line = repl_run,
 						.done = repl_done,
 						.completer = sh };

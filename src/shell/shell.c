@@ -49,6 +49,12 @@ void shell_destroy(struct shell *sh)
 	free(sh);
 }
 
+void shell_set_vm_names(struct shell *sh, shell_vm_names_fn fn, void *ctx)
+{
+	sh->vm_names = fn;
+	sh->vm_names_ctx = ctx;
+}
+
 struct registry *shell_registry(struct shell *sh)
 {
 	return sh->reg;

@@ -22,6 +22,8 @@ struct shell {
 	struct shell_opts o;
 	bool exit_requested;
 	int exit_status;
+	shell_vm_names_fn vm_names;	/* completion's VMs, NULL: reg */
+	void *vm_names_ctx;
 };
 
 /* One command invocation. */
