@@ -1016,6 +1016,12 @@ static void test_usage_and_help(void **state)
 	}
 	RUN(&t, 0, "vm");
 	expect_has("vm help", t.out, "VM - virtual machine management");
+	/* the daemon's own verb is listed, marked as the daemon's */
+	expect_has("vm help", t.out, "Daemon commands (cvisor serve only");
+	expect_has("vm help", t.out, "vm autostart <ID|NAME> on|off");
+	RUN(&t, 1, "vm autostart 0 on");
+	expect_has("autostart", t.err, "only the cvisor daemon keeps VM "
+		   "definitions");
 	RUN(&t, 0, "vm --help");
 	expect_has("vm help", t.out, "Use 'vm <command> --help'");
 	RUN(&t, 0, "help");
