@@ -57,65 +57,60 @@ check "run --help" 0 $? "Usage: cvisor run" "$tmp/help.out"
 
 # ---- stop signals: graceful (power button + shutdown request, up to
 # --stop-timeout), a second signal forces; status 128+N of the first signal
-bg_run() {  # NAME [run options...]: start in the background, pid in $pid
-  local name=$1; shift
-  # exec: $! must be cvisor itself, not a subshell
-  ( exec "$cv" run --accel "$accel" --state-dir "$tmp/state" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" ) &
-  pid=$!
-}
-wait_for() {  # FILE TEXT [SECONDS]: true once FILE contains TEXT
-  local i
-  for i in $(seq $((${3:-30} * 10))); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
+wait_for() {  # FILE TEXT SECONDS: true once FILE contains TEXT
+  local _
+  for _ in $(seq $(($3 * 10))); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
   return 1
 }
-elapsed() { echo $(( $(date +%s%N) / 1000000 - $1 )); }  # ms since $1 (ms)
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# NAME READY [run options...]: run in the background; once READY is on the
+# console send SIG${sig:-TERM} (and, with again=TEXT, SIGINT once TEXT is
+# there too).  $st: exit status, $ms: time from the first signal; stdout
+# then stderr in $tmp/NAME.out.
+sig_stop() {
+  local name=$1 ready=$2 t0 p; shift 2
+  # exec: $p must be cvisor itself, not a subshell
+  ( exec "$cv" run --accel "$accel" --state-dir "$tmp/state" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" ) &
+  p=$!
+  wait_for "$tmp/$name.out" "$ready" 60
+  t0=$(now_ms); kill -"${sig:-TERM}" $p
+  if [ -n "${again:-}" ]; then wait_for "$tmp/$name.out" "$again" 30; kill -INT $p; fi
+  wait $p; st=$?; ms=$(( $(now_ms) - t0 ))
+  cat "$tmp/$name.err" >>"$tmp/$name.out"
+}
+within() {  # NAME MIN_MS MAX_MS: $ms in [MIN, MAX)
+  if [ "$ms" -ge "$2" ] && [ "$ms" -lt "$3" ]; then echo "ok   $1 ($ms ms)"; pass=$((pass+1))
+  else echo "FAIL $1: $ms ms, expected $2..$3"; fail=$((fail+1)); fi
+}
 
 # an ACPI guest shuts down when its power button is pressed: status 143
-bg_run acpi_off --image acpi_off
-wait_for "$tmp/acpi_off.out" "waiting for the power button" 60
-t0=$(now_ms); kill -TERM $pid; wait $pid; st=$?; ms=$(elapsed "$t0")
-cat "$tmp/acpi_off.err" >>"$tmp/acpi_off.out"
-check "SIGTERM: ACPI guest powers off on the power button, status 143 (${ms} ms)" 143 $st \
+sig_stop acpi_off "waiting for the power button" --image acpi_off
+check "SIGTERM: ACPI guest powers off on the power button, status 143" 143 $st \
   "acpi_off: power button, powering off" "$tmp/acpi_off.out"
-check "SIGTERM: says it stops gracefully, then that the guest shut down" 143 $st \
-  "VM 'acpi_off' shut down" "$tmp/acpi_off.out"
-[ "$ms" -lt 8000 ] && { echo "ok   SIGTERM: acpi_off did not wait for the timeout"; pass=$((pass+1)); } \
-  || { echo "FAIL SIGTERM: acpi_off took $ms ms"; fail=$((fail+1)); }
+check "SIGTERM: says the guest shut down" 143 $st "VM 'acpi_off' shut down" "$tmp/acpi_off.out"
+within "SIGTERM: acpi_off did not wait for the timeout" 0 8000
 
 # a guest that ignores the button: forced after --stop-timeout
-bg_run acpi_ignore --image acpi_ignore --stop-timeout 2
-wait_for "$tmp/acpi_ignore.out" "waiting for the power button" 60
-t0=$(now_ms); kill -TERM $pid; wait $pid; st=$?; ms=$(elapsed "$t0")
-cat "$tmp/acpi_ignore.err" >>"$tmp/acpi_ignore.out"
-check "SIGTERM: ignoring guest saw the button, forced after --stop-timeout 2, status 143" 143 $st \
+sig_stop acpi_ignore "waiting for the power button" --image acpi_ignore --stop-timeout 2
+check "SIGTERM: ignoring guest saw the button, forced, status 143" 143 $st \
   "acpi_ignore: power button, ignored" "$tmp/acpi_ignore.out"
 check "SIGTERM: says it forced the stop" 143 $st "VM 'acpi_ignore' forced to stop" "$tmp/acpi_ignore.out"
-[ "$ms" -ge 1900 ] && [ "$ms" -lt 20000 ] && { echo "ok   --stop-timeout 2: stopped after $ms ms"; pass=$((pass+1)); } \
-  || { echo "FAIL --stop-timeout 2: stopped after $ms ms"; fail=$((fail+1)); }
+within "--stop-timeout 2: forced after the timeout" 1900 20000
 
-# a second signal forces at once (here SIGINT after SIGTERM, timeout 60 s)
-bg_run acpi_twice --image acpi_ignore --stop-timeout 60
-wait_for "$tmp/acpi_twice.out" "waiting for the power button" 60
-t0=$(now_ms); kill -TERM $pid
-wait_for "$tmp/acpi_twice.out" "acpi_ignore: power button, ignored" 30
-kill -INT $pid; wait $pid; st=$?; ms=$(elapsed "$t0")
-cat "$tmp/acpi_twice.err" >>"$tmp/acpi_twice.out"
+# a second signal forces at once (SIGINT after SIGTERM, timeout 60 s)
+again="acpi_ignore: power button, ignored" \
+  sig_stop acpi_twice "waiting for the power button" --image acpi_ignore --stop-timeout 60
 check "second signal forces at once: status 143 (the first signal's)" 143 $st \
   "forced to stop" "$tmp/acpi_twice.out"
-[ "$ms" -lt 30000 ] && { echo "ok   second signal: stopped after $ms ms, not 60 s"; pass=$((pass+1)); } \
-  || { echo "FAIL second signal: stopped after $ms ms"; fail=$((fail+1)); }
+within "second signal: stopped long before the 60 s timeout" 0 30000
 
 # the spinner never exits by itself: --stop-timeout 0 forces at once
-bg_run spin --image spinner --stop-timeout 0
-wait_for "$tmp/spin.out" "spinner: start" 30
-t0=$(now_ms); kill -TERM $pid; wait $pid; st=$?; ms=$(elapsed "$t0")
-check "SIGTERM with --stop-timeout 0: forced, status 143 (${ms} ms)" 143 $st "spinner: start" "$tmp/spin.out"
-# SIGINT (Ctrl-C) too, status 130
-bg_run spin2 --image spinner --stop-timeout 0
-wait_for "$tmp/spin2.out" "spinner: start" 30
-kill -INT $pid; wait $pid
-check "SIGINT: status 130" 130 $? "spinner: start" "$tmp/spin2.out"
+sig_stop spin "spinner: start" --image spinner --stop-timeout 0
+check "SIGTERM with --stop-timeout 0: forced, status 143" 143 $st "spinner: start" "$tmp/spin.out"
+sig=INT sig_stop spin2 "spinner: start" --image spinner --stop-timeout 0
+check "SIGINT (Ctrl-C): status 130" 130 $st "spinner: start" "$tmp/spin2.out"
+sig=HUP sig_stop spin3 "spinner: start" --image spinner --stop-timeout 0
+check "SIGHUP: status 129" 129 $st "spinner: start" "$tmp/spin3.out"
 
 run --stop-timeout soon >"$tmp/usage3.out" 2>&1
 check "--stop-timeout soon: usage error" 2 $? "expected seconds" "$tmp/usage3.out"
