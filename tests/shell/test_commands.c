@@ -300,6 +300,20 @@ static void test_show_golden(void **state)
 	RUN(&t, 2, "vm show");
 	expect_has("err", t.err, "vm show: which VM?");
 	expect_has("err", t.err, "Usage: vm show <ID|NAME>");
+	/* every verb of one VM says the same */
+	static const char *const one[] = { "show", "stats", "console", "log",
+					   "wait", NULL };
+	for (size_t i = 0; one[i]; i++) {
+		char want[64];
+		RUN(&t, 2, "vm %s", one[i]);
+		snprintf(want, sizeof(want), "vm %s: which VM? (expected an id "
+			 "or a name)\n", one[i]);
+		assert_int_equal(strncmp(t.err, want, strlen(want)), 0);
+		RUN(&t, 2, "vm %s 0 1", one[i]);
+		snprintf(want, sizeof(want), "vm %s: expected one VM, got 2\n",
+			 one[i]);
+		assert_int_equal(strncmp(t.err, want, strlen(want)), 0);
+	}
 	RUN(&t, 1, "vm show 9");
 	expect_eq("err", t.err, "✗ VM[9] not found\n");
 	RUN(&t, 1, "vm show nosuch");
