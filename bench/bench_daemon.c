@@ -227,13 +227,6 @@ static void bench_backend(const char *accel)
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 2) {
-		bench_backend("emu");
-		bench_backend("kvm");
-	}
-	for (int i = 1; i < argc; i++)
-		bench_backend(argv[i]);
-	return 0;
+	return bench_backends(argc, argv, bench_backend);
 }

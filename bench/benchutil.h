@@ -1,6 +1,7 @@
 /*
- * benchutil: what the C benchmarks share — a monotonic clock in ns and
- * the latency summary line (p50, p99, max of a sample, in µs).
+ * benchutil: what the C benchmarks share — a monotonic clock in ns, the
+ * latency summary line (p50, p99, max of a sample, in µs) and main's loop
+ * over the backends.
  */
 #ifndef CV_BENCHUTIL_H
 #define CV_BENCHUTIL_H
@@ -36,6 +37,23 @@ static inline double bench_stats(const char *what, int width,
 	       what, mid, (double)v[n / 2] / 1e3, (double)v[n * 99 / 100] / 1e3,
 	       (double)v[n - 1] / 1e3);
 	return (double)v[n / 2];
+}
+
+/*
+ * main's loop: fn for each backend named on the command line, or for emu
+ * and kvm when none is; stdout line-buffered (progress as it happens).
+ */
+static inline int bench_backends(int argc, char **argv,
+				 void (*fn)(const char *accel))
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) {
+		fn("emu");
+		fn("kvm");
+	}
+	for (int i = 1; i < argc; i++)
+		fn(argv[i]);
+	return 0;
 }
 
 #endif
