@@ -144,10 +144,10 @@ static void *sigwait_main(void *arg)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR2);	/* "we are done" from the main thread */
 	/*
-	 * The first signal asks the main thread for a graceful stop (it may
-	 * raise the power button's interrupt: backend calls this thread's
-	 * filter does not allow); a second one forces the stop from here,
-	 * overtaking the graceful one.
+	 * The first signal asks the main thread for a graceful stop (raising
+	 * the power button's interrupt takes backend calls that this thread's
+	 * seccomp filter does not allow); a second one forces the stop from
+	 * here, overtaking the graceful one.
 	 */
 	int sig = 0;
 	while (sigwait(&set, &sig) == 0 && sig != SIGUSR2) {
