@@ -75,7 +75,7 @@ __asm__(
 	".text\n"
 	".globl ap_entry32\n"
 	"ap_entry32:\n"
-	"  movzwl ap_ds, %eax\n"
+	"  movzwl %cs:ap_ds, %eax\n"	/* DS still has the real-mode base */
 	"  movw %ax, %ds\n"
 	"  movw %ax, %es\n"
 	"  movw %ax, %ss\n"
@@ -151,6 +151,7 @@ void guest_main(const struct entry_regs *r)
 		guest_exit(2);
 	}
 	copy_trampoline();
+	print("smp_sipi: sending INIT/SIPI/SIPI to APIC ID 1\n");
 	if (icr_send(1, ICR_INIT | ICR_ASSERT | ICR_LEVEL) ||
 	    icr_send(1, ICR_INIT | ICR_LEVEL)) {
 		print("smp_sipi: INIT stays busy\n");
@@ -164,7 +165,6 @@ void guest_main(const struct entry_regs *r)
 		}
 		delay_cycles(TICK_CYCLES / 100);
 	}
-	print("smp_sipi: sent INIT/SIPI/SIPI\n");
 	for (unsigned t = 0; t < 2000 && ap_state != 2; t++)
 		delay_cycles(TICK_CYCLES / 4);
 	if (ap_state != 2) {

@@ -135,6 +135,7 @@ static void vcpu_free(struct emu_vcpu *v)
 		uc_context_free(v->scratch_ctx);
 	if (v->uc)
 		uc_close(v->uc);
+	lapic_destroy(v->lapic);
 	if (v->tramp)
 		munmap(v->tramp, TR_SIZE);
 	free(v);
@@ -200,6 +201,14 @@ static int emu_vcpu_create(struct backend_vm *bvm, unsigned index,
 		vcpu_free(v);
 		return cv_err_set(err, ENOMEM, "cannot allocate the emu trampoline page");
 	}
+	if (vm->pic) {	/* irqchip VM: a LAPIC per vCPU, APIC ID = index */
+		struct lapic_hooks h = { .raised = emu_lapic_raised, .ctx = v };
+		v->lapic = lapic_create(index, index == 0, h, err);
+		if (!v->lapic) {
+			vcpu_free(v);
+			return -ENOMEM;
+		}
+	}
 	int rc = vcpu_open_engine(v, err);
 	if (rc) {
 		vcpu_free(v);
@@ -232,7 +241,18 @@ static int emu_vcpu_load_boot_state(struct backend_vcpu *bv,
 				    struct cv_err *err)
 {
 	struct emu_vcpu *v = emu_vcpu_of(bv);
-	int rc = emu_boot_load(v, s, err);
+	int rc = 0;
+	if (v->lapic)
+		lapic_reset(v->lapic);
+	if (s->wait_sipi && (!v->lapic || v->index == 0))
+		rc = cv_err_set(err, EINVAL,
+				"vCPU %u cannot wait for INIT/SIPI: %s", v->index,
+				v->lapic ? "it is the BSP"
+					 : "the VM has no LAPIC (interrupt_mode = \"no_irq\")");
+	else if (s->wait_sipi)
+		lapic_set_wait_sipi(v->lapic);	/* started by emu_vcpu_run */
+	else
+		rc = emu_boot_load(v, s, err);
 	v->shutdown = false;
 	v->halt_pending = false;
 	v->halt_irq = false;
@@ -333,10 +353,14 @@ static enum outcome set_error(struct emu_vcpu *v, struct vcpu_exit *exit)
 	return OUT_DONE;
 }
 
-/* HLT that an interrupt can end: the BSP of an irqchip VM with IF = 1. */
+/*
+ * HLT that an interrupt can end: IF = 1 on a vCPU with a LAPIC, or on
+ * the BSP of an irqchip VM (the 8259).
+ */
 static bool halt_waits_for_irq(struct emu_vcpu *v)
 {
-	return v->vm->pic && v->index == 0 && emu_irq_enabled(v);
+	return v->vm->pic && (v->index == 0 || v->lapic) &&
+	       emu_irq_enabled(v);
 }
 
 static enum outcome classify(struct emu_vcpu *v, uc_err e,
@@ -436,8 +460,8 @@ static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 	v->halt_irq = true;
 	for (;;) {
 		unsigned seq0 = atomic_load(&v->vm->irq_seq);
-		uint64_t next = pit_poll(v->vm->pit, emu_now_ns());
-		if (pic_pending(v->vm->pic))
+		uint64_t next = 0;
+		if (emu_irq_pending(v, &next))
 			return true;
 		if (return_kick(v, exit))
 			return false;
@@ -453,6 +477,48 @@ static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 static uint64_t earliest(uint64_t a, uint64_t b)
 {
 	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/*
+ * An AP in wait-for-SIPI (lapic.h): sleep until a start-up IPI, then
+ * enter real mode at vector << 12 (CS = vector << 8, IP = 0).  A kick
+ * returns KICK, other runnable vCPUs on this thread get it back (SLICE),
+ * as in halt_wait.  false = return *exit.
+ */
+static bool sipi_wait(struct emu_vcpu *v, uint32_t slice_us,
+		      struct vcpu_exit *exit)
+{
+	for (;;) {
+		unsigned seq0 = atomic_load(&v->vm->irq_seq);
+		int vec = lapic_take_sipi(v->lapic);
+		if (vec >= 0) {
+			struct boot_cpu_state s = {
+				.mode = VM_CPU_REAL,
+				.real_cs = (uint16_t)(vec << 8),
+				.rflags = 0x2,
+			};
+			struct cv_err err = { 0 };
+			if (emu_boot_load(v, &s, &err)) {
+				snprintf(v->failed, sizeof(v->failed),
+					 "cannot start the AP at the SIPI vector 0x%02x: %s",
+					 (unsigned)vec, err.msg);
+				set_error(v, exit);
+				return false;
+			}
+			v->halt_pending = v->halt_irq = false;
+			v->pg_valid = false;
+			atomic_store(&v->irq_stop, false);
+			return true;
+		}
+		if (return_kick(v, exit))
+			return false;
+		if (slice_us) {	/* others are runnable: let them */
+			exit->reason = VCPU_EXIT_SLICE;
+			emu_stat_inc(&v->stats->exits_other);
+			return false;
+		}
+		emu_irq_wait(v, seq0, 0);
+	}
 }
 
 static void run_loop(struct emu_vcpu *v, uint32_t slice_us,
@@ -509,6 +575,13 @@ static int emu_vcpu_run(struct backend_vcpu *bv, uint32_t slice_us,
 		exit->reason = VCPU_EXIT_SHUTDOWN;
 		emu_stat_inc(&v->stats->exits_shutdown);
 		return 0;
+	}
+	if (v->lapic && lapic_wait_sipi(v->lapic)) {
+		set_busy(v, true);
+		bool started = sipi_wait(v, slice_us, exit);
+		set_busy(v, false);
+		if (!started)
+			return 0;
 	}
 	if (v->halt_pending && !atomic_load(&v->kick_pending)) {
 		/* the HLT happened in the tail of an earlier run */

@@ -14,6 +14,7 @@
 #include <unicorn/unicorn.h>
 
 #include "backend.h"
+#include "lapic.h"
 #include "pic8259.h"
 #include "pit8254.h"
 
@@ -74,6 +75,7 @@ struct emu_vcpu {
 	struct vcpu_stats *stats;
 	struct vcpu_stats own_stats;	/* when the caller passes none */
 	uc_engine *uc;
+	struct lapic *lapic;	/* irqchip VMs: this vCPU's local APIC */
 	uc_context *reset_ctx;	/* the engine's state right after uc_open */
 	uc_context *scratch_ctx;
 	uint8_t *tramp;		/* host pages mapped at vm->tramp_gpa */
@@ -132,6 +134,9 @@ int emu_deliver(struct emu_vcpu *v, uint32_t vec, uint64_t ret_ip,
 		bool in_hook, bool *need_stop);
 bool emu_irq_enabled(struct emu_vcpu *v);
 uint64_t emu_irq_prepare(struct emu_vcpu *v);
+bool emu_irq_pending(struct emu_vcpu *v, uint64_t *next);
+void emu_lapic_raised(void *ctx);
+void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m);
 void emu_irq_raised(void *ctx);
 void emu_wake(struct emu_vm *vm);
 void emu_irq_wait(struct emu_vcpu *v, unsigned seq0, uint64_t deadline);
