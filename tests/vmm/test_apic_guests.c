@@ -168,6 +168,74 @@ static void test_waiting_ap(void **state)
 	vmtest_destroy(vm, &cap);
 }
 
+/* Wait until the last "lapic tick N" is >= n; its time, or 0. */
+static uint64_t wait_lapic_tick(struct vm *vm, struct capture *cap, long n,
+				long *seen, uint64_t timeout_ns)
+{
+	uint64_t end = vmtest_now_ns() + timeout_ns;
+	while (vmtest_now_ns() < end) {
+		long t = capture_last_number(cap, 0, "lapic tick ");
+		if (t >= n) {
+			*seen = t;
+			return vmtest_now_ns();
+		}
+		if (vm_state(vm) != VM_RUNNING)
+			return 0;
+		usleep(500);
+	}
+	return 0;
+}
+
+static void test_lapictimer(void **state)
+{
+	(void)state;
+	struct vm_config cfg;
+	load_guest_config("lapictimer", &cfg);
+	struct capture cap;
+	struct vm *vm = vmtest_create(&cfg, &cap);
+	struct cv_err err = { 0 };
+	unsigned slow = vmtest_slowdown();
+	assert_int_equal(vm_start(vm, &err), 0);
+	long n1 = 0, n2 = 0;
+	uint64_t t1 = wait_lapic_tick(vm, &cap, 20, &n1, 30 * SEC * slow);
+	if (!t1)
+		fail_vm(vm, &cap, "no \"lapic tick 20\"");
+	struct vm_stats s1, s2;
+	vm_get_stats(vm, &s1);
+	uint64_t t2 = wait_lapic_tick(vm, &cap, n1 + 3 * TICK_HZ, &n2,
+				      30 * SEC * slow);
+	if (!t2)
+		fail_vm(vm, &cap, "LAPIC ticks stopped");
+	vm_get_stats(vm, &s2);
+	double secs = (double)(t2 - t1) / 1e9;
+	double hz = (double)(n2 - n1) / secs;
+	double cpu = (double)(s2.cpu_time_ns - s1.cpu_time_ns) / 1e9;
+	long count = capture_first_number(&cap, 0, "lapictimer: 100 Hz, initial count ");
+	printf("# lapictimer on %s: initial count %ld; %ld ticks in %.3f s = %.1f Hz (programmed %d); vCPU thread CPU %.3f s (%.1f%%)\n",
+	       vmtest_accel_name(), count, n2 - n1, secs, hz, TICK_HZ, cpu,
+	       100.0 * cpu / secs);
+	assert_true(hz >= TICK_HZ * 0.9 && hz <= TICK_HZ * 1.1);
+	/* idle in `sti; hlt`: the emu vCPU thread sleeps to the deadline */
+	if (!strcmp(vmtest_accel_name(), "emu") && !vmtest_sanitized())
+		assert_true(cpu < secs * 0.25);
+	uint64_t parked = 0;
+	assert_int_equal(vm_suspend(vm, 2 * SEC * slow, &parked, &err), 0);
+	long frozen = capture_last_number(&cap, 0, "lapic tick ");
+	usleep(300000);
+	assert_int_equal(capture_last_number(&cap, 0, "lapic tick "), frozen);
+	assert_int_equal(vm_resume(vm, &err), 0);
+	long after = 0;
+	if (!wait_lapic_tick(vm, &cap, frozen + 2 * TICK_PRINT, &after,
+			     10 * SEC * slow))
+		fail_vm(vm, &cap, "no LAPIC ticks after resume");
+	assert_int_equal(vm_stop(vm, false, 10 * SEC * slow, &err), 0);
+	if (vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT || vm_exit_code(vm) != 0)
+		fail_vm(vm, &cap, "graceful stop");
+	assert_true(capture_wait(&cap, 0, "lapictimer: shutdown requested\n",
+				 1000));
+	vmtest_destroy(vm, &cap);
+}
+
 static const char *const base_cfg =
 	"[base]\nname = \"t\"\ncpu_num = 2\n"
 	"[kernel]\nimage_location = \"memory\"\nkernel_path = \"%s\"\n"
@@ -264,6 +332,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ap_start_cfg, vmtest_teardown),
 		cmocka_unit_test_teardown(test_smp_sipi, vmtest_teardown),
 		cmocka_unit_test_teardown(test_waiting_ap, vmtest_teardown),
+		cmocka_unit_test_teardown(test_lapictimer, vmtest_teardown),
 	};
 	vmtest_accel();
 	return cmocka_run_group_tests_name("apic", tests, NULL, NULL);
