@@ -79,6 +79,8 @@ static int emu_probe(struct cv_err *err)
 
 /* ---- VM ---- */
 
+static void emu_vm_destroy(struct backend_vm *bvm);
+
 static int emu_vm_create(const struct backend_vm_params *p,
 			 struct backend_vm **out, struct cv_err *err)
 {
@@ -106,6 +108,12 @@ static int emu_vm_create(const struct backend_vm_params *p,
 		vm->pic = p->pic;
 		vm->pit = p->pit;
 		pic_set_output(vm->pic, (struct pic_output){ emu_irq_raised, vm });
+		vm->ioapic = ioapic_create((struct ioapic_hooks){
+						   emu_ioapic_deliver, vm }, err);
+		if (!vm->ioapic) {
+			emu_vm_destroy((struct backend_vm *)(void *)vm);
+			return -ENOMEM;
+		}
 	}
 	*out = (struct backend_vm *)(void *)vm;
 	return 0;
@@ -119,6 +127,7 @@ static void emu_vm_destroy(struct backend_vm *bvm)
 		return;
 	if (vm->pic)
 		pic_set_output(vm->pic, (struct pic_output){ 0 });
+	ioapic_destroy(vm->ioapic);
 	pthread_cond_destroy(&vm->wake_cond);
 	pthread_mutex_destroy(&vm->wake_lock);
 	pthread_mutex_destroy(&vm->lock);
@@ -202,7 +211,8 @@ static int emu_vcpu_create(struct backend_vm *bvm, unsigned index,
 		return cv_err_set(err, ENOMEM, "cannot allocate the emu trampoline page");
 	}
 	if (vm->pic) {	/* irqchip VM: a LAPIC per vCPU, APIC ID = index */
-		struct lapic_hooks h = { .raised = emu_lapic_raised, .ctx = v };
+		struct lapic_hooks h = { .raised = emu_lapic_raised,
+					 .eoi = emu_lapic_eoi, .ctx = v };
 		v->lapic = lapic_create(index, index == 0, h, err);
 		if (!v->lapic) {
 			vcpu_free(v);
@@ -648,15 +658,22 @@ static int emu_vcpu_get_regs(struct backend_vcpu *bv, struct cpu_regs *r)
 	return rc;
 }
 
-/* ISA IRQs 0-15 go to the 8259 pair. */
+/*
+ * ISA IRQs 0-15 go to the 8259 pair and to the IOAPIC as the MADT says
+ * (src/boot/acpi.c): IRQ 0 -> pin 2, IRQ n -> pin n; GSIs 16-23 to the
+ * IOAPIC only.  The same table as the kvm backend's GSI routing.
+ */
 static int emu_set_irq(struct backend_vm *bvm, unsigned gsi, bool level)
 {
 	struct emu_vm *vm = emu_vm_of(bvm);
 	if (!vm->pic)
 		return -ENOTSUP;
-	if (gsi > 15)
+	if (gsi >= IOAPIC_PINS)
 		return -EINVAL;
-	pic_set_irq(vm->pic, gsi, level);
+	if (gsi < 16)
+		pic_set_irq(vm->pic, gsi, level);
+	if (gsi != 2)
+		ioapic_set_irq(vm->ioapic, gsi == 0 ? 2 : gsi, level);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <unicorn/unicorn.h>
 
 #include "backend.h"
+#include "ioapic.h"
 #include "lapic.h"
 #include "pic8259.h"
 #include "pit8254.h"
@@ -45,6 +46,7 @@ struct emu_vm {
 	/* userspace irqchip (NULL without one): see emu_irq.c */
 	struct pic *pic;
 	struct pit *pit;
+	struct ioapic *ioapic;		/* with the PIC: fed the same lines */
 	_Atomic(struct emu_vcpu *) bsp;	/* vCPU 0 once created */
 	atomic_uint irq_seq;		/* bumped on every line raise */
 	pthread_mutex_t wake_lock;	/* halted vCPUs sleep on wake_cond */
@@ -137,6 +139,8 @@ uint64_t emu_irq_prepare(struct emu_vcpu *v);
 bool emu_irq_pending(struct emu_vcpu *v, uint64_t *next);
 void emu_lapic_raised(void *ctx);
 void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m);
+void emu_lapic_eoi(void *ctx, uint8_t vector);
+void emu_ioapic_deliver(void *ctx, const struct lapic_ipi *m);
 void emu_irq_raised(void *ctx);
 void emu_wake(struct emu_vm *vm);
 void emu_irq_wait(struct emu_vcpu *v, unsigned seq0, uint64_t deadline);

@@ -128,6 +128,13 @@ static bool in_lapic(const struct emu_gap *g, uint64_t addr)
 	       addr < LAPIC_BASE + LAPIC_SIZE;
 }
 
+/* The IOAPIC's registers of an irqchip VM. */
+static bool in_ioapic(const struct emu_gap *g, uint64_t addr)
+{
+	return g->v->vm->ioapic && addr >= IOAPIC_BASE &&
+	       addr < IOAPIC_BASE + IOAPIC_SIZE;
+}
+
 static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size,
 			 void *opaque)
 {
@@ -136,6 +143,9 @@ static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size,
 	emu_stat_inc(&g->v->stats->exits_mmio);
 	if (in_lapic(g, g->base + off))
 		return lapic_read(g->v->lapic, g->base + off - LAPIC_BASE, size);
+	if (in_ioapic(g, g->base + off))
+		return ioapic_read(g->v->vm->ioapic, g->base + off - IOAPIC_BASE,
+				   size);
 	return bus_read(g->v->vm->bus, BUS_MMIO, g->base + off, size);
 }
 
@@ -150,6 +160,11 @@ static void gap_write(uc_engine *uc, uint64_t off, unsigned size,
 		if (lapic_write(g->v->lapic, g->base + off - LAPIC_BASE, size,
 				value, &m))
 			emu_lapic_ipi(g->v, &m);
+		return;
+	}
+	if (in_ioapic(g, g->base + off)) {
+		ioapic_write(g->v->vm->ioapic, g->base + off - IOAPIC_BASE,
+			     size, value);
 		return;
 	}
 	if (bus_write(g->v->vm->bus, BUS_MMIO, g->base + off, size, value) ==

@@ -334,12 +334,11 @@ void emu_lapic_raised(void *ctx)
 }
 
 /*
- * Route a message sent through v's ICR to every LAPIC it names (lowest
- * priority: the first one that accepts, lowest APIC ID first).
+ * Route a message (from an ICR or the IOAPIC) to every LAPIC it names
+ * (lowest priority: the first one that accepts, lowest APIC ID first).
  */
-void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m)
+static void route(struct emu_vm *vm, const struct lapic_ipi *m)
 {
-	struct emu_vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct emu_vcpu *t = vm->vcpus[i];
@@ -350,6 +349,25 @@ void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m)
 			break;
 	}
 	pthread_mutex_unlock(&vm->lock);
+}
+
+void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m)
+{
+	route(v->vm, m);
+}
+
+/* The IOAPIC sends (any thread that drives a line, or an EOI). */
+void emu_ioapic_deliver(void *ctx, const struct lapic_ipi *m)
+{
+	route(ctx, m);
+}
+
+/* A LAPIC's EOI of a level-triggered vector: the IOAPIC's remote IRR. */
+void emu_lapic_eoi(void *ctx, uint8_t vector)
+{
+	struct emu_vcpu *v = ctx;
+	if (v->vm->ioapic)
+		ioapic_eoi(v->vm->ioapic, vector);
 }
 
 /* The PIC's output rose or the PIT was reprogrammed (any thread). */

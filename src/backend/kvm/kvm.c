@@ -305,6 +305,52 @@ static int set_memory(struct backend_vm *vm, const struct guest_mem *mem,
 	return 0;
 }
 
+/*
+ * GSI routing as cvisor's MADT describes it (src/boot/acpi.c) and as PC
+ * firmware wires it: ISA IRQ n -> 8259 pin n and IOAPIC pin n, except IRQ
+ * 0 (the PIT) -> IOAPIC pin 2 (the MADT's interrupt source override); GSI
+ * 2 (the 8259 cascade) goes nowhere; GSIs 16-23 -> IOAPIC pins 16-23.
+ * KVM's default table sends GSI 0 to IOAPIC pin 0 instead, so a guest
+ * that routes the timer through the IOAPIC as the MADT says would never
+ * see it.  The same table as QEMU's for a PC.
+ */
+#define GSI_ROUTES 38	/* 15 PIC + 23 IOAPIC */
+
+static int set_gsi_routing(struct backend_vm *vm, struct cv_err *err)
+{
+	struct kvm_irq_routing *t = calloc(1, sizeof(*t) + GSI_ROUTES *
+					   sizeof(struct kvm_irq_routing_entry));
+	if (!t)
+		return cv_err_set(err, ENOMEM, "out of memory for the GSI routing");
+	unsigned n = 0;
+	for (unsigned gsi = 0; gsi < 16; gsi++) {
+		if (gsi == 2)
+			continue;
+		struct kvm_irq_routing_entry *e = &t->entries[n++];
+		e->gsi = gsi;
+		e->type = KVM_IRQ_ROUTING_IRQCHIP;
+		e->u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+					       : KVM_IRQCHIP_PIC_SLAVE;
+		e->u.irqchip.pin = gsi & 7;
+	}
+	for (unsigned gsi = 0; gsi < 24; gsi++) {
+		if (gsi == 2)
+			continue;
+		struct kvm_irq_routing_entry *e = &t->entries[n++];
+		e->gsi = gsi;
+		e->type = KVM_IRQ_ROUTING_IRQCHIP;
+		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e->u.irqchip.pin = gsi == 0 ? 2 : gsi;
+	}
+	t->nr = n;
+	int rc = xioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t);
+	free(t);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_GSI_ROUTING failed: %s",
+				  strerror(-rc));
+	return 0;
+}
+
 static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 {
 	int rc = xioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
@@ -316,7 +362,7 @@ static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_CREATE_PIT2 failed: %s",
 				  strerror(-rc));
-	return 0;
+	return set_gsi_routing(vm, err);
 }
 
 /* ---- the supported-CPUID cache (process-wide, see the top) ------------ */
