@@ -541,3 +541,11 @@ int lapic_take_sipi(struct lapic *a)
 	pthread_mutex_unlock(&a->lock);
 	return v;
 }
+
+bool lapic_sipi_latched(struct lapic *a)
+{
+	pthread_mutex_lock(&a->lock);
+	bool l = a->wait_sipi && a->sipi_vector >= 0;
+	pthread_mutex_unlock(&a->lock);
+	return l;
+}

@@ -152,5 +152,7 @@ bool lapic_wait_sipi(struct lapic *a);
 void lapic_set_wait_sipi(struct lapic *a);
 /* A start-up IPI arrived while waiting: its vector (once), else -1. */
 int lapic_take_sipi(struct lapic *a);
+/* The same without taking it: is one latched? */
+bool lapic_sipi_latched(struct lapic *a);
 
 #endif

@@ -284,8 +284,10 @@ static void test_init_sipi(void **state)
 	assert_false(lapic_deliver(f->ap, &ipi));
 	assert_int_equal(lapic_take_sipi(f->ap), -1);
 	/* first SIPI latched, the second ignored */
+	assert_false(lapic_sipi_latched(f->ap));
 	wr(f->bsp, LAPIC_REG_ICR_LO, 0x4600 | 0x10, &ipi);
 	assert_true(lapic_deliver(f->ap, &ipi));
+	assert_true(lapic_sipi_latched(f->ap));
 	wr(f->bsp, LAPIC_REG_ICR_LO, 0x4600 | 0x20, &ipi);
 	assert_false(lapic_deliver(f->ap, &ipi));
 	assert_int_equal(lapic_take_sipi(f->ap), 0x10);

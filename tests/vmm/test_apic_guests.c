@@ -144,6 +144,18 @@ static void test_waiting_ap(void **state)
 		assert_int_equal(vm_start(vm, &err), 0);
 		if (!wait_tick(vm, &cap, from, 20, 30 * SEC * slow))
 			fail_vm(vm, &cap, "no ticks with an AP waiting for SIPI");
+		/* both idle (BSP in `sti; hlt`, AP waiting): the thread sleeps */
+		struct vm_stats s1, s2;
+		vm_get_stats(vm, &s1);
+		uint64_t t1 = vmtest_now_ns();
+		usleep(1000000);
+		vm_get_stats(vm, &s2);
+		double secs = (double)(vmtest_now_ns() - t1) / 1e9;
+		double cpu = (double)(s2.cpu_time_ns - s1.cpu_time_ns) / 1e9;
+		printf("# %s: BSP idle at 100 Hz + AP waiting for SIPI: vCPU thread(s) CPU %.3f s in %.3f s (%.1f%%)\n",
+		       vmtest_accel_name(), cpu, secs, 100.0 * cpu / secs);
+		if (!strcmp(vmtest_accel_name(), "emu") && !vmtest_sanitized())
+			assert_true(cpu < secs * 0.10);
 		uint64_t parked = 0;
 		if (vm_suspend(vm, 5 * SEC * slow, &parked, &err))
 			fail_msg("suspend with an AP waiting for SIPI: %s",

@@ -264,6 +264,7 @@ static int emu_vcpu_load_boot_state(struct backend_vcpu *bv,
 	else
 		rc = emu_boot_load(v, s, err);
 	v->shutdown = false;
+	v->halted_for_good = false;
 	v->halt_pending = false;
 	v->halt_irq = false;
 	v->failed[0] = '\0';
@@ -416,6 +417,7 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 	if (halted) {
 		if (halt_waits_for_irq(v))
 			return OUT_HALT_IRQ;
+		v->halted_for_good = true;
 		exit->reason = VCPU_EXIT_HLT;
 		emu_stat_inc(&v->stats->exits_hlt);
 		return OUT_DONE;
@@ -460,33 +462,67 @@ static bool return_kick(struct emu_vcpu *v, struct vcpu_exit *exit)
 	return true;
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/*
+ * The other vCPUs sharing this thread: are they all idle - halted for an
+ * interrupt with none pending, waiting for a SIPI that has not come, or
+ * halted for good?  *next = the earliest of their timer deadlines.  Then
+ * a waiting vCPU may sleep instead of handing the thread round (the
+ * wake-ups of every vCPU bump irq_seq).  Same thread as every vCPU of
+ * the VM, so their thread-only fields are ours to read; vm->lock is not
+ * held while polling (a timer edge takes the device locks).
+ */
+static bool others_idle(struct emu_vcpu *v, uint64_t *next)
+{
+	struct emu_vm *vm = v->vm;
+	struct emu_vcpu *all[VMCFG_MAX_VCPUS];
+	*next = 0;
+	pthread_mutex_lock(&vm->lock);
+	memcpy(all, vm->vcpus, vm->ncpus * sizeof(all[0]));
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct emu_vcpu *u = all[i];
+		if (!u || u == v || u->halted_for_good)
+			continue;
+		if (u->lapic && lapic_wait_sipi(u->lapic)) {
+			if (lapic_sipi_latched(u->lapic))
+				return false;
+			continue;
+		}
+		uint64_t n = 0;
+		if (!u->halt_irq || emu_irq_pending(u, &n))
+			return false;
+		*next = earliest(*next, n);
+	}
+	return true;
+}
+
 /*
  * Halted with IF = 1: sleep until an interrupt is pending (then the loop
- * delivers it), a kick, or the slice's end when other vCPUs want the
- * thread.  false = return *exit.
+ * delivers it), a kick, or - when other vCPUs want the thread - hand it
+ * on at once.  false = return *exit.
  */
 static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 {
 	v->halt_irq = true;
 	for (;;) {
 		unsigned seq0 = atomic_load(&v->vm->irq_seq);
-		uint64_t next = 0;
+		uint64_t next = 0, others = 0;
 		if (emu_irq_pending(v, &next))
 			return true;
 		if (return_kick(v, exit))
 			return false;
-		if (v->slice_end) {	/* others are runnable: let them */
-			exit->reason = VCPU_EXIT_SLICE;
+		if (v->slice_end && !others_idle(v, &others)) {
+			exit->reason = VCPU_EXIT_SLICE;	/* let them run */
 			emu_stat_inc(&v->stats->exits_other);
 			return false;
 		}
-		emu_irq_wait(v, seq0, next);
+		emu_irq_wait(v, seq0, earliest(next, others));
 	}
-}
-
-static uint64_t earliest(uint64_t a, uint64_t b)
-{
-	return !a ? b : !b ? a : a < b ? a : b;
 }
 
 /*
@@ -522,12 +558,13 @@ static bool sipi_wait(struct emu_vcpu *v, uint32_t slice_us,
 		}
 		if (return_kick(v, exit))
 			return false;
-		if (slice_us) {	/* others are runnable: let them */
-			exit->reason = VCPU_EXIT_SLICE;
+		uint64_t others = 0;
+		if (slice_us && !others_idle(v, &others)) {
+			exit->reason = VCPU_EXIT_SLICE;	/* let them run */
 			emu_stat_inc(&v->stats->exits_other);
 			return false;
 		}
-		emu_irq_wait(v, seq0, 0);
+		emu_irq_wait(v, seq0, others);
 	}
 }
 
@@ -599,6 +636,7 @@ static int emu_vcpu_run(struct backend_vcpu *bv, uint32_t slice_us,
 		if (halt_waits_for_irq(v)) {
 			v->halt_irq = true;
 		} else {
+			v->halted_for_good = true;
 			exit->reason = VCPU_EXIT_HLT;
 			emu_stat_inc(&v->stats->exits_hlt);
 			return 0;

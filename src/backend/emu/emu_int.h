@@ -99,6 +99,7 @@ struct emu_vcpu {
 	bool irq_watch;		/* an interrupt waits: watch IF per block */
 	unsigned shadow_blocks;	/* blocks to run before it may go in */
 	bool halt_irq;		/* halted with IF = 1, waiting for an irq */
+	bool halted_for_good;	/* returned VCPU_EXIT_HLT; until boot load */
 	unsigned slice_countdown;	/* blocks until the next clock read */
 	bool booting;		/* the trampoline is running */
 	uint64_t boot_exit;	/* linear guest entry that ends it */
