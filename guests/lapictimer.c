@@ -1,10 +1,10 @@
 /*
  * lapictimer: the LAPIC timer as a kernel uses it.  Masks both 8259s,
  * software-enables the LAPIC (spurious vector 0xff), calibrates the
- * timer against the 8254 (channel 0 read back with the latch command:
- * LAPIC counts during CAL_PERIODS periods of TICK_HZ, divide by 16,
- * the median of three runs, each end read between two close PIT reads),
- * then runs it periodic at TICK_HZ on vector 0x40.  The ISR counts and
+ * timer against the 8254 (LAPIC counts, divide by 16, against channel 2
+ * counting down in mode 0, read back with the latch command: pairs read
+ * close together, the median of three runs; see calibrate_once()), then
+ * runs it periodic at TICK_HZ on vector 0x40.  The ISR counts and
  * writes the LAPIC EOI; the main loop sleeps in `sti; hlt` and prints
  * "lapic tick N" every TICK_PRINT ticks.  Exits 0 on a graceful stop, 3 on
  * an unexpected exception, 5 when the calibration fails.  Nothing here
@@ -12,6 +12,8 @@
  */
 #include "guest.h"
 #include "idt.h"
+
+#include <stdbool.h>
 
 #define LAPIC 0xfee00000u
 #define LAPIC_EOI 0xb0
@@ -22,7 +24,7 @@
 #define LAPIC_TIMER_DIV 0x3e0
 #define TIMER_VECTOR 0x40
 #define PIT_HZ 1193182u
-#define CAL_PERIODS 5
+#define CAL_PERIODS 3	/* 30 ms of channel 2's 55 ms */
 
 static volatile unsigned long ticks;
 
@@ -57,13 +59,6 @@ ISR_CALLING(isr_tick, on_tick);
 ISR_CALLING(isr_fault, on_fault);
 __asm__(".text\nisr_spurious: " IRET "\n");
 
-static uint16_t pit_read0(void)
-{
-	outb(0x43, 0x00);	/* latch channel 0 */
-	uint8_t lo = inb(0x40);
-	return (uint16_t)(lo | inb(0x40) << 8);
-}
-
 /* (a * b) / c with a 64-bit product; the quotient must fit 32 bits. */
 static uint32_t muldiv(uint32_t a, uint32_t b, uint32_t c)
 {
@@ -75,60 +70,77 @@ static uint32_t muldiv(uint32_t a, uint32_t b, uint32_t c)
 	return q;
 }
 
+/* PIT channel 2's count, latched. */
+static uint16_t pit_read2(void)
+{
+	outb(0x43, 0x80);
+	uint8_t lo = inb(0x42);
+	return (uint16_t)(lo | inb(0x42) << 8);
+}
+
 /*
- * A (PIT, LAPIC current count) pair read close together: the PIT reads
- * before and after the LAPIC read are at most CLOSE PIT clocks apart, so
- * a preempted vCPU thread (a loaded host) cannot skew the pair.
+ * A (PIT channel 2 count, LAPIC current count) pair read close together:
+ * the PIT reads around the LAPIC read at most CLOSE clocks apart (a vCPU
+ * thread preempted on a loaded host - tens of ms seen - spoils a pair,
+ * which is then read again).  false once channel 2 reached its terminal
+ * count (OUT2 high: the count wrapped).
  */
 #define CLOSE 600	/* ~0.5 ms: several exits under a nested KVM */
 
-static void sample(uint16_t *pit, uint32_t *cur)
+static bool sample(uint16_t *pit, uint32_t *cur)
 {
-	for (int i = 0; i < 1000; i++) {
-		uint16_t a = pit_read0();
+	for (;;) {
+		uint16_t a = pit_read2();
 		*cur = lapic_rd(LAPIC_TIMER_CUR);
-		uint16_t b = pit_read0();
+		uint16_t b = pit_read2();
+		if (inb(0x61) & 0x20)
+			return false;
 		*pit = a;
 		if ((uint16_t)(a - b) <= CLOSE)
-			return;
+			return true;
 	}
 }
 
-/* LAPIC counts (divide 16) per period of TICK_HZ, measured on the PIT. */
+/*
+ * LAPIC counts (divide 16) per period of TICK_HZ: two close pairs about
+ * CAL_PERIODS periods apart while channel 2 counts down once from 65535
+ * in mode 0 (55 ms: no wrap to miss; a run that reaches it fails).  0 on
+ * failure.
+ */
 static uint32_t calibrate_once(void)
 {
-	const uint32_t want = CAL_PERIODS * (PIT_HZ / TICK_HZ);
+	const uint16_t want = CAL_PERIODS * (PIT_HZ / TICK_HZ);
 	lapic_wr(LAPIC_TIMER_INIT, 0xffffffffu);
-	uint16_t p0, last;
+	outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01));	/* gate 2 on */
+	outb(0x43, 0xb0);		/* channel 2, lo/hi, mode 0 */
+	outb(0x42, 0xff);
+	outb(0x42, 0xff);
+	uint16_t p0, p1;
 	uint32_t c0, c1;
-	sample(&p0, &c0);
-	last = p0;
-	uint32_t elapsed = 0;
-	while (elapsed < want) {	/* polls well inside one 55 ms wrap */
-		uint16_t now = pit_read0();
-		elapsed += (uint16_t)(last - now);	/* counts down, wraps */
-		last = now;
-	}
-	uint16_t p1;
-	sample(&p1, &c1);
-	elapsed += (uint16_t)(last - p1);
-	uint32_t counted = c0 - c1;
-	if (!counted || !elapsed)
+	if (!sample(&p0, &c0))
 		return 0;
-	return muldiv(counted, PIT_HZ / TICK_HZ, elapsed);
+	while ((uint16_t)(p0 - pit_read2()) < want)
+		if (inb(0x61) & 0x20)
+			return 0;
+	if (!sample(&p1, &c1) || p1 >= p0 || c1 >= c0)
+		return 0;
+	return muldiv(c0 - c1, PIT_HZ / TICK_HZ, p0 - p1);
 }
 
-/* The median of three calibrations (a long preemption spoils one). */
+/* The median of three good calibrations (at most 20 tries). */
 static uint32_t calibrate(void)
 {
-	outb(0x43, 0x34);	/* channel 0, lo/hi, mode 2, count 65536 */
-	outb(0x40, 0);
-	outb(0x40, 0);
 	lapic_wr(LAPIC_TIMER_DIV, 0x3);
 	lapic_wr(LAPIC_LVT_TIMER, 1u << 16 | TIMER_VECTOR);	/* masked */
 	uint32_t c[3];
-	for (int i = 0; i < 3; i++)
-		c[i] = calibrate_once();
+	int n = 0;
+	for (int tries = 0; tries < 20 && n < 3; tries++) {
+		uint32_t v = calibrate_once();
+		if (v)
+			c[n++] = v;
+	}
+	if (n < 3)
+		return 0;
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 2 - i; j++)
 			if (c[j] > c[j + 1]) {
