@@ -216,24 +216,37 @@ static void tick_rate(const char *name, const char *prefix)
 	struct cv_err err = { 0 };
 	unsigned slow = vmtest_slowdown();
 	assert_int_equal(vm_start(vm, &err), 0);
-	long n1 = 0, n2 = 0;
-	uint64_t t1 = wait_prefix_tick(vm, &cap, prefix, 20, &n1,
-				       30 * SEC * slow);
-	if (!t1)
-		fail_vm(vm, &cap, "no 20 ticks");
-	struct vm_stats s1, s2;
-	vm_get_stats(vm, &s1);
-	uint64_t t2 = wait_prefix_tick(vm, &cap, prefix, n1 + 3 * TICK_HZ, &n2,
-				       30 * SEC * slow);
-	if (!t2)
-		fail_vm(vm, &cap, "ticks stopped");
-	vm_get_stats(vm, &s2);
-	double secs = (double)(t2 - t1) / 1e9;
-	double hz = (double)(n2 - n1) / secs;
-	double cpu = (double)(s2.cpu_time_ns - s1.cpu_time_ns) / 1e9;
-	printf("# %s on %s: %ld ticks in %.3f s = %.1f Hz (programmed %d); vCPU thread CPU %.3f s (%.1f%%)\n",
-	       name, vmtest_accel_name(), n2 - n1, secs, hz, TICK_HZ, cpu,
-	       100.0 * cpu / secs);
+	/*
+	 * Two tries of a ~3 s window: a host stall (the loaded kvm tier
+	 * under QEMU TCG was seen to lose a fifth of a window) spoils one;
+	 * a wrong rate fails both.
+	 */
+	double hz = 0, secs = 0, cpu = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		long n1 = 0, n2 = 0;
+		long from = capture_last_number(&cap, 0, prefix);
+		uint64_t t1 = wait_prefix_tick(vm, &cap, prefix,
+					       (from > 20 ? from : 20) + 1, &n1,
+					       30 * SEC * slow);
+		if (!t1)
+			fail_vm(vm, &cap, "no ticks");
+		struct vm_stats s1, s2;
+		vm_get_stats(vm, &s1);
+		uint64_t t2 = wait_prefix_tick(vm, &cap, prefix,
+					       n1 + 3 * TICK_HZ, &n2,
+					       30 * SEC * slow);
+		if (!t2)
+			fail_vm(vm, &cap, "ticks stopped");
+		vm_get_stats(vm, &s2);
+		secs = (double)(t2 - t1) / 1e9;
+		hz = (double)(n2 - n1) / secs;
+		cpu = (double)(s2.cpu_time_ns - s1.cpu_time_ns) / 1e9;
+		printf("# %s on %s: %ld ticks in %.3f s = %.1f Hz (programmed %d); vCPU thread CPU %.3f s (%.1f%%)\n",
+		       name, vmtest_accel_name(), n2 - n1, secs, hz, TICK_HZ,
+		       cpu, 100.0 * cpu / secs);
+		if (hz >= TICK_HZ * 0.9 && hz <= TICK_HZ * 1.1)
+			break;
+	}
 	assert_true(hz >= TICK_HZ * 0.9 && hz <= TICK_HZ * 1.1);
 	/* idle in `sti; hlt`: the emu vCPU thread sleeps to the deadline */
 	if (!strcmp(vmtest_accel_name(), "emu") && !vmtest_sanitized())
