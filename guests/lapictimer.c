@@ -24,7 +24,7 @@
 #define LAPIC_TIMER_DIV 0x3e0
 #define TIMER_VECTOR 0x40
 #define PIT_HZ 1193182u
-#define CAL_PERIODS 3	/* 30 ms of channel 2's 55 ms */
+#define CAL_CLOCKS (PIT_HZ * 3 / 100)	/* 30 ms of channel 2's 55 ms */
 
 static volatile unsigned long ticks;
 
@@ -103,13 +103,13 @@ static bool sample(uint16_t *pit, uint32_t *cur)
 
 /*
  * LAPIC counts (divide 16) per period of TICK_HZ: two close pairs about
- * CAL_PERIODS periods apart while channel 2 counts down once from 65535
+ * CAL_CLOCKS apart while channel 2 counts down once from 65535
  * in mode 0 (55 ms: no wrap to miss; a run that reaches it fails).  0 on
  * failure.
  */
 static uint32_t calibrate_once(void)
 {
-	const uint16_t want = CAL_PERIODS * (PIT_HZ / TICK_HZ);
+	const uint16_t want = CAL_CLOCKS;
 	lapic_wr(LAPIC_TIMER_INIT, 0xffffffffu);
 	outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01));	/* gate 2 on */
 	outb(0x43, 0xb0);		/* channel 2, lo/hi, mode 0 */
