@@ -5,7 +5,8 @@
  * UART lines wired to the PIC, and the ACPI PM blocks) on a fresh bus and
  * replays the input as a stream of guest accesses mixed with host-side
  * actions (RX input, flush, reset, shutdown requests and the power
- * button, describe).  Beside the bus: two LAPICs (BSP, AP) and an IOAPIC
+ * button, describe, INTA, PIT and RTC timer polls at arbitrary times).
+ * Beside the bus: two LAPICs (BSP, AP) and an IOAPIC
  * wired as the emu backend wires them (IPIs and IOAPIC messages routed to
  * the accepting LAPICs, level EOIs back to the IOAPIC), on a clock the
  * input advances, fed MMIO accesses and the CPU side (INTA, timer polls,
@@ -131,6 +132,11 @@ static void host_action(struct vm_devices *d, struct console *con,
 		if (v != PIC_NO_VECTOR && (v < 0 || v > 255))
 			__builtin_trap();
 		(void)pit_poll(vm_devices_pit(d), take(s, 8));
+		/* the RTC's interrupts: a deadline is always in the future */
+		uint64_t t = take(s, 8) >> 2;
+		uint64_t next = vm_devices_poll(d, t);
+		if (next && next <= t)
+			__builtin_trap();
 		break;
 	}
 	default: {

@@ -107,6 +107,8 @@ static int emu_vm_create(const struct backend_vm_params *p,
 	if (p->irqchip && p->pic) {
 		vm->pic = p->pic;
 		vm->pit = p->pit;
+		vm->dev_poll = p->dev_poll;
+		vm->dev_ctx = p->dev_ctx;
 		pic_set_output(vm->pic, (struct pic_output){ emu_irq_raised, vm });
 		vm->ioapic = ioapic_create((struct ioapic_hooks){
 						   emu_ioapic_deliver, vm }, err);
@@ -499,6 +501,15 @@ static bool others_idle(struct emu_vcpu *v, uint64_t *next)
 		*next = earliest(*next, n);
 	}
 	return true;
+}
+
+/* The PIT and the other device clocks, polled by the vCPU loop alone. */
+uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now)
+{
+	uint64_t next = pit_poll(vm->pit, now);
+	if (vm->dev_poll)
+		next = earliest(next, vm->dev_poll(vm->dev_ctx, now));
+	return next;
 }
 
 /*

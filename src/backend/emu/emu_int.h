@@ -47,6 +47,8 @@ struct emu_vm {
 	struct pic *pic;
 	struct pit *pit;
 	struct ioapic *ioapic;		/* with the PIC: fed the same lines */
+	uint64_t (*dev_poll)(void *ctx, uint64_t now);	/* or NULL */
+	void *dev_ctx;
 	_Atomic(struct emu_vcpu *) bsp;	/* vCPU 0 once created */
 	atomic_uint irq_seq;		/* bumped on every line raise */
 	pthread_mutex_t wake_lock;	/* halted vCPUs sleep on wake_cond */
@@ -142,6 +144,8 @@ void emu_lapic_raised(void *ctx);
 void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m);
 void emu_lapic_eoi(void *ctx, uint8_t vector);
 void emu_ioapic_deliver(void *ctx, const struct lapic_ipi *m);
+/* emu.c: fire due PIT edges and device (RTC) events; the next deadline */
+uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now);
 void emu_irq_raised(void *ctx);
 void emu_wake(struct emu_vm *vm);
 void emu_irq_wait(struct emu_vcpu *v, unsigned seq0, uint64_t deadline);

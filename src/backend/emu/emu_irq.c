@@ -27,7 +27,8 @@
  *    first.  While a request waits for IF, the block hook reads RFLAGS at
  *    each block and stops when it is set.
  *  - time: the run's deadline is the earliest of the round-robin slice,
- *    the PIT's next IRQ0 edge and the vCPU's LAPIC timer expiry; the
+ *    the next device timer event (PIT IRQ0 edge, RTC interrupt:
+ *    emu_timers_poll) and the vCPU's LAPIC timer expiry; the
  *    block hook's clock check ends the run there (no timer thread).  HLT
  *    with IF = 1 sleeps on a condition variable until that deadline, a
  *    line raise (the PIC's output hook, a LAPIC message) or a kick.
@@ -277,7 +278,7 @@ bool emu_irq_pending(struct emu_vcpu *v, uint64_t *next)
 	if (!vm->pic)
 		return false;
 	uint64_t now = emu_now_ns();
-	*next = pit_poll(vm->pit, now);
+	*next = emu_timers_poll(vm, now);
 	if (v->lapic) {
 		*next = earliest(*next, lapic_poll(v->lapic, now));
 		if (lapic_pending(v->lapic) >= 0)
