@@ -339,6 +339,29 @@ static void test_show_color(void **state)
 	sht_teardown(&t);
 }
 
+/* owner: apic.  APs that wait for INIT/SIPI: `vm show --config` says so. */
+static void test_show_ap_sipi(void **state)
+{
+	(void)state;
+	struct shtest t;
+	sht_setup(&t, NULL);
+	RUN(&t, 0, "vm create %s", sht_cfg("smp_sipi"));
+	RUN(&t, 0, "vm show 0 --config");
+	expect_has("config", t.out,
+		   "  BSP Entry:      0x100000\n"
+		   "  AP Entry:       INIT/SIPI (APs wait for a start-up IPI)\n"
+		   "  Interrupt Mode: emu\n");
+	RUN(&t, 0, "vm show 0 --format json");
+	json_t *j = json_loads(t.out, 0, NULL);
+	assert_non_null(j);
+	json_t *c = json_object_get(j, "config");
+	assert_true(json_is_null(json_object_get(c, "ap_entry")));
+	assert_string_equal(json_string_value(json_object_get(c, "ap_start")),
+			    "sipi");
+	json_decref(j);
+	sht_teardown(&t);
+}
+
 /* The exit-code guest stops by itself; show reports its code. */
 static void test_exitcode_show(void **state)
 {
@@ -1108,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_show_golden),
 		cmocka_unit_test(test_show_color),
 		cmocka_unit_test(test_exitcode_show),
+		cmocka_unit_test(test_show_ap_sipi),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_suspend_resume_ticker),
 		cmocka_unit_test(test_force_stop_spinner),

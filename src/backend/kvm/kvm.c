@@ -360,15 +360,12 @@ static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_CREATE_IRQCHIP failed: %s",
 				  strerror(-rc));
-	rc = set_gsi_routing(vm, err);
-	if (rc < 0)
-		return rc;
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	rc = xioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_CREATE_PIT2 failed: %s",
 				  strerror(-rc));
-	return 0;
+	return set_gsi_routing(vm, err);
 }
 
 /* ---- the supported-CPUID cache (process-wide, see the top) ------------ */
@@ -833,14 +830,28 @@ static void boot_sregs_flat(struct kvm_sregs *sr, const struct boot_cpu_state *s
 }
 
 /*
- * With an in-kernel LAPIC, KVM parks every vCPU but 0 until INIT/SIPI.
- * cvisor's raw boots start all vCPUs at the entry point (boot.h).
+ * With an in-kernel LAPIC, KVM parks every vCPU but 0 until INIT/SIPI
+ * (KVM_MP_STATE_UNINITIALIZED): the AP's thread then blocks inside
+ * KVM_RUN until the SIPI (a kick still interrupts it: the kernel checks
+ * immediate_exit and signals before and while it blocks).  cvisor's raw
+ * boots with ap_start "entry" start every vCPU at the entry point
+ * (boot.h), so those are made runnable; wait_sipi asks for the parked
+ * state explicitly (a reset re-creates the vCPUs, but say it anyway).
  */
-static int make_runnable(struct backend_vcpu *v, struct cv_err *err)
+static int set_mp_state(struct backend_vcpu *v, bool wait_sipi,
+			struct cv_err *err)
 {
-	if (!v->vm->irqchip)
+	if (!v->vm->irqchip) {
+		if (wait_sipi)
+			return cv_err_set(err, EINVAL,
+					  "vCPU %u cannot wait for INIT/SIPI without the in-kernel LAPIC (interrupt_mode = \"no_irq\")",
+					  v->index);
 		return 0;
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	}
+	struct kvm_mp_state mp = {
+		.mp_state = wait_sipi ? KVM_MP_STATE_UNINITIALIZED
+				      : KVM_MP_STATE_RUNNABLE,
+	};
 	int rc = xioctl(v->fd, KVM_SET_MP_STATE, &mp);
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_SET_MP_STATE failed for vCPU %u: %s",
@@ -871,7 +882,7 @@ static int kvm_vcpu_load_boot_state(struct backend_vcpu *v,
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_SET_SREGS failed for vCPU %u: %s",
 				  v->index, strerror(-rc));
-	rc = make_runnable(v, err);
+	rc = set_mp_state(v, s->wait_sipi, err);
 	if (rc)
 		return rc;
 	struct kvm_regs r = {
