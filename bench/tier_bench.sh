@@ -36,8 +36,14 @@
 #                 exit under TCG)
 #   --slines N    64-byte lines through the polled UART (default 20)
 #   --no-linux    only the micro-guest group
-#   --strace      also run `strace -f -r -T cvisor run` once on the
-#                 micro-guest and print its log (where the time goes)
+#   --strace      also run `strace -f -r -T` on cvisor run and minivmm once,
+#                 on a short micro-guest, and print the logs (where the
+#                 time goes)
+#   --trace       for an instrumented cvisor (one printing "TMARK" lines
+#                 when CVISOR_TMARK is set): a third VMM in the micro group,
+#                 the same cvisor with CVISOR_TMARK=1, its stderr shown
+#   --no-seccomp-row  a third VMM in the micro group: cvisor run
+#                 --no-seccomp (what the per-thread filters cost)
 #   --peers DIR   the peers' kit (default ../shared/peers of the repository)
 set -euo pipefail
 
@@ -45,6 +51,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(dirname "$HERE")
 BUILD=$SRC/build
 RUNS=10
+TRACE=0
+NOSEC=0
 NLOOP=5000
 SLINES=20
 LINUX=1
@@ -60,6 +68,8 @@ while [ $# -gt 0 ]; do
 	--slines) SLINES=$2; shift 2;;
 	--no-linux) LINUX=0; shift;;
 	--strace) STRACE=1; shift;;
+	--trace) TRACE=1; shift;;
+	--no-seccomp-row) NOSEC=1; shift;;
 	--peers) PEERS=$2; shift 2;;
 	-h|--help) usage;;
 	*) echo "tier_bench.sh: unknown argument $1" >&2; usage;;
@@ -105,6 +115,15 @@ vmm cvisor-kvm $CV $W/micro.toml
 vmm minivmm $W/minivmm -b $W/pioguest.bin
 ratio cvisor-kvm minivmm
 EOF
+
+if [ $NOSEC = 1 ]; then
+	sed -i "/^vmm minivmm /a vmm cvisor-noseccomp $CV --no-seccomp $W/micro.toml" "$W/spec"
+	echo "ratio cvisor-noseccomp minivmm" >>"$W/spec"
+fi
+if [ $TRACE = 1 ]; then
+	# in the micro group, so it alternates with the others
+	sed -i "/^vmm minivmm /a vmm cvisor-traced /bin/env CVISOR_TMARK=1 $CV $W/micro.toml\nshow-stderr cvisor-traced" "$W/spec"
+fi
 
 DATA=(--data "$W")
 if [ $LINUX = 1 ]; then
@@ -156,7 +175,12 @@ TESTS=("tierbench=$W/tierdrv:$W/spec")
 if [ $STRACE = 1 ]; then
 	ST=$(command -v strace) || { echo "tier_bench.sh: --strace: no strace (apt-get install strace)" >&2; exit 1; }
 	DATA+=(--data "$ST")
-	TESTS+=("strace-cvisor=$ST:-f -r -T -o /dev/stdout $CV $W/micro.toml")
+	# a short micro-guest: strace stops the VMM at every exit
+	mkdir -p "$W/short"
+	bash "$PEERS/microguest/build.sh" "$W/short" -DNLOOP=10 -DSLINES=1 >/dev/null
+	sed "s|$W/pioguest.bin|$W/short/pioguest.bin|" "$W/micro.toml" >"$W/short/micro.toml"
+	TESTS+=("strace-cvisor=$ST:-f -r -T $CV $W/short/micro.toml"
+		"strace-minivmm=$ST:-f -r -T $W/minivmm -b $W/short/pioguest.bin")
 fi
 
 echo "tier_bench: $(date -u +%FT%TZ), host load: $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs, NLOOP=$NLOOP, SLINES=$SLINES"

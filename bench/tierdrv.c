@@ -22,7 +22,8 @@
  *   vmm LABEL ARGV...      one VMM (argv split on blanks; "..." quotes
  *                          a word with blanks)
  *   ratio LABEL-A LABEL-B  print A/B for every figure (medians)
- *   show-stderr            print each run's stderr (instrumented builds)
+ *   show-stderr LABEL      print each run's stderr of VMM LABEL
+ *                          (instrumented builds)
  * Every VMM gets TIERDRV_T0_NS=<CLOCK_MONOTONIC ns at spawn> in its
  * environment, so an instrumented VMM can print times on the same scale.
  */
@@ -70,7 +71,7 @@ struct group {
 	int nv;
 	char ratio[MAXRAT][2][64];
 	int nratio;
-	bool show_stderr;
+	char show_stderr[64];
 };
 
 static struct group groups[MAXG];
@@ -149,7 +150,8 @@ static int parse_spec(const char *path)
 		} else if (!strcmp(kw, "kill-at")) {
 			snprintf(g->kill_at, sizeof(g->kill_at), "%s", rest_of(s, 1));
 		} else if (!strcmp(kw, "show-stderr")) {
-			g->show_stderr = true;
+			snprintf(g->show_stderr, sizeof(g->show_stderr), "%s",
+				 rest_of(s, 1));
 		} else if (!strcmp(kw, "window")) {
 			if (g->nw == MAXW)
 				goto bad;
@@ -306,11 +308,12 @@ static int run_once(struct group *g, struct vmm *v, bool keep, int idx)
 		if (keep)
 			v->win[i][v->n] = us;
 	}
-	printf(" rss_kb=%ld status=%s%d%s\n", ru.ru_maxrss,
+	printf(" rss_kb=%ld minflt=%ld status=%s%d%s\n", ru.ru_maxrss,
+	       ru.ru_minflt,
 	       WIFSIGNALED(st) ? "sig" : "", WIFSIGNALED(st) ? WTERMSIG(st)
 							    : WEXITSTATUS(st),
 	       timed_out ? " TIMEOUT" : "");
-	if (g->show_stderr) {
+	if (!strcmp(g->show_stderr, v->label)) {
 		fflush(stdout);
 		char cmd[256];
 		snprintf(cmd, sizeof(cmd), "sed 's/^/    /' %s", errpath);
