@@ -3,8 +3,10 @@
  * only the filters it needs): a profile in the mask confines a thread, one
  * outside fails with ENOENT and a message naming it (never an empty,
  * allow-nothing or uninitialised filter); without sandbox_only every
- * profile is built.  Each case runs in a child process: the sandbox is
- * prepared once per process.
+ * profile is built.  And the filters precompiled at build time
+ * (sandbox-gen) equal what libseccomp compiles at run time, byte for
+ * byte.  Each case runs in a child process: the sandbox is prepared once
+ * per process.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -95,9 +97,30 @@ static void test_default_builds_all(void **state)
 		assert_int_equal(child(0, (enum sandbox_profile)p), 0);
 }
 
+static void test_precompiled_equal(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char msg[256];
+		unsetenv("CVISOR_SECCOMP");
+		int rc = sandbox_check_precompiled(msg, sizeof(msg));
+		fprintf(stderr, "precompiled filters: %s\n", msg);
+		_exit(rc == 0 ? 0 : rc < 0 ? 77 : 1);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_precompiled_equal),
 		cmocka_unit_test(test_in_mask_enters),
 		cmocka_unit_test(test_outside_mask_refused),
 		cmocka_unit_test(test_default_builds_all),
