@@ -366,6 +366,13 @@ static double med_of(const double *v, int n)
 	return m;
 }
 
+static double min_of(const double *v, int n)
+{
+	double m, lo, hi;
+	stats(v, n, &m, &lo, &hi);
+	return lo;
+}
+
 static struct vmm *find(struct group *g, const char *label)
 {
 	for (int i = 0; i < g->nv; i++)
@@ -422,6 +429,13 @@ static void report(struct group *g)
 			       med_of(a->win[i], a->n) / med_of(b->win[i], b->n));
 		printf(", peak RSS %.2fx\n",
 		       med_of(a->rss, a->n) / med_of(b->rss, b->n));
+		/* minimums: the least disturbed runs, on a loaded host */
+		printf("ratio of minimums %s / %s: first byte %.2fx", a->label,
+		       b->label, min_of(a->first, a->n) / min_of(b->first, b->n));
+		for (int i = 0; i < g->nw; i++)
+			printf(", %s %.3fx", g->w[i].name,
+			       min_of(a->win[i], a->n) / min_of(b->win[i], b->n));
+		printf("\n");
 	}
 	fflush(stdout);
 }
