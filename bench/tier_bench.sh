@@ -44,6 +44,9 @@
 #                 the same cvisor with CVISOR_TMARK=1, its stderr shown
 #   --no-seccomp-row  a third VMM in the micro group: cvisor run
 #                 --no-seccomp (what the per-thread filters cost)
+#   --baseline EXE  another cvisor binary (e.g. an older commit's build) as
+#                 a VMM of the micro group, "cvisor-baseline": before/after in
+#                 one run
 #   --peers DIR   the peers' kit (default ../shared/peers of the repository)
 set -euo pipefail
 
@@ -53,6 +56,7 @@ BUILD=$SRC/build
 RUNS=10
 TRACE=0
 NOSEC=0
+BASELINE=
 NLOOP=5000
 SLINES=20
 LINUX=1
@@ -70,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--strace) STRACE=1; shift;;
 	--trace) TRACE=1; shift;;
 	--no-seccomp-row) NOSEC=1; shift;;
+	--baseline) BASELINE=$2; shift 2;;
 	--peers) PEERS=$2; shift 2;;
 	-h|--help) usage;;
 	*) echo "tier_bench.sh: unknown argument $1" >&2; usage;;
@@ -116,6 +121,12 @@ vmm minivmm $W/minivmm -b $W/pioguest.bin
 ratio cvisor-kvm minivmm
 EOF
 
+if [ -n "$BASELINE" ]; then
+	mkdir -p "$W/baseline"
+	cp "$BASELINE" "$W/baseline/cvisor"
+	sed -i "/^vmm minivmm /a vmm cvisor-baseline $W/baseline/cvisor run -q --state-dir /tmp/tierbench-state $W/micro.toml" "$W/spec"
+	echo "ratio cvisor-baseline minivmm" >>"$W/spec"
+fi
 if [ $NOSEC = 1 ]; then
 	sed -i "/^vmm minivmm /a vmm cvisor-noseccomp $CV --no-seccomp $W/micro.toml" "$W/spec"
 	echo "ratio cvisor-noseccomp minivmm" >>"$W/spec"
