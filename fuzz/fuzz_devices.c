@@ -5,7 +5,7 @@
  * UART lines wired to the PIC, and the ACPI PM blocks) on a fresh bus and
  * replays the input as a stream of guest accesses mixed with host-side
  * actions (RX input, flush, reset, shutdown requests and the power
- * button, describe).  Invariants are checked with
+ * button, describe, INTA, PIT and RTC timer polls at arbitrary times).  Invariants are checked with
  * __builtin_trap so libFuzzer reports them as crashes.
  */
 #include <stddef.h>
@@ -125,6 +125,11 @@ static void host_action(struct vm_devices *d, struct console *con,
 		if (v != PIC_NO_VECTOR && (v < 0 || v > 255))
 			__builtin_trap();
 		(void)pit_poll(vm_devices_pit(d), take(s, 8));
+		/* the RTC's interrupts: a deadline is always in the future */
+		uint64_t t = take(s, 8) >> 2;
+		uint64_t next = vm_devices_poll(d, t);
+		if (next && next <= t)
+			__builtin_trap();
 		break;
 	}
 	default: {

@@ -15,9 +15,22 @@
  *                (it ignores the 0x5f0 shutdown request too).
  *   ACPI_RESET   prints "acpi_reset: booting" and writes RESET_VALUE to
  *                RESET_REG: the VM resets and the next boot says it again.
+ *   ACPI_SCI     interrupt-driven: builds a 32-bit IDT, programs the
+ *                8259s (vectors 0x20-0x2f, only IRQ 9 and the cascade
+ *                unmasked), makes IRQ 9 level-triggered in the ELCR (as
+ *                the MADT says), checks SCI_EN, enables PWRBTN_EN and
+ *                sleeps in `sti; hlt`.  The SCI handler leaves
+ *                PWRBTN_STS set on its first run and only sends EOI: a
+ *                level-triggered line must interrupt again at once
+ *                ("acpi_sci: SCI again, level-triggered"); the second run
+ *                clears it, prints "acpi_sci: power button, powering off"
+ *                and enters S5 from the handler.
  * Any inconsistency in the tables: a line "acpi: <what>" and exit code 2.
  */
 #include "guest.h"
+#if defined(ACPI_SCI)
+#include "idt.h"
+#endif
 
 #define PM1_STS_PWRBTN 0x0100
 #define PM1_EN_PWRBTN 0x0100
@@ -157,13 +170,75 @@ static void discover(struct fixed_hw *hw)
 	print("\n");
 }
 
-#if !defined(ACPI_RESET)
+#if !defined(ACPI_RESET) && !defined(ACPI_SCI)
 static int button_pressed(const struct fixed_hw *hw)
 {
 	if (!(inw(hw->evt) & PM1_STS_PWRBTN))
 		return 0;
 	outw(hw->evt, PM1_STS_PWRBTN);		/* write 1 to clear */
 	return 1;
+}
+#endif
+
+#if defined(ACPI_SCI)
+#define PM1_CNT_SCI_EN 0x0001
+
+static struct fixed_hw sci_hw;
+static volatile unsigned sci_runs;
+
+void on_sci(void);
+void on_sci(void)
+{
+	uint16_t sts = inw(sci_hw.evt);
+	if (!(sts & PM1_STS_PWRBTN)) {
+		print("acpi_sci: SCI without PWRBTN_STS\n");
+		guest_exit(4);
+	}
+	if (++sci_runs == 1) {
+		pic_eoi(9);	/* status still set: the line stays up */
+		return;
+	}
+	print("acpi_sci: SCI again, level-triggered\n");
+	outw(sci_hw.evt, PM1_STS_PWRBTN);	/* write 1 to clear */
+	print("acpi_sci: power button, powering off\n");
+	outw(sci_hw.cnt, (uint16_t)(inw(sci_hw.cnt) | sci_hw.s5 << 10 |
+				    PM1_CNT_SLP_EN));
+	__asm__ volatile("hlt");
+	delay_cycles(RESET_WAIT_CYCLES);
+	print("acpi_sci: power-off request ignored\n");
+	guest_exit(1);
+}
+
+void on_fault(void);
+void on_fault(void)
+{
+	print("acpi_sci: unexpected exception\n");
+	guest_exit(3);
+}
+
+ISR(isr_sci);
+ISR(isr_fault);
+ISR(isr_spurious);
+ISR_CALLING(isr_sci, on_sci);
+ISR_CALLING(isr_fault, on_fault);
+__asm__(".text\nisr_spurious: " IRET "\n");
+
+static void sci_main(void)
+{
+	if (!(inw(sci_hw.cnt) & PM1_CNT_SCI_EN))
+		bad("SCI_EN is clear (no SMI_CMD to enable it)");
+	for (unsigned v = 0; v < 32; v++)
+		set_gate(v, isr_fault, GATE_INT);
+	set_gate(0x29, isr_sci, GATE_INT);
+	set_gate(0x27, isr_spurious, GATE_INT);
+	set_gate(0x2f, isr_spurious, GATE_INT);
+	load_idt();
+	pic_init(0x20, 1u << 9);
+	outb(0x4d1, (uint8_t)(inb(0x4d1) | 1u << (9 - 8)));	/* ELCR: level */
+	outw((uint16_t)(sci_hw.evt + 2), PM1_EN_PWRBTN);
+	print("acpi_sci: waiting for the power button (SCI on IRQ 9)\n");
+	for (;;)
+		sti_hlt();	/* the SCI handler does the rest */
 }
 #endif
 
@@ -175,7 +250,10 @@ void guest_main(const struct entry_regs *r)
 	boot_mark();
 	serial_init();
 	discover(&hw);
-#if defined(ACPI_RESET)
+#if defined(ACPI_SCI)
+	sci_hw = hw;
+	sci_main();
+#elif defined(ACPI_RESET)
 	print("acpi_reset: booting\n");
 	outb(hw.reset_port, hw.reset_value);
 	__asm__ volatile("hlt");		/* an exit OUT is followed by hlt */

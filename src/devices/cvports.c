@@ -172,7 +172,14 @@ static void kbc_reset_locked(struct i8042 *k)
 static void kbc_put(struct i8042 *k, uint8_t v)
 {
 	k->out = v;
-	k->status |= I8042_STR_OBF;
+	k->status = (uint8_t)((k->status | I8042_STR_OBF) & ~I8042_STR_AUXDATA);
+}
+
+/* A byte "from the mouse" (the 0xD3 loopback): Linux checks AUXDATA. */
+static void kbc_put_aux(struct i8042 *k, uint8_t v)
+{
+	kbc_put(k, v);
+	k->status |= I8042_STR_AUXDATA;
 }
 
 /* A controller command; true when it pulses the CPU reset line. */
@@ -217,8 +224,10 @@ static bool kbc_data(struct i8042 *k, uint8_t v)
 		k->outport = v;
 		return !(v & OUTPORT_RESET_LINE);
 	case KBC_WRITE_KBD_OUT:
-	case KBC_WRITE_AUX_OUT:
 		kbc_put(k, v);	/* loop back, as firmware probes expect */
+		break;
+	case KBC_WRITE_AUX_OUT:
+		kbc_put_aux(k, v);
 		break;
 	default:
 		break;		/* keyboard/aux device bytes: none attached */
@@ -235,7 +244,7 @@ static uint64_t kbc_data_read(void *opaque, uint64_t offset, unsigned size)
 		return 0;
 	pthread_mutex_lock(&p->kbc.lock);
 	uint8_t v = p->kbc.out;
-	p->kbc.status &= (uint8_t)~I8042_STR_OBF;
+	p->kbc.status &= (uint8_t)~(I8042_STR_OBF | I8042_STR_AUXDATA);
 	pthread_mutex_unlock(&p->kbc.lock);
 	return v;
 }

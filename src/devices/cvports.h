@@ -8,9 +8,14 @@
  *   0x5f0-0x5f3 shutdown request: a 32-bit register reading 1 after
  *               cvports_request_shutdown(), else 0; writes ignored
  *   0x60, 0x64  i8042 keyboard controller stub: enough of the command set
- *               for firmware and Linux probing; 0xFE to 0x64 (or any
- *               output-port write that drops the reset line) posts
- *               VM_EVENT_RESET and returns BUS_EXIT
+ *               for firmware and Linux probing (status: OBF only while a
+ *               reply waits, IBF never; CTR read/write 0x20/0x60, self
+ *               test 0xAA -> 0x55, interface tests 0xAB -> 0x00 and 0xA9
+ *               -> 0xFF, port disable/enable 0xAD/0xAE/0xA7/0xA8 in the
+ *               CTR, output port 0xD0/0xD1, loopback 0xD2 and 0xD3 (with
+ *               AUXDATA), no keyboard or mouse behind it and no IRQ 1/12);
+ *               0xFE to 0x64 (or any output-port write that drops the
+ *               reset line) posts VM_EVENT_RESET and returns BUS_EXIT
  * Safe to access from several vCPU threads at once.
  */
 #ifndef CV_CVPORTS_H
@@ -35,6 +40,9 @@
 #define I8042_STR_SYS 0x04	/* self-test passed */
 #define I8042_STR_CMD 0x08	/* last write went to the command port */
 #define I8042_STR_UNLOCKED 0x10	/* keyboard not inhibited */
+#define I8042_STR_AUXDATA 0x20	/* the byte in the buffer is from the AUX side */
+#define I8042_STR_IBF 0x02	/* input buffer full: never (writes are
+				   consumed at once) */
 
 struct cvports;
 

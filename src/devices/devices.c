@@ -45,6 +45,8 @@ struct vm_devices {
 	size_t n_maps;
 	vm_devices_irq_fn irq_fn;
 	void *irq_ctx;
+	void (*rearm_fn)(void *ctx);
+	void *rearm_ctx;
 	struct rtc *rtc;
 	struct pic *pic;
 	struct pit *pit;
@@ -157,16 +159,37 @@ static void ram_split(const struct vm_config *cfg, uint64_t *below,
 	}
 }
 
+static void rtc_line(void *ctx, bool level)
+{
+	struct vm_devices *d = ctx;
+
+	if (d->irq_fn)
+		d->irq_fn(d->irq_ctx, RTC_IRQ, level);
+}
+
+/* A device deadline may have moved earlier: whoever polls re-polls. */
+static void dev_rearmed(void *ctx)
+{
+	struct vm_devices *d = ctx;
+
+	if (d->pic)
+		pic_poke(d->pic);	/* emu: the vCPU loop re-polls */
+	if (d->rearm_fn)
+		d->rearm_fn(d->rearm_ctx);
+}
+
 static int add_rtc(struct vm_devices *d, const struct vm_config *cfg,
 		   struct cv_err *err)
 {
 	uint64_t below, above;
 	ram_split(cfg, &below, &above);
-	d->rtc = rtc_create((struct rtc_hooks){ 0 }, below, above, err);
+	struct rtc_hooks h = { .irq = rtc_line, .rearmed = dev_rearmed,
+			       .ctx = d };
+	d->rtc = rtc_create(h, below, above, err);
 	if (!d->rtc)
 		return err ? -err->code : -ENOMEM;
 	return add_mapping(d, BUS_PIO, RTC_BASE, RTC_LEN, "rtc-cmos",
-			   "rtc-cmos", 8, &rtc_ops, d->rtc, err);
+			   "rtc-cmos", RTC_IRQ, &rtc_ops, d->rtc, err);
 }
 
 static void pit_irq0(void *ctx, bool level)
@@ -366,6 +389,25 @@ void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,
 		return;
 	d->irq_fn = fn;
 	d->irq_ctx = fn ? ctx : NULL;
+}
+
+void vm_devices_set_rearm_handler(struct vm_devices *d,
+				  void (*fn)(void *ctx), void *ctx)
+{
+	if (!d)
+		return;
+	d->rearm_fn = fn;
+	d->rearm_ctx = fn ? ctx : NULL;
+}
+
+uint64_t vm_devices_poll(struct vm_devices *d, uint64_t now)
+{
+	return d ? rtc_poll(d->rtc, now) : 0;
+}
+
+uint64_t vm_devices_poll_cb(void *ctx, uint64_t now)
+{
+	return vm_devices_poll(ctx, now);
 }
 
 struct cvports *vm_devices_cvports(struct vm_devices *d)

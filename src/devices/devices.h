@@ -7,8 +7,15 @@
  * ACPI fixed hardware (acpi_pm.h: PM1a event/control blocks, reset
  * register, SCI on IRQ 9).  For backends without an in-kernel irqchip,
  * vm_devices_add_pic_pit() adds the 8259 pair and the 8254 (pic8259.h,
- * pit8254.h), PIT channel 0 wired to IRQ0.  UART and SCI lines go
- * wherever vm_devices_set_irq_handler says.  Other emu_devices types are
+ * pit8254.h), PIT channel 0 wired to IRQ0.  UART, SCI and RTC (IRQ 8)
+ * lines go wherever vm_devices_set_irq_handler says.
+ *
+ * Device clocks (today the RTC's interrupts; the PIT has its own poll)
+ * never tick by themselves: somebody calls vm_devices_poll() at the
+ * deadlines it returns and again whenever the rearm hook fires.  On emu
+ * that is the vCPU loop (backend_vm_params.dev_poll; rearm = pic_poke,
+ * which stops the run), on kvm the VM's device timer thread (vm.c,
+ * vm_devices_set_rearm_handler wakes it).  Other emu_devices types are
  * skipped here (the config loader warns about them).  The set remembers
  * what it registered, so destroy (and a failed create) leave the bus as
  * they found it, and `vm show` can list every mapping with its counters.
@@ -65,6 +72,21 @@ void vm_devices_reset(struct vm_devices *d);
 typedef void (*vm_devices_irq_fn)(void *ctx, unsigned irq, bool level);
 void vm_devices_set_irq_handler(struct vm_devices *d, vm_devices_irq_fn fn,
 				void *ctx);
+
+/*
+ * Fire the device events due at now (CLOCK_MONOTONIC ns) and return the
+ * earliest next deadline, 0 = none.  Any thread; _cb takes the set as
+ * void * (for backend_vm_params.dev_poll).
+ */
+uint64_t vm_devices_poll(struct vm_devices *d, uint64_t now);
+uint64_t vm_devices_poll_cb(void *ctx, uint64_t now);
+/*
+ * fn(ctx) runs (with a device locked: it must only wake somebody) when a
+ * deadline may have become earlier than the last poll said.  Set before
+ * vCPUs run; NULL = none.
+ */
+void vm_devices_set_rearm_handler(struct vm_devices *d,
+				  void (*fn)(void *ctx), void *ctx);
 
 /*
  * Add the userspace PIC pair and PIT (emu backend).  Before vCPUs run; at

@@ -43,6 +43,14 @@ struct backend_vm_params {
 	/* with irqchip on a userspace_irqchip backend: the VM's models */
 	struct pic *pic;
 	struct pit *pit;
+	/*
+	 * userspace_irqchip backends serve the other device clocks (RTC)
+	 * themselves: fire what is due at now (CLOCK_MONOTONIC ns), get the
+	 * next deadline (0 = none) - like pit_poll().  NULL = none.  Other
+	 * backends ignore it (the VM layer runs a timer thread for them).
+	 */
+	uint64_t (*dev_poll)(void *ctx, uint64_t now);
+	void *dev_ctx;
 };
 
 /* Per-vCPU counters, owned by the VM layer, updated by the backend. */

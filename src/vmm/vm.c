@@ -117,6 +117,11 @@ struct vm {
 	unsigned nrunners;
 	struct runner resetter;		/* performs guest-requested resets */
 	bool quitting;			/* the threads are asked to end */
+	/* device timer thread (kvm: RTC interrupts), see timer_main() */
+	struct runner timer;
+	pthread_mutex_t timer_lock;
+	pthread_cond_t timer_cond;	/* CLOCK_MONOTONIC */
+	bool timer_rearm, timer_quit;	/* (timer_lock) */
 
 	pthread_mutex_t ctl;
 	pthread_mutex_t lock;
@@ -340,6 +345,8 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 		.irqchip = wants_irqchip(vm),
 		.pic = vm_devices_pic(vm->devs),
 		.pit = vm_devices_pit(vm->devs),
+		.dev_poll = vm_devices_poll_cb,
+		.dev_ctx = vm->devs,
 	};
 	int rc = boot_load(&vm->cfg, &vm->mem, &vm->plan, err);
 	if (rc)
@@ -535,6 +542,61 @@ static void *resetter_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The device timer thread, for backends whose vCPU loop does not poll
+ * the device clocks (kvm: its in-kernel PIT ticks itself, the RTC's
+ * interrupts are cvisor's).  It polls the device set, sleeps until the
+ * deadline it returns or a rearm (a guest write that may make it earlier),
+ * and polls again; due events raise their line through vm_irq_line.  No
+ * deadline, no wake-ups: an idle VM costs nothing.  Confined like a kvm
+ * vCPU thread (futex, clocks, KVM_IRQ_LINE).
+ */
+static void *timer_main(void *arg)
+{
+	struct runner *r = arg;
+	struct vm *vm = r->vm;
+
+	thread_start_locked(r, SANDBOX_VCPU_KVM, "device timer thread");
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_lock(&vm->timer_lock);
+	while (!vm->timer_quit) {
+		vm->timer_rearm = false;
+		pthread_mutex_unlock(&vm->timer_lock);
+		uint64_t next = vm_devices_poll(vm->devs, now_ns());
+		pthread_mutex_lock(&vm->timer_lock);
+		struct timespec ts = {
+			.tv_sec = (time_t)(next / 1000000000ull),
+			.tv_nsec = (long)(next % 1000000000ull),
+		};
+		while (!vm->timer_quit && !vm->timer_rearm) {
+			if (!next)
+				pthread_cond_wait(&vm->timer_cond, &vm->timer_lock);
+			else if (now_ns() >= next ||
+				 pthread_cond_timedwait(&vm->timer_cond,
+							&vm->timer_lock,
+							&ts) == ETIMEDOUT)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&vm->timer_lock);
+	return NULL;
+}
+
+/* A device deadline may be earlier now (any thread, a device locked). */
+static void timer_rearm(void *ctx)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->timer_lock);
+	vm->timer_rearm = true;
+	pthread_cond_signal(&vm->timer_cond);
+	pthread_mutex_unlock(&vm->timer_lock);
+}
+
+static bool needs_timer_thread(const struct vm *vm)
+{
+	return wants_irqchip(vm) && !vm->ops->userspace_irqchip;
+}
+
 static void *runner_main(void *arg)
 {
 	struct runner *r = arg;
@@ -602,9 +664,10 @@ static int wait_threads_ready(struct vm *vm, struct cv_err *err)
 {
 	int rc = 0;
 	pthread_mutex_lock(&vm->lock);
-	for (unsigned i = 0; i <= vm->nrunners; i++) {
+	for (unsigned i = 0; i <= vm->nrunners + 1; i++) {
 		struct runner *r = i < vm->nrunners ? &vm->runners[i]
-						    : &vm->resetter;
+				 : i == vm->nrunners ? &vm->resetter
+						     : &vm->timer;
 		while (r->started && !r->ready)
 			pthread_cond_wait(&vm->cond, &vm->lock);
 		if (r->started && r->sandbox_rc && !rc)
@@ -629,6 +692,15 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 		return cv_err_set(err, e, "cannot create a VM thread: %s",
 				  strerror(e));
 	vm->resetter.started = true;
+	if (needs_timer_thread(vm)) {
+		vm->timer.vm = vm;
+		e = pthread_create(&vm->timer.thread, NULL, timer_main,
+				   &vm->timer);
+		if (e)
+			return cv_err_set(err, e, "cannot create a VM thread: %s",
+					  strerror(e));
+		vm->timer.started = true;
+	}
 	for (unsigned i = 0; i < vm->nrunners; i++) {
 		struct runner *r = &vm->runners[i];
 		r->vm = vm;
@@ -675,6 +747,14 @@ static void stop_runners(struct vm *vm)
 	if (vm->resetter.started)
 		pthread_join(vm->resetter.thread, NULL);
 	vm->resetter.started = false;
+	if (vm->timer.started) {
+		pthread_mutex_lock(&vm->timer_lock);
+		vm->timer_quit = true;
+		pthread_cond_signal(&vm->timer_cond);
+		pthread_mutex_unlock(&vm->timer_lock);
+		pthread_join(vm->timer.thread, NULL);
+	}
+	vm->timer.started = false;
 	free(vm->runners);
 	vm->runners = NULL;
 }
@@ -687,9 +767,15 @@ static int init_sync(struct vm *vm)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	int e = pthread_cond_init(&vm->cond, &ca);
+	if (!e) {
+		e = pthread_cond_init(&vm->timer_cond, &ca);
+		if (e)
+			pthread_cond_destroy(&vm->cond);
+	}
 	pthread_condattr_destroy(&ca);
 	if (e)
 		return -e;
+	pthread_mutex_init(&vm->timer_lock, NULL);
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->ctl, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
@@ -788,6 +874,8 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		    (rc = vm_devices_add_pic_pit(vm->devs, err)))
 			goto fail;
 		vm_devices_set_irq_handler(vm->devs, vm_irq_line, vm);
+		if (needs_timer_thread(vm))
+			vm_devices_set_rearm_handler(vm->devs, timer_rearm, vm);
 	}
 	rc = build_backend(vm, err);
 	if (rc)
@@ -824,6 +912,8 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->irq_lock);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->timer_lock);
+	pthread_cond_destroy(&vm->timer_cond);
 	free(vm);
 }
 

@@ -464,9 +464,9 @@ static void test_builtin_table(void **state)
 	static const char *const want[] = {
 		"ticker", "exitcode", "exitcode_patch", "spinner", "reboot",
 		"longmode", "axbios", "axkernel", "smp4", "irqtick",
-		"irqtick64", "irqtick16", "exc", "exc64", "rtcdate", "uartecho", "demo",
+		"irqtick64", "irqtick16", "rtctick", "exc", "exc64", "rtcdate", "uartecho", "demo",
 		"mboot", "elf64", "elf32", "pvh", "acpi_off", "acpi_ignore",
-		"acpi_reset", "cpuid",
+		"acpi_reset", "acpi_sci", "cpuid",
 		"hostile_io", "hostile_uart", "hostile_flood", "hostile_triple",
 		"hostile_hlt",
 	};

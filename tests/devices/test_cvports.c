@@ -208,6 +208,88 @@ static void test_i8042_basics(void **state)
 	assert_int_equal(bus_read(&f->bus, BUS_PIO, 0x60, 1), 0x45);
 }
 
+/* A status read as Linux's i8042 driver reads it: never "absent". */
+static uint8_t kbc_status_sane(struct fixture *f)
+{
+	uint8_t st = kbc_status(f);
+	assert_int_not_equal(st, 0xff);
+	assert_int_equal(st & I8042_STR_IBF, 0);	/* writes never wait */
+	return st;
+}
+
+/* One i8042_command(): command, parameter bytes, reply bytes. */
+static int kbc_cmd(struct fixture *f, uint8_t cmd, const uint8_t *in,
+		   unsigned nin, uint8_t *out, unsigned nout, uint8_t *st)
+{
+	bus_write(&f->bus, BUS_PIO, 0x64, 1, cmd);
+	for (unsigned i = 0; i < nin; i++) {
+		kbc_status_sane(f);
+		bus_write(&f->bus, BUS_PIO, 0x60, 1, in[i]);
+	}
+	for (unsigned i = 0; i < nout; i++) {
+		uint8_t s = kbc_status_sane(f);
+		if (!(s & I8042_STR_OBF))
+			return -1;		/* Linux: timeout */
+		if (st)
+			*st = s;
+		out[i] = (uint8_t)bus_read(&f->bus, BUS_PIO, 0x60, 1);
+	}
+	return 0;
+}
+
+/*
+ * The sequence Linux's drivers/input/serio/i8042.c runs at probe:
+ * i8042_flush (read while OBF, give up after 16 bytes), the CTR read,
+ * the self test, the CTR write, the keyboard interface test, the AUX
+ * loopback (its reply must carry AUXDATA), disable/enable of both ports
+ * seen in the CTR.
+ */
+static void test_i8042_linux_probe(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[2] = { 0, 0 }, st = 0;
+
+	unsigned flushed = 0;
+	while ((kbc_status_sane(f) & I8042_STR_OBF) && flushed < 16) {
+		bus_read(&f->bus, BUS_PIO, 0x60, 1);
+		flushed++;
+	}
+	assert_int_equal(flushed, 0);
+	assert_int_equal(kbc_cmd(f, 0x20, NULL, 0, b, 1, NULL), 0);
+	uint8_t ctr = b[0];
+	assert_int_equal(ctr, 0x45);
+	assert_int_equal(kbc_cmd(f, 0xaa, NULL, 0, b, 1, NULL), 0);
+	assert_int_equal(b[0], 0x55);
+	ctr = (uint8_t)((ctr & ~0x03) | 0x30);	/* ints off, ports off */
+	assert_int_equal(kbc_cmd(f, 0x60, &ctr, 1, NULL, 0, NULL), 0);
+	assert_int_equal(kbc_cmd(f, 0x20, NULL, 0, b, 1, NULL), 0);
+	assert_int_equal(b[0], ctr);
+	assert_int_equal(kbc_cmd(f, 0xab, NULL, 0, b, 1, NULL), 0);
+	assert_int_equal(b[0], 0x00);
+	b[1] = 0x5a;
+	assert_int_equal(kbc_cmd(f, 0xd3, &b[1], 1, b, 1, &st), 0);
+	assert_int_equal(b[0], 0x5a);
+	assert_true(st & I8042_STR_AUXDATA);
+	assert_int_equal(kbc_status_sane(f) & (I8042_STR_OBF | I8042_STR_AUXDATA), 0);
+	assert_int_equal(kbc_cmd(f, 0xa9, NULL, 0, b, 1, &st), 0);
+	assert_int_equal(b[0], 0xff);		/* Linux accepts 0xff */
+	assert_int_equal(st & I8042_STR_AUXDATA, 0);
+	static const struct { uint8_t cmd, set, clear; } toggles[] = {
+		{ 0xa7, 0x20, 0 }, { 0xa8, 0, 0x20 },
+		{ 0xad, 0x10, 0 }, { 0xae, 0, 0x10 },
+	};
+	for (size_t i = 0; i < sizeof(toggles) / sizeof(toggles[0]); i++) {
+		assert_int_equal(kbc_cmd(f, toggles[i].cmd, NULL, 0, NULL, 0,
+					 NULL), 0);
+		assert_int_equal(kbc_cmd(f, 0x20, NULL, 0, b, 1, NULL), 0);
+		assert_int_equal(b[0] & toggles[i].set, toggles[i].set);
+		assert_int_equal(b[0] & toggles[i].clear, 0);
+	}
+	/* idle again: nothing to read, nothing pending */
+	assert_int_equal(kbc_status_sane(f) & I8042_STR_OBF, 0);
+	assert_int_equal(f->ev.n, 0);
+}
+
 static void test_i8042_reset(void **state)
 {
 	struct fixture *f = *state;
@@ -257,6 +339,7 @@ int main(void)
 		T(test_boot_port),
 		T(test_shutdown_port),
 		T(test_i8042_basics),
+		T(test_i8042_linux_probe),
 		T(test_i8042_reset),
 		cmocka_unit_test(test_null_sink),
 	};

@@ -10,7 +10,10 @@
  *                         idle guest sleeps (CPU time), graceful stop;
  *                         exc/exc64: #DE, int3, int 0x80, #UD handlers;
  *                         uartecho: RX/THRE interrupt-driven echo of
- *                         console input.
+ *                         console input; rtctick: the RTC's periodic
+ *                         interrupt (IRQ8) at the programmed 64 Hz within
+ *                         10% over ~5 s, and one update-ended interrupt
+ *                         per second.
  *   test_irq_guests rtc   rtcdate: the guest's CMOS date equals the
  *                         host's (UTC) within 2 s, BCD and binary; vCPU
  *                         thread affinity from phys_cpu_sets (kvm: one
@@ -195,6 +198,68 @@ static void test_irqtick64(void **state)
 	irqtick("irqtick64");
 }
 
+#define RTC_HZ 64	/* guests/meson.build */
+
+/* Wait until the last "<prefix>N" is >= n; its time, or 0 on timeout. */
+static uint64_t wait_line_number(struct vm *vm, struct capture *cap,
+				 const char *prefix, long n, long *seen,
+				 uint64_t timeout_ns)
+{
+	uint64_t end = vmtest_now_ns() + timeout_ns;
+	while (vmtest_now_ns() < end) {
+		long t = capture_last_number(cap, 0, prefix);
+		if (t >= n) {
+			*seen = t;
+			return vmtest_now_ns();
+		}
+		if (vm_state(vm) != VM_RUNNING)
+			return 0;
+		usleep(500);
+	}
+	return 0;
+}
+
+static void test_rtctick(void **state)
+{
+	(void)state;
+	struct vm_config cfg;
+	load_guest_config("rtctick", &cfg);
+	struct capture cap;
+	struct vm *vm = vmtest_create(&cfg, &cap);
+	struct cv_err err = { 0 };
+	unsigned slow = vmtest_slowdown();
+	assert_int_equal(vm_start(vm, &err), 0);
+	long n1 = 0, n2 = 0, u1 = 0, u2 = 0;
+	/* start at an update line: the window holds whole seconds */
+	if (!wait_line_number(vm, &cap, "rtc update ", 1, &u1, 30 * SEC * slow))
+		fail_vm(vm, &cap, "no \"rtc update 1\"");
+	uint64_t t1 = wait_line_number(vm, &cap, "rtc update ", u1 + 1, &u1,
+				       30 * SEC * slow);
+	n1 = capture_last_number(&cap, 0, "rtc ticks ");
+	if (!t1)
+		fail_vm(vm, &cap, "no second update");
+	/* 5 s: owed interrupts paid back inside the window (at most 16)
+	 * and the output's latency weigh less */
+	uint64_t t2 = wait_line_number(vm, &cap, "rtc update ", u1 + 5, &u2,
+				       30 * SEC * slow);
+	n2 = capture_last_number(&cap, 0, "rtc ticks ");
+	if (!t2 || n1 < 0 || n2 < 0)
+		fail_vm(vm, &cap, "updates or ticks stopped");
+	double secs = (double)(t2 - t1) / 1e9;
+	double hz = (double)(n2 - n1) / secs;
+	double ups = (double)(u2 - u1) / secs;
+	printf("# rtctick on %s: %ld periodic interrupts in %.3f s = %.1f Hz (programmed %d); %ld update interrupts = %.2f per s\n",
+	       vmtest_accel_name(), n2 - n1, secs, hz, RTC_HZ, u2 - u1, ups);
+	/* "rtc ticks T" comes right before each "rtc update N" */
+	assert_true(hz >= RTC_HZ * 0.9 && hz <= RTC_HZ * 1.1);
+	assert_true(ups >= 0.9 && ups <= 1.1);
+	assert_int_equal(vm_stop(vm, false, 10 * SEC * slow, &err), 0);
+	if (vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT || vm_exit_code(vm) != 0)
+		fail_vm(vm, &cap, "graceful stop");
+	assert_true(capture_wait(&cap, 0, "rtctick: shutdown requested\n", 1000));
+	vmtest_destroy(vm, &cap);
+}
+
 static void exc(const char *name)
 {
 	char *out = run_to_exit(name, 0);
@@ -334,6 +399,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_irqtick64, vmtest_teardown),
 		cmocka_unit_test_teardown(test_irqtick16, vmtest_teardown),
 		cmocka_unit_test_teardown(test_uartecho, vmtest_teardown),
+		cmocka_unit_test_teardown(test_rtctick, vmtest_teardown),
 	};
 	const struct CMUnitTest rtc[] = {
 		cmocka_unit_test_teardown(test_rtc, vmtest_teardown),

@@ -5,6 +5,9 @@
  *    ports through RSDP -> XSDT -> FADT and \_S5 in the DSDT itself)
  *    powers off through S5, so the stop ends with reason "powered off"
  *    well within the timeout;
+ *  - acpi_sci does the same from its SCI handler (IRQ 9 through the 8259,
+ *    level-triggered by the ELCR: the handler returns once without
+ *    clearing PWRBTN_STS and must be re-entered at once);
  *  - acpi_ignore sees the button but never powers off: the stop waits out
  *    the timeout, then forces (reason "stopped by request"), and took
  *    about the timeout;
@@ -83,6 +86,41 @@ static void test_acpi_power_button_off(void **state)
 	expect_line(&cap, mark, TABLES_LINE);
 	assert_int_equal(vm_stop(vm, false, 10 * SEC, &err), 0);
 	assert_int_equal(vm_stop_reason(vm), VM_STOP_POWEROFF);
+	vmtest_destroy(vm, &cap);
+}
+
+static void test_acpi_sci_power_off(void **state)
+{
+	(void)state;
+	struct capture cap;
+	struct cv_err err = { 0 };
+	struct vm_config cfg;
+	vmtest_config(&cfg, "acpi_sci", 1, NULL);
+	cfg.interrupt_mode = VM_IRQ_EMU;	/* as guests/configs/acpi_sci.toml */
+	struct vm *vm = vmtest_create(&cfg, &cap);
+	assert_int_equal(vm_start(vm, &err), 0);
+	expect_line(&cap, 0, TABLES_LINE);
+	expect_line(&cap, 0,
+		    "acpi_sci: waiting for the power button (SCI on IRQ 9)\n");
+	uint64_t t0 = vmtest_now_ns();
+	assert_int_equal(vm_stop(vm, false, 10 * SEC, &err), 0);
+	uint64_t took = vmtest_now_ns() - t0;
+	print_message("graceful stop through the SCI handler (%s): %.1f ms\n",
+		      vmtest_accel_name(), (double)took / 1e6);
+	if (vm_stop_reason(vm) != VM_STOP_POWEROFF) {
+		char *out = capture_copy(&cap);
+		fail_msg("stop reason %s on %s; output:\n%s",
+			 vm_stop_reason_name(vm_stop_reason(vm)),
+			 vmtest_accel_name(), out);
+	}
+	expect_line(&cap, 0, "acpi_sci: SCI again, level-triggered\n");
+	expect_line(&cap, 0, "acpi_sci: power button, powering off\n");
+	assert_true(took < 2 * SEC * vmtest_slowdown());
+	struct acpi_pm_info pm;
+	acpi_pm_info(vm_devices_acpi_pm(vm_device_set(vm)), &pm);
+	assert_int_equal(pm.button_presses, 1);
+	assert_int_equal(pm.sleeps, 1);
+	assert_false(pm.sci);		/* cleared by the handler */
 	vmtest_destroy(vm, &cap);
 }
 
@@ -190,6 +228,8 @@ int main(void)
 	printf("backend under test: %s\n", vmtest_accel_name());
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_acpi_power_button_off,
+					  vmtest_teardown),
+		cmocka_unit_test_teardown(test_acpi_sci_power_off,
 					  vmtest_teardown),
 		cmocka_unit_test_teardown(test_acpi_ignored_times_out,
 					  vmtest_teardown),

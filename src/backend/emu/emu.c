@@ -105,6 +105,8 @@ static int emu_vm_create(const struct backend_vm_params *p,
 	if (p->irqchip && p->pic) {
 		vm->pic = p->pic;
 		vm->pit = p->pit;
+		vm->dev_poll = p->dev_poll;
+		vm->dev_ctx = p->dev_ctx;
 		pic_set_output(vm->pic, (struct pic_output){ emu_irq_raised, vm });
 	}
 	*out = (struct backend_vm *)(void *)vm;
@@ -426,6 +428,20 @@ static bool return_kick(struct emu_vcpu *v, struct vcpu_exit *exit)
 	return true;
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* The PIT and the other device clocks, polled by the vCPU loop alone. */
+uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now)
+{
+	uint64_t next = pit_poll(vm->pit, now);
+	if (vm->dev_poll)
+		next = earliest(next, vm->dev_poll(vm->dev_ctx, now));
+	return next;
+}
+
 /*
  * Halted with IF = 1: sleep until an interrupt is pending (then the loop
  * delivers it), a kick, or the slice's end when other vCPUs want the
@@ -436,7 +452,7 @@ static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 	v->halt_irq = true;
 	for (;;) {
 		unsigned seq0 = atomic_load(&v->vm->irq_seq);
-		uint64_t next = pit_poll(v->vm->pit, emu_now_ns());
+		uint64_t next = emu_timers_poll(v->vm, emu_now_ns());
 		if (pic_pending(v->vm->pic))
 			return true;
 		if (return_kick(v, exit))
@@ -448,11 +464,6 @@ static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 		}
 		emu_irq_wait(v, seq0, next);
 	}
-}
-
-static uint64_t earliest(uint64_t a, uint64_t b)
-{
-	return !a ? b : !b ? a : a < b ? a : b;
 }
 
 static void run_loop(struct emu_vcpu *v, uint32_t slice_us,

@@ -44,6 +44,8 @@ struct emu_vm {
 	/* userspace irqchip (NULL without one): see emu_irq.c */
 	struct pic *pic;
 	struct pit *pit;
+	uint64_t (*dev_poll)(void *ctx, uint64_t now);	/* or NULL */
+	void *dev_ctx;
 	_Atomic(struct emu_vcpu *) bsp;	/* vCPU 0 once created */
 	atomic_uint irq_seq;		/* bumped on every line raise */
 	pthread_mutex_t wake_lock;	/* halted vCPUs sleep on wake_cond */
@@ -132,6 +134,8 @@ int emu_deliver(struct emu_vcpu *v, uint32_t vec, uint64_t ret_ip,
 		bool in_hook, bool *need_stop);
 bool emu_irq_enabled(struct emu_vcpu *v);
 uint64_t emu_irq_prepare(struct emu_vcpu *v);
+/* emu.c: fire due PIT edges and device (RTC) events; the next deadline */
+uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now);
 void emu_irq_raised(void *ctx);
 void emu_wake(struct emu_vm *vm);
 void emu_irq_wait(struct emu_vcpu *v, unsigned seq0, uint64_t deadline);

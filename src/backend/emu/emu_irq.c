@@ -24,7 +24,7 @@
  *    block runs first).  While a request waits for IF, the block hook
  *    reads RFLAGS at each block and stops when it is set.
  *  - time: the run's deadline is the earlier of the round-robin slice and
- *    the PIT's next IRQ0 edge; the block hook's clock check ends the run
+ *    the next timer event (PIT IRQ0 edge, RTC interrupt: emu_timers_poll); the block hook's clock check ends the run
  *    there (no timer thread).  HLT with IF = 1 sleeps on a condition
  *    variable until that deadline, a line raise (the PIC's output hook)
  *    or a kick.
@@ -264,7 +264,7 @@ uint64_t emu_irq_prepare(struct emu_vcpu *v)
 	v->shadow_blocks = 0;
 	if (!vm->pic)
 		return 0;
-	uint64_t next = pit_poll(vm->pit, emu_now_ns());
+	uint64_t next = emu_timers_poll(vm, emu_now_ns());
 	if (v->index != 0 || !pic_pending(vm->pic))
 		return next;
 	v->irq_watch = true;		/* stop as soon as it can be taken */
