@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "dclient.h"
 #include "registry.h"
 #include "shell.h"
@@ -25,27 +26,10 @@
 #define PER_CLIENT 1000
 #define CYCLES 200
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Sorts v; prints and returns the median (ns). */
 static double stats(const char *what, uint64_t *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_u64);
-	printf("  %-40s p50 %8.1f us   p99 %8.1f us   max %8.1f us\n", what,
-	       (double)v[n / 2] / 1e3, (double)v[n * 99 / 100] / 1e3,
-	       (double)v[n - 1] / 1e3);
-	return (double)v[n / 2];
+	return bench_stats(what, 40, "p50", v, n);
 }
 
 static char *ticker_text(size_t *len)
@@ -243,13 +227,6 @@ static void bench_backend(const char *accel)
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 2) {
-		bench_backend("emu");
-		bench_backend("kvm");
-	}
-	for (int i = 1; i < argc; i++)
-		bench_backend(argv[i]);
-	return 0;
+	return bench_backends(argc, argv, bench_backend);
 }

@@ -28,13 +28,14 @@ Usage: bench/bench_linux.py --cvisor BUILD/src/cli/cvisor
        [--no-kvm] [--no-emu]
 """
 import argparse
-import csv
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+
+from bootmarkrun import bootmark, find_peers, kvm_usable, read_runs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"
@@ -43,50 +44,15 @@ CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"
 MARKERS = {"setup": "EDD", "decomp": "KASLR disabled"}
 
 
-def bootmark(peers, label, marker, cmd, runs, csvpath, timeout):
-    """Run bootmark.py; True when every run saw the marker."""
-    log = csvpath + ".log"
-    r = subprocess.run([sys.executable, os.path.join(peers, "bootmark.py"),
-                        "-n", str(runs), "-m", marker, "--timeout",
-                        str(timeout), "--label", label, "--csv", csvpath,
-                        "--log", log, "--quiet-runs", "--", *cmd],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-    if r.returncode:
-        try:
-            with open(log, errors="replace") as f:
-                last = [l for l in f.read().splitlines() if l.strip()][-2:]
-        except OSError:
-            last = []
-        print(f"  {label}: did not reach \"{marker}\" in every run; "
-              f"its last output:\n    " + "\n    ".join(last), flush=True)
-        return False
-    return True
-
-
 def stats(csvpath):
     """label -> (median, min, max) of marker_ms, and peak RSS median."""
-    data = {}
-    with open(csvpath) as f:
-        for row in csv.DictReader(f, fieldnames=["label", "run", "metric", "value"]):
-            data.setdefault(row["label"], {}).setdefault(
-                row["metric"], []).append(float(row["value"]))
     out = {}
-    for label, m in data.items():
+    for label, m in read_runs(csvpath).items():
         v = m.get("marker_ms")
         if v:
             out[label] = (statistics.median(v), min(v), max(v),
                           statistics.median(m.get("maxrss_kb", [0])) / 1024)
     return out
-
-
-def kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-        os.close(fd)
-        return True
-    except OSError:
-        return False
 
 
 def main():
@@ -100,9 +66,7 @@ def main():
     ap.add_argument("--no-emu", action="store_true")
     ap.add_argument("--timeout", type=float, default=60.0, help="per run, s")
     a = ap.parse_args()
-    peers = os.path.abspath(a.peers)
-    if not os.path.exists(os.path.join(peers, "bootmark.py")):
-        sys.exit(f"peers kit not found at {peers} (--peers DIR)")
+    peers = find_peers(a.peers)
     cvisor = os.path.abspath(a.cvisor)
     kernel = a.kernel
     if not kernel:

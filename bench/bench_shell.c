@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "benchutil.h"
 #include "registry.h"
 #include "shell.h"
 
@@ -27,25 +28,9 @@
 #define CYCLES 300
 #define MANY 200
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void stats(const char *what, uint64_t *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_u64);
-	printf("  %-34s median %8.1f us   p99 %8.1f us   max %8.1f us\n",
-	       what, (double)v[n / 2] / 1e3, (double)v[n * 99 / 100] / 1e3,
-	       (double)v[n - 1] / 1e3);
+	bench_stats(what, 34, "median", v, n);
 }
 
 struct bench {
@@ -210,12 +195,5 @@ static void bench_backend(const char *name)
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc < 2) {
-		bench_backend("emu");
-		bench_backend("kvm");
-	}
-	for (int i = 1; i < argc; i++)
-		bench_backend(argv[i]);
-	return 0;
+	return bench_backends(argc, argv, bench_backend);
 }

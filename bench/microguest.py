@@ -26,13 +26,14 @@ Usage: bench/microguest.py --cvisor BUILD/src/cli/cvisor --ucfloor
        [--no-kvm]
 """
 import argparse
-import csv
 import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
+
+from bootmarkrun import bootmark as run_bootmark
+from bootmarkrun import find_peers, kvm_usable, read_runs
 
 N = 100000
 
@@ -42,30 +43,16 @@ def sh(cmd, **kw):
 
 
 def bootmark(peers, label, cmd, runs, csvpath, n):
-    w = ["--window", f"base=BASE-START:BASE-END:{n}",
-         "--window", f"pio=PIO-START:PIO-END:{n}",
-         "--window", f"p80=P80-START:P80-END:{n}",
-         "--window", "serial=SERIAL-START:SERIAL-END"]
-    r = subprocess.run([sys.executable, os.path.join(peers, "bootmark.py"),
-                        "-n", str(runs), "-m", "INIT-REACHED", *w,
-                        "--timeout", "120", "--label", label, "--csv",
-                        csvpath, "--quiet-runs", "--", *cmd],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-    if r.returncode:
-        print(f"  {label}: harness failed:\n{r.stdout}", file=sys.stderr)
-        return False
-    return True
+    return run_bootmark(peers, label, "INIT-REACHED", cmd, runs, csvpath, 120,
+                        windows=(f"base=BASE-START:BASE-END:{n}",
+                                 f"pio=PIO-START:PIO-END:{n}",
+                                 f"p80=P80-START:P80-END:{n}",
+                                 "serial=SERIAL-START:SERIAL-END"))
 
 
 def medians(csvpath, n):
-    data = {}
-    with open(csvpath) as f:
-        for row in csv.DictReader(f, fieldnames=["label", "run", "metric", "value"]):
-            data.setdefault(row["label"], {}).setdefault(
-                row["metric"], []).append(float(row["value"]))
     out = {}
-    for label, m in data.items():
+    for label, m in read_runs(csvpath).items():
         med = {k: statistics.median(v) for k, v in m.items()}
         res = {"first_ms": med.get("marker_ms"),
                "rss_mb": med.get("maxrss_kb", 0) / 1024,
@@ -117,9 +104,7 @@ def main():
     ap.add_argument("--no-qemu", action="store_true")
     ap.add_argument("--no-kvm", action="store_true")
     a = ap.parse_args()
-    peers = os.path.abspath(a.peers)
-    if not os.path.exists(os.path.join(peers, "bootmark.py")):
-        sys.exit(f"peers kit not found at {peers} (--peers DIR)")
+    peers = find_peers(a.peers)
     tmp = tempfile.mkdtemp(prefix="cvisor-bench-")
     sh(["bash", os.path.join(peers, "microguest", "build.sh"), tmp,
         f"-DNLOOP={a.nloop}", "-DSLINES=3200"], stdout=subprocess.DEVNULL)
@@ -146,7 +131,7 @@ def main():
                   "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4"],
                  a.runs, csvpath, a.nloop)
         pairs.append(("cvisor-emu", "qemu-tcg microvm"))
-    if os.path.exists("/dev/kvm") and not a.no_kvm:
+    if kvm_usable() and not a.no_kvm:
         mini = os.path.join(tmp, "minivmm")
         sh(["gcc", "-O2", "-o", mini, os.path.join(peers, "minivmm", "minivmm.c")])
         bootmark(peers, "cvisor-kvm", cv + [os.path.join(tmp, "kvm.toml")], a.runs, csvpath, a.nloop)

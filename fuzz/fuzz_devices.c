@@ -5,7 +5,12 @@
  * UART lines wired to the PIC, and the ACPI PM blocks) on a fresh bus and
  * replays the input as a stream of guest accesses mixed with host-side
  * actions (RX input, flush, reset, shutdown requests and the power
- * button, describe, INTA, PIT and RTC timer polls at arbitrary times).  Invariants are checked with
+ * button, describe, INTA, PIT and RTC timer polls at arbitrary times).
+ * Beside the bus: two LAPICs (BSP, AP) and an IOAPIC
+ * wired as the emu backend wires them (IPIs and IOAPIC messages routed to
+ * the accepting LAPICs, level EOIs back to the IOAPIC), on a clock the
+ * input advances, fed MMIO accesses and the CPU side (INTA, timer polls,
+ * SIPI take, IOAPIC pins).  Invariants are checked with
  * __builtin_trap so libFuzzer reports them as crashes.
  */
 #include <stddef.h>
@@ -14,6 +19,8 @@
 #include <string.h>
 
 #include "devices.h"
+#include "ioapic.h"
+#include "lapic.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -140,6 +147,90 @@ static void host_action(struct vm_devices *d, struct console *con,
 	}
 }
 
+/* ---- LAPICs + IOAPIC, wired like the emu backend ---- */
+
+struct apics {
+	struct lapic *l[2];
+	struct ioapic *io;
+	uint64_t now;
+	unsigned depth;		/* EOI -> IOAPIC -> deliver recursion */
+};
+
+static uint64_t apic_now(void *ctx) { return ((struct apics *)ctx)->now; }
+static void apic_raised(void *ctx) { (void)ctx; }
+
+static void apic_route(struct apics *a, const struct lapic_ipi *m)
+{
+	for (int i = 0; i < 2; i++) {
+		if (!lapic_accepts(a->l[i], m))
+			continue;
+		lapic_deliver(a->l[i], m);
+		if (m->mode == LAPIC_DM_LOWEST)
+			break;
+	}
+}
+
+static void ioapic_out(void *ctx, const struct lapic_ipi *m)
+{
+	apic_route(ctx, m);
+}
+
+static void lapic_eoi(void *ctx, uint8_t vector)
+{
+	struct apics *a = ctx;
+	if (++a->depth > 64)	/* an EOI re-sends at most once per pin */
+		__builtin_trap();
+	ioapic_eoi(a->io, vector);
+	a->depth--;
+}
+
+static void check_vector(int v)
+{
+	if (v < -1 || v > 255)
+		__builtin_trap();
+}
+
+static void apic_op(struct apics *a, struct stream *s, uint8_t op)
+{
+	static const unsigned sizes[8] = { 4, 4, 4, 1, 2, 8, 3, 4 };
+	unsigned size = sizes[(op >> 4) & 7];
+	unsigned which = (op >> 2) & 3;
+	uint64_t off = take(s, 2) & 0x1fff;
+	bool write = take8(s) & 1;
+	a->now += take8(s) * 1000ull;
+	if (which < 2) {
+		struct lapic *l = a->l[which];
+		if (write) {
+			struct lapic_ipi m;
+			if (lapic_write(l, off & ~3ull, size, take(s, 4), &m))
+				apic_route(a, &m);
+		} else if (size == 1 || size == 2 || size == 4 || size == 8) {
+			check_width(lapic_read(l, off, size), size);
+		}
+	} else if (which == 2) {
+		if (write)
+			ioapic_write(a->io, off & 0x1f, size, take(s, 4));
+		else if (size == 1 || size == 2 || size == 4 || size == 8)
+			check_width(ioapic_read(a->io, off & 0x1f, size), size);
+	} else {
+		uint8_t x = take8(s);
+		struct lapic *l = a->l[x & 1];
+		switch ((x >> 1) & 7) {
+		case 0: ioapic_set_irq(a->io, take8(s) % 26, take8(s) & 1); break;
+		case 1: check_vector(lapic_intack(l)); break;
+		case 2: check_vector(lapic_pending(l)); break;
+		case 3:
+			if (lapic_poll(l, a->now) && lapic_poll(l, a->now) <= a->now)
+				__builtin_trap();	/* due expiries fired */
+			break;
+		case 4: check_vector(lapic_take_sipi(l)); break;
+		case 5: (void)lapic_accepts_pic(l); (void)lapic_wait_sipi(l); break;
+		case 6: lapic_reset(l); break;
+		default: ioapic_reset(a->io); break;
+		}
+	}
+}
+
 static void add_uart(struct vm_config *cfg, const char *name, uint64_t base,
 		     uint64_t len, uint32_t irq)
 {
@@ -179,14 +270,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(cfg);
 	console_add_listener(con, listener, &heard);
 
+	struct apics *ap = calloc(1, sizeof(*ap));
+	if (!ap)
+		__builtin_trap();
+	struct lapic_hooks lh = { apic_raised, lapic_eoi, apic_now, ap };
+	ap->l[0] = lapic_create(0, true, lh, NULL);
+	ap->l[1] = lapic_create(1, false, lh, NULL);
+	ap->io = ioapic_create((struct ioapic_hooks){ ioapic_out, ap }, NULL);
+	if (!ap->l[0] || !ap->l[1] || !ap->io)
+		__builtin_trap();
+
 	struct stream s = { data, size };
 	while (s.n) {
 		uint8_t op = take8(&s);
 		if ((op & 3) == 3)
 			host_action(d, con, &s, op);
+		else if ((op & 0x83) == 0x82)
+			apic_op(ap, &s, op);
 		else
 			guest_access(bus, &s, op);
 	}
+	lapic_destroy(ap->l[0]);
+	lapic_destroy(ap->l[1]);
+	ioapic_destroy(ap->io);
+	free(ap);
 
 	vm_devices_destroy(d);
 	if (bus->pio.n || bus->mmio.n)

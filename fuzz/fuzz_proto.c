@@ -16,18 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzcheck.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                        \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr, "check failed: %s (%s:%d)\n", #c, \
-				__FILE__, __LINE__);                    \
-			abort();                                        \
-		}                                                       \
-	} while (0)
 
 static bool known_code(const char *c)
 {

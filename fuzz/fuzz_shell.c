@@ -14,21 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzcheck.h"
 #include "args.h"
 #include "registry.h"
 #include "shell.h"
 #include "tokenize.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                        \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr, "check failed: %s (%s:%d)\n", #c, \
-				__FILE__, __LINE__);                    \
-			abort();                                        \
-		}                                                       \
-	} while (0)
 
 static const struct sh_opt opts[] = {
 	{ "force", 'f', SH_FLAG, NULL, "" },

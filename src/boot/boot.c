@@ -333,6 +333,37 @@ static bool is_raw_plan(const struct boot_plan *plan)
 	       !strcmp(plan->protocol, "axvisor");
 }
 
+/*
+ * How the APs start (vmconfig.h ap_start): at the entry point (raw
+ * images), by INIT/SIPI (needs the LAPIC of an irqchip VM), or parked in
+ * the loaders' cli/hlt loop (kernel formats without an irqchip).
+ */
+static int choose_ap_start(const struct vm_config *cfg,
+			   struct boot_plan *plan, struct cv_err *err)
+{
+	bool raw = is_raw_plan(plan);
+	bool irqchip = cfg->interrupt_mode != VM_IRQ_NONE;
+	switch (cfg->ap_start) {
+	case VM_AP_START_ENTRY:
+		if (!raw)
+			return cv_err_set(err, EINVAL,
+					  "ap_start = \"entry\" needs a raw image, but the kernel is a %s image (use \"sipi\" or \"auto\")",
+					  plan->protocol);
+		plan->ap_sipi = false;
+		return 0;
+	case VM_AP_START_SIPI:
+		if (!irqchip)
+			return cv_err_set(err, EINVAL,
+					  "ap_start = \"sipi\" needs interrupt_mode \"emu\" (a LAPIC to receive INIT/SIPI)");
+		plan->ap_sipi = true;
+		return 0;
+	case VM_AP_START_AUTO:
+	default:
+		plan->ap_sipi = !raw && irqchip;
+		return 0;
+	}
+}
+
 /* Raw boots: write the tables after the images when the page is free. */
 static int raw_acpi(const struct vm_config *cfg, struct guest_mem *mem,
 		    struct boot_plan *plan, struct cv_err *err)
@@ -391,9 +422,11 @@ int boot_load(const struct vm_config *cfg, struct guest_mem *mem,
 	boot_src_close(&kernel);
 	if (!rc && is_raw_plan(plan))
 		rc = raw_acpi(cfg, mem, plan, err);
+	if (!rc)
+		rc = choose_ap_start(cfg, plan, err);
 	if (!rc) {
 		plan->entry = entry_of(&plan->bsp);
-		plan->ap_entry = entry_of(&plan->ap);
+		plan->ap_entry = plan->ap_sipi ? 0 : entry_of(&plan->ap);
 	}
 	return rc;
 }
@@ -402,7 +435,8 @@ void boot_vcpu_state(const struct boot_plan *plan, unsigned index,
 		     unsigned ncpus, struct boot_cpu_state *out)
 {
 	*out = index ? plan->ap : plan->bsp;
-	if (!is_raw_plan(plan))
+	out->wait_sipi = index && plan->ap_sipi;
+	if (!is_raw_plan(plan) || out->wait_sipi)
 		return;
 	out->rsi = index;
 	out->rdi = ncpus;

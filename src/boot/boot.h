@@ -8,9 +8,12 @@
  * entry_point in cpu_mode.  With bios_path the vCPU starts in real mode at
  * entry_point (the BIOS stub) and the kernel is only loaded.
  *
- * Multi-vCPU raw boots (until INIT/SIPI lands): every vCPU starts at the
- * entry point in the same mode with its index in %esi (0 = the BSP) and
- * the vCPU count in %edi; guests pick their own stack from the index.
+ * Multi-vCPU raw boots with ap_start "entry" (the default for raw
+ * images): every vCPU starts at the entry point in the same mode with its
+ * index in %esi (0 = the BSP) and the vCPU count in %edi; guests pick
+ * their own stack from the index.  With ap_start "sipi" the APs wait for
+ * INIT/SIPI from the BSP's LAPIC (boot_cpu_state.wait_sipi), as they do
+ * for kernel formats on VMs with an interrupt controller.
  *
  * Register state of a raw boot (all modes): RFLAGS = 0x2 (interrupts
  * off), RSP = BOOT_STACK_TOP (SS:SP = 0000:8000 in real mode) so a guest
@@ -27,7 +30,8 @@
  * without bios_path detects bzImage, multiboot 1, ELF with or without a
  * PVH note (multiboot 2 is refused with -ENOTSUP); anything else is a raw
  * image.  Such boots give the BSP the protocol's registers (no SMP
- * convention) and park APs in a cli/hlt loop.  With image_location = "memory"
+ * convention); their APs wait for INIT/SIPI when the VM has an interrupt
+ * controller, else they park in a cli/hlt loop.  With image_location = "memory"
  * every path (kernel, bios, ramdisk, dtb) names a built-in image, which a
  * raw boot must load at the address it was linked for (builtin.h
  * load_addr).
@@ -84,6 +88,7 @@ struct boot_plan {
 	char protocol[16];		/* "raw", "axvisor", ... */
 	uint64_t entry;			/* where the BSP starts (linear) */
 	uint64_t ap_entry;		/* where the other vCPUs start */
+	bool ap_sipi;			/* ... no: they wait for INIT/SIPI */
 	uint64_t acpi_rsdp;		/* RSDP of the ACPI tables; 0 = none */
 	char acpi_why[120];		/* no tables: why ("" when present) */
 };

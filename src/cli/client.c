@@ -9,6 +9,7 @@
  * is an error (exit 1); nothing is ever run locally instead.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "client.h"
 #include "frontend.h"
 #include "hostpaths.h"
+#include "lineread.h"
 #include "proto.h"
 #include "registry.h"
 #include "shell.h"
@@ -33,11 +35,10 @@
 
 struct client {
 	const char *path;
-	int fd;
-	char *buf;		/* bytes read past the last line */
-	size_t len, cap;
+	struct line_reader in;	/* the connection; .fd -1 when closed */
 	int64_t next_id;
 	bool color;
+	bool quiet;		/* no messages of its own (completion) */
 	bool done;		/* `exit` ran */
 	int exit_status;
 	int worst;
@@ -53,7 +54,7 @@ static bool want_color(bool no_color)
 static int cl_connect(struct client *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	c->fd = -1;
+	c->in.fd = -1;
 	if (strlen(c->path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "cvisor: socket path too long: %s\n", c->path);
 		return -ENAMETOOLONG;
@@ -64,24 +65,23 @@ static int cl_connect(struct client *c)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		fprintf(stderr, "cvisor: cannot reach the cvisor daemon at %s: "
-			"%s\n(start one with 'cvisor serve'; --connect PATH or "
-			"$CVISOR_SOCKET name another socket)\n", c->path,
-			strerror(e));
+		if (!c->quiet)
+			fprintf(stderr, "cvisor: cannot reach the cvisor daemon "
+				"at %s: %s\n(start one with 'cvisor serve'; "
+				"--connect PATH or $CVISOR_SOCKET name another "
+				"socket)\n", c->path, strerror(e));
 		return -e;
 	}
-	c->fd = fd;
+	c->in.fd = fd;
 	return 0;
 }
 
 static void cl_close(struct client *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->buf);
-	c->buf = NULL;
-	c->len = c->cap = 0;
+	if (c->in.fd >= 0)
+		close(c->in.fd);
+	c->in.fd = -1;
+	line_reader_free(&c->in);
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -97,39 +97,6 @@ static int write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-/* One line from the daemon (malloc'ed, without '\n'); -EPIPE at EOF. */
-static int cl_read_line(struct client *c, char **line, size_t *len)
-{
-	for (;;) {
-		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
-		if (nl) {
-			size_t n = (size_t)(nl - c->buf);
-			*line = malloc(n + 1);
-			if (!*line)
-				return -ENOMEM;
-			memcpy(*line, c->buf, n);
-			(*line)[n] = '\0';
-			*len = n;
-			memmove(c->buf, nl + 1, c->len - n - 1);
-			c->len -= n + 1;
-			return 0;
-		}
-		if (c->cap - c->len < 65536) {
-			char *nb = realloc(c->buf, c->cap + 131072);
-			if (!nb)
-				return -ENOMEM;
-			c->buf = nb;
-			c->cap += 131072;
-		}
-		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		c->len += (size_t)n;
-	}
 }
 
 /* The config files of a `vm create`, read here and sent as content. */
@@ -227,31 +194,31 @@ static int cl_call(struct client *c, size_t argc, char *const *argv,
 			"protocol's %u bytes\n", PROTO_LINE_MAX);
 		return -E2BIG;
 	}
-	rc = write_all(c->fd, line, strlen(line));
+	rc = write_all(c->in.fd, line, strlen(line));
 	free(line);
 	char *resp = NULL;
 	size_t len = 0;
 	/* after a failed write too: a refusing daemon says why, then closes */
-	int rrc = cl_read_line(c, &resp, &len);
+	int rrc = line_read(&c->in, &resp, &len);
 	if (!rrc)
 		rc = 0;
 	else if (!rc)
 		rc = rrc;
-	if (rc) {
+	if (rc && !c->quiet) {
 		fprintf(stderr, "cvisor: lost the connection to the daemon at "
 			"%s: %s\n", c->path, rc == -EPIPE ? "it closed the "
 			"connection" : strerror(-rc));
-		return rc;
 	}
+	if (rc)
+		return rc;
 	struct proto_error e;
 	rc = proto_decode_response(resp, len, d, &e);
 	free(resp);
-	if (rc) {
+	if (rc && !c->quiet) {
 		fprintf(stderr, "cvisor: bad response from the daemon: %s\n",
 			e.message);
-		return rc;
 	}
-	return 0;
+	return rc;
 }
 
 /* A refusal of the request itself (not a command's failure): say so. */
@@ -280,13 +247,13 @@ static int console_stream(struct client *c)
 		tcsetattr(STDIN_FILENO, TCSANOW, &t);
 	}
 	/* bytes that came with the response line belong to the stream */
-	if (c->len)
-		write_all(STDOUT_FILENO, c->buf, c->len);
-	c->len = 0;
+	if (c->in.len)
+		write_all(STDOUT_FILENO, c->in.buf, c->in.len);
+	c->in.len = 0;
 	bool keys = true;
 	char buf[16384];
 	for (;;) {
-		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN },
+		struct pollfd p[2] = { { .fd = c->in.fd, .events = POLLIN },
 				       { .fd = STDIN_FILENO, .events = POLLIN } };
 		if (poll(p, keys ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
@@ -294,7 +261,7 @@ static int console_stream(struct client *c)
 			break;
 		}
 		if (p[0].revents) {
-			ssize_t n = read(c->fd, buf, sizeof(buf));
+			ssize_t n = read(c->in.fd, buf, sizeof(buf));
 			if (n <= 0 && !(n < 0 && errno == EINTR))
 				break;		/* the daemon ended the stream */
 			if (n > 0)
@@ -306,13 +273,13 @@ static int console_stream(struct client *c)
 				continue;
 			if (n <= 0) {	/* no more keys: detach */
 				char k = DETACH_KEY;
-				write_all(c->fd, &k, 1);
+				write_all(c->in.fd, &k, 1);
 				keys = false;
 				continue;
 			}
 			char *stop = memchr(buf, DETACH_KEY, (size_t)n);
 			size_t len = stop ? (size_t)(stop - buf) + 1 : (size_t)n;
-			if (write_all(c->fd, buf, len))
+			if (write_all(c->in.fd, buf, len))
 				break;
 			if (stop)
 				keys = false;	/* wait for the daemon's goodbye */
@@ -328,7 +295,7 @@ static int console_stream(struct client *c)
 /* Run one command remotely; returns its status (1 when unreachable). */
 static int remote_command(struct client *c, size_t argc, char *const *argv)
 {
-	if (c->fd < 0 && cl_connect(c))
+	if (c->in.fd < 0 && cl_connect(c))
 		return SH_FAILED;
 	struct proto_decoded d;
 	if (cl_call(c, argc, argv, &d)) {
@@ -396,7 +363,7 @@ int client_command(const char *connect_path, bool no_color, int argc,
 	    (!strcmp(argv[0], "metrics") && argc > 1 &&
 	     wants_help((size_t)argc, argv)))
 		return local_help((size_t)argc, argv);
-	struct client c = { .path = path, .fd = -1,
+	struct client c = { .path = path, .in.fd = -1,
 			    .color = want_color(no_color) };
 	int st;
 	if (!strcmp(argv[0], "events")) {
@@ -429,7 +396,7 @@ int client_command(const char *connect_path, bool no_color, int argc,
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			char *line;
 			size_t len;
-			while (!cl_read_line(&c, &line, &len)) {
+			while (!line_read(&c.in, &line, &len)) {
 				fwrite(line, 1, len, stdout);
 				fputc('\n', stdout);
 				free(line);
@@ -495,9 +462,79 @@ static bool repl_done(void *ctx)
 	return ((struct client *)ctx)->done;
 }
 
+/* The VM ids and names in json's "vms" (a `vm list` result) to *names. */
+static int names_of(json_t *json, char ***names, size_t *n)
+{
+	json_t *vms = json_object_get(json, "vms");
+	if (!json_is_array(vms))
+		return -EPROTO;
+	size_t len = json_array_size(vms);
+	char **a = calloc(2 * len + 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < len; i++) {
+		json_t *v = json_array_get(vms, i);
+		json_t *id = json_object_get(v, "id");
+		const char *name = json_string_value(json_object_get(v, "name"));
+		char buf[24];
+		if (json_is_integer(id)) {
+			snprintf(buf, sizeof(buf), "%lld",
+				 (long long)json_integer_value(id));
+			a[k++] = strdup(buf);
+		}
+		if (name && *name)
+			a[k++] = strdup(name);
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (!a[i]) {
+			for (size_t j = 0; j < k; j++)
+				free(a[j]);
+			free(a);
+			return -ENOMEM;
+		}
+	}
+	*names = a;
+	*n = k;
+	return 0;
+}
+
+/*
+ * Completion's VM ids and names in a remote shell: the daemon's `vm
+ * list`, asked quietly (a failure just offers no VM).
+ */
+static int remote_vm_names(void *ctx, char ***names, size_t *n)
+{
+	struct client *c = ctx;
+	char *argv[] = { (char *)"vm", (char *)"list", (char *)"--format",
+			 (char *)"json", NULL };
+	struct proto_decoded d;
+	c->quiet = true;
+	int rc = c->in.fd < 0 ? cl_connect(c) : 0;
+	if (!rc)
+		rc = cl_call(c, 4, argv, &d);
+	c->quiet = false;
+	if (rc) {
+		cl_close(c);	/* the next command reconnects and says why */
+		return rc;
+	}
+	if (d.status || strcmp(d.stream, "")) {
+		rc = -EPROTO;
+	} else if (d.result) {
+		rc = names_of(d.result, names, n);
+	} else {
+		json_t *j = json_loadb(d.text ? d.text : "", d.text_len, 0,
+				       NULL);
+		rc = j ? names_of(j, names, n) : -EPROTO;
+		json_decref(j);
+	}
+	proto_decoded_free(&d);
+	return rc;
+}
+
 int client_shell(const char *connect_path, const struct shell_main_opts *o)
 {
-	struct client c = { .path = connect_path, .fd = -1,
+	struct client c = { .path = connect_path, .in.fd = -1,
 			    .color = want_color(o->no_color) };
 	signal(SIGPIPE, SIG_IGN);
 	/* connect first: no daemon, no shell */
@@ -518,7 +555,10 @@ int client_shell(const char *connect_path, const struct shell_main_opts *o)
 		st = run_stream(&c, f, o->script);
 		fclose(f);
 	} else if (repl) {
-		/* completion of verbs and options from the local table */
+		/*
+		 * completion of verbs and options from the local table, of VM
+		 * ids and names from the daemon
+		 */
 		struct registry *reg = NULL;
 		struct shell *sh = NULL;
 		struct registry_opts ro = { 0 };
@@ -529,6 +569,7 @@ int client_shell(const char *connect_path, const struct shell_main_opts *o)
 			fprintf(stderr, "cvisor: out of memory\n");
 			st = SH_FAILED;
 		} else {
+			shell_set_vm_names(sh, remote_vm_names, &c);
 			struct repl_ops ops = { .ctx = &c, .run_line = repl_run,
 						.done = repl_done,
 						.completer = sh };

@@ -30,6 +30,9 @@
  *  - The vCPU starts in real mode when bios_path is set, or when
  *    boot_protocol is "raw" with cpu_mode "real"; entry_point must then be
  *    below 1 MiB (CS:IP can reach no further).
+ *  - ap_start (vmconfig.h): "sipi" needs interrupt_mode other than
+ *    "no_irq"; "entry" is refused with an explicit kernel-format
+ *    boot_protocol.
  *  - Emulated devices: virtio types are MMIO; i8042, debug-exit and
  *    boot-timer are port devices; console and interrupt controller are port
  *    devices when base < 0x10000, else MMIO.  Port ranges end at or below
@@ -94,6 +97,7 @@ struct ctx {
 	/* what the cross-field checks may rely on */
 	bool cpu_num_ok, entry_ok, regions_ok, cpu_mode_set;
 	int cpu_num_line, entry_line, regions_line, cpu_mode_line;
+	int ap_start_line;
 	int phys_ids_line, phys_sets_line;
 	bool phys_ids_ok, phys_sets_ok;
 	struct image_state img[IMG_COUNT];
@@ -132,6 +136,10 @@ static const struct enum_name cpu_mode_names[] = {
 	{ "real", VM_CPU_REAL, false }, { "protected", VM_CPU_PROTECTED, false },
 	{ "long", VM_CPU_LONG, false }, { NULL, 0, false },
 };
+static const struct enum_name ap_start_names[] = {
+	{ "auto", VM_AP_START_AUTO, false }, { "entry", VM_AP_START_ENTRY, false },
+	{ "sipi", VM_AP_START_SIPI, false }, { NULL, 0, false },
+};
 static const struct enum_name irq_mode_names[] = {
 	{ "no_irq", VM_IRQ_NONE, false }, { "emu", VM_IRQ_EMU, false },
 	{ "passthrough", VM_IRQ_PASSTHROUGH, false },
@@ -161,6 +169,11 @@ const char *vmcfg_boot_protocol_name(enum vm_boot_protocol p)
 const char *vmcfg_cpu_mode_name(enum vm_cpu_mode m)
 {
 	return enum_to_name(cpu_mode_names, (int)m);
+}
+
+const char *vmcfg_ap_start_name(enum vm_ap_start a)
+{
+	return enum_to_name(ap_start_names, (int)a);
 }
 
 const char *vmcfg_irq_mode_name(enum vm_irq_mode m)
@@ -732,6 +745,11 @@ static void parse_kernel_enum(struct ctx *c, const toml_value *v,
 		if (want_enum(c, v, key, cpu_mode_names, &x))
 			c->cfg->cpu_mode = (enum vm_cpu_mode)x;
 	}
+	if (arg == 3) {
+		c->ap_start_line = toml_line(v);
+		if (want_enum(c, v, key, ap_start_names, &x))
+			c->cfg->ap_start = (enum vm_ap_start)x;
+	}
 }
 
 static bool parse_region(struct ctx *c, const toml_value *e, const char *key,
@@ -847,6 +865,7 @@ static const struct key_spec kernel_keys[] = {
 	{ "memory_regions", parse_regions, 0, true, "array" },
 	{ "boot_protocol", parse_kernel_enum, 1, false, "string" },
 	{ "cpu_mode", parse_kernel_enum, 2, false, "string" },
+	{ "ap_start", parse_kernel_enum, 3, false, "string" },
 	{ "disk_path", parse_unsupported, 0, false, "string" },
 };
 
@@ -1378,6 +1397,28 @@ static void check_entry(struct ctx *c)
 			"ignored because bios_path is set (the BIOS starts in real mode)");
 }
 
+/*
+ * ap_start: "sipi" needs a LAPIC (an interrupt controller); "entry" is the
+ * raw-image convention, meaningless for a kernel format that names its
+ * own entry (auto-detected formats are refused at load time).
+ */
+static void check_ap_start(struct ctx *c)
+{
+	const struct vm_config *cfg = c->cfg;
+
+	c->table = "kernel";
+	if (cfg->ap_start == VM_AP_START_SIPI &&
+	    cfg->interrupt_mode == VM_IRQ_NONE)
+		error_at(c, c->ap_start_line, "ap_start",
+			 "\"sipi\" needs a LAPIC to receive INIT/SIPI: set [devices] interrupt_mode = \"emu\" (it is \"no_irq\")");
+	if (cfg->ap_start == VM_AP_START_ENTRY && !cfg->has_bios &&
+	    cfg->boot_protocol != VM_BOOT_AUTO &&
+	    cfg->boot_protocol != VM_BOOT_RAW)
+		error_at(c, c->ap_start_line, "ap_start",
+			 "\"entry\" starts every vCPU at the entry point of a raw image; boot_protocol \"%s\" enters only the BSP (use \"sipi\" or \"auto\")",
+			 vmcfg_boot_protocol_name(cfg->boot_protocol));
+}
+
 static void check_cpus(struct ctx *c)
 {
 	const struct vm_config *cfg = c->cfg;
@@ -1613,6 +1654,7 @@ static int load(struct ctx *c, const char *text, size_t len)
 	check_cpus(c);
 	check_images(c);
 	check_entry(c);
+	check_ap_start(c);
 	check_emu_devices(c);
 	check_pt_devices(c);
 	toml_free(root);
@@ -1812,6 +1854,9 @@ static void print_kernel(FILE *out, const struct vm_config *cfg)
 	print_key_string(out, "boot_protocol",
 			 vmcfg_boot_protocol_name(cfg->boot_protocol));
 	print_key_string(out, "cpu_mode", vmcfg_cpu_mode_name(cfg->cpu_mode));
+	if (cfg->ap_start != VM_AP_START_AUTO)
+		print_key_string(out, "ap_start",
+				 vmcfg_ap_start_name(cfg->ap_start));
 	fputs("memory_regions = [\n", out);
 	for (size_t i = 0; i < cfg->n_regions && i < VMCFG_MAX_REGIONS; i++) {
 		const struct vm_mem_region *r = &cfg->regions[i];

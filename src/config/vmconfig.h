@@ -60,6 +60,15 @@ enum vm_boot_protocol {
 };
 enum vm_cpu_mode { VM_CPU_REAL, VM_CPU_PROTECTED, VM_CPU_LONG };
 enum vm_irq_mode { VM_IRQ_NONE, VM_IRQ_EMU, VM_IRQ_PASSTHROUGH };
+/*
+ * [kernel] ap_start: how application processors (vCPUs 1..) start.
+ * "entry": at the entry point with the BSP (raw images only, %esi/%edi
+ * convention of boot.h); "sipi": they wait for INIT/SIPI from the BSP's
+ * LAPIC (needs an interrupt controller: interrupt_mode != "no_irq");
+ * "auto" (default): "entry" for raw images, "sipi" for kernel formats
+ * with an interrupt controller, else a cli/hlt parking loop.
+ */
+enum vm_ap_start { VM_AP_START_AUTO, VM_AP_START_ENTRY, VM_AP_START_SIPI };
 
 struct vm_mem_region {
 	uint64_t gpa;
@@ -125,6 +134,7 @@ struct vm_config {
 	char cmdline[VMCFG_CMDLINE_MAX];
 	enum vm_boot_protocol boot_protocol;
 	enum vm_cpu_mode cpu_mode;
+	enum vm_ap_start ap_start;
 	struct vm_mem_region regions[VMCFG_MAX_REGIONS];
 	size_t n_regions;
 
@@ -204,5 +214,6 @@ const char *vmcfg_accel_name(enum vm_accel a);
 const char *vmcfg_boot_protocol_name(enum vm_boot_protocol p);
 const char *vmcfg_cpu_mode_name(enum vm_cpu_mode m);
 const char *vmcfg_irq_mode_name(enum vm_irq_mode m);
+const char *vmcfg_ap_start_name(enum vm_ap_start a);
 
 #endif

@@ -192,10 +192,18 @@ static int add_rtc(struct vm_devices *d, const struct vm_config *cfg,
 			   "rtc-cmos", RTC_IRQ, &rtc_ops, d->rtc, err);
 }
 
+/*
+ * IRQ0 goes where every other device line goes (the backend's set_irq:
+ * the 8259 and, on emu, the IOAPIC's pin 2), or straight to the 8259
+ * before a handler is set.
+ */
 static void pit_irq0(void *ctx, bool level)
 {
 	struct vm_devices *d = ctx;
-	pic_set_irq(d->pic, PIT_IRQ, level);
+	if (d->irq_fn)
+		d->irq_fn(d->irq_ctx, PIT_IRQ, level);
+	else
+		pic_set_irq(d->pic, PIT_IRQ, level);
 }
 
 static void pit_rearmed(void *ctx)

@@ -37,11 +37,23 @@ static void add(struct cands *k, const char *s)
 	a[k->c->n++] = d;
 }
 
-static void add_vms(struct cands *k, struct registry *reg)
+static void add_vms(struct cands *k, struct shell *sh)
 {
+	if (sh->vm_names) {
+		char **names = NULL;
+		size_t n = 0;
+		if (sh->vm_names(sh->vm_names_ctx, &names, &n))
+			return;
+		for (size_t i = 0; i < n; i++) {
+			add(k, names[i]);
+			free(names[i]);
+		}
+		free(names);
+		return;
+	}
 	struct reg_vm **vms;
 	size_t n;
-	if (registry_snapshot(reg, &vms, &n))
+	if (registry_snapshot(sh->reg, &vms, &n))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		char id[16];
@@ -122,7 +134,7 @@ static void complete_verb_word(struct cands *k, struct shell *sh,
 		return;
 	}
 	if (v->pos == SH_POS_VMS)
-		add_vms(k, sh->reg);
+		add_vms(k, sh);
 	else if (v->pos == SH_POS_FILES)
 		add_files(k);
 }

@@ -7,9 +7,8 @@
 
 static int run(struct sh_ctx *c, const struct sh_args *a)
 {
-	if (a->npos != 1)
-		return sh_usage_error(c, a->npos ? "expected one VM"
-						 : "which VM? (expected an id or a name)");
+	if (sh_one_vm(c, a))
+		return SH_USAGE;
 	struct reg_vm *v;
 	if (sh_lookup(c, a->pos[0], &v))
 		return SH_FAILED;

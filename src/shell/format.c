@@ -53,6 +53,15 @@ int sh_usage_error(struct sh_ctx *c, const char *fmt, ...)
 	return SH_USAGE;
 }
 
+int sh_one_vm(struct sh_ctx *c, const struct sh_args *a)
+{
+	if (!a->npos)
+		return sh_usage_error(c, "which VM? (expected an id or a name)");
+	if (a->npos > 1)
+		return sh_usage_error(c, "expected one VM, got %zu", a->npos);
+	return 0;
+}
+
 int sh_lookup(struct sh_ctx *c, const char *key, struct reg_vm **out)
 {
 	struct cv_err e = {0};

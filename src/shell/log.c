@@ -79,9 +79,8 @@ static size_t tail_start(const char *b, size_t len, uint64_t lines)
 static int run(struct sh_ctx *c, const struct sh_args *a)
 {
 	uint64_t lines = 0;
-	if (a->npos != 1)
-		return sh_usage_error(c, a->npos ? "expected one VM"
-						 : "which VM? (expected an id or a name)");
+	if (sh_one_vm(c, a))
+		return SH_USAGE;
 	if (a->value[0] && sh_parse_uint(a->value[0], 100000000, &lines))
 		return sh_usage_error(c, "--lines: expected a number, got '%s'",
 				      a->value[0]);

@@ -49,6 +49,12 @@ void shell_destroy(struct shell *sh)
 	free(sh);
 }
 
+void shell_set_vm_names(struct shell *sh, shell_vm_names_fn fn, void *ctx)
+{
+	sh->vm_names = fn;
+	sh->vm_names_ctx = ctx;
+}
+
 struct registry *shell_registry(struct shell *sh)
 {
 	return sh->reg;
@@ -92,9 +98,22 @@ static void print_vm_help(FILE *out)
 	for (size_t i = 0; info[i]; i++)
 		fprintf(out, "  %-9s %s\n", info[i],
 			sh_find_verb(info[i])->summary);
+	fputs("\nDaemon commands (cvisor serve only: 'cvisor vm ...' or "
+	      "'cvisor --connect PATH shell'):\n"
+	      "  autostart start the VM whenever the daemon starts: "
+	      "vm autostart <ID|NAME> on|off\n", out);
 	fputs("\nVMs are named by id or by name.\n"
 	      "Use 'vm <command> --help' for more information on a specific "
 	      "command.\n", out);
+}
+
+/* The daemon's own verb asked of a shell without a daemon: say so. */
+static int daemon_only(struct sh_ctx *c, const char *verb)
+{
+	sh_err(c, "vm %s: only the cvisor daemon keeps VM definitions; use "
+	       "'cvisor vm %s ...' or 'cvisor --connect PATH shell' with "
+	       "'cvisor serve' running\n", verb, verb);
+	return SH_FAILED;
 }
 
 void sh_print_verb_help(FILE *out, const struct sh_verb *v)
@@ -151,6 +170,8 @@ static int cmd_vm(struct sh_ctx *c, size_t argc, char *const *argv)
 		return SH_OK;
 	}
 	const struct sh_verb *v = sh_find_verb(argv[1]);
+	if (!v && !strcmp(argv[1], "autostart"))
+		return daemon_only(c, argv[1]);
 	if (!v) {
 		fflush(c->out);
 		fputs("vm: unknown command '", c->err);

@@ -109,6 +109,15 @@ int shell_complete(struct shell *sh, const char *line,
 		   struct sh_completion *out);
 void shell_completion_free(struct sh_completion *c);
 
+/*
+ * Where completion takes VM ids and names from instead of the shell's
+ * registry (a remote shell asks its daemon): fn fills *names with *n
+ * malloc'ed strings in a malloc'ed array (the caller frees them) and
+ * returns 0, or -errno and then no VM is offered.  fn NULL: the registry.
+ */
+typedef int (*shell_vm_names_fn)(void *ctx, char ***names, size_t *n);
+void shell_set_vm_names(struct shell *sh, shell_vm_names_fn fn, void *ctx);
+
 /* Top-level help (the `help` command). */
 void shell_print_help(FILE *out);
 

@@ -22,6 +22,8 @@ struct shell {
 	struct shell_opts o;
 	bool exit_requested;
 	int exit_status;
+	shell_vm_names_fn vm_names;	/* completion's VMs, NULL: reg */
+	void *vm_names_ctx;
 };
 
 /* One command invocation. */
@@ -74,6 +76,8 @@ void sh_err(struct sh_ctx *c, const char *fmt, ...)
 /* "vm <verb>: <msg>" + the usage line on err; returns SH_USAGE. */
 int sh_usage_error(struct sh_ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A verb of one VM: 0 when exactly one was named, else sh_usage_error. */
+int sh_one_vm(struct sh_ctx *c, const struct sh_args *a);
 
 /*
  * Look a VM up by id or name; on failure print "✗ VM[5] not found" (or

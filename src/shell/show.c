@@ -90,7 +90,13 @@ static void print_config(struct sh_ctx *c, struct reg_vm *rv,
 	}
 	fputs("\nConfiguration:\n", f);
 	fprintf(f, "  %-16s0x%llx\n", "BSP Entry:", (unsigned long long)bsp);
-	fprintf(f, "  %-16s0x%llx\n", "AP Entry:", (unsigned long long)ap);
+	if (bi.ap_sipi)
+		fprintf(f, "  %-16sINIT/SIPI (APs wait for a start-up IPI)\n",
+			"AP Entry:");
+	else if (!v->vm && cfg->ap_start == VM_AP_START_SIPI)
+		fprintf(f, "  %-16sINIT/SIPI (ap_start = \"sipi\")\n", "AP Entry:");
+	else
+		fprintf(f, "  %-16s0x%llx\n", "AP Entry:", (unsigned long long)ap);
 	fprintf(f, "  %-16s%s\n", "Interrupt Mode:",
 		vmcfg_irq_mode_name(cfg->interrupt_mode));
 	if (cfg->has_dtb)
@@ -268,7 +274,10 @@ static json_t *config_json(struct reg_vm *rv)
 	if (vm)
 		vm_boot_info(vm, &bi);
 	json_object_set_new(o, "bsp_entry", json_integer((json_int_t)bi.bsp_entry));
-	json_object_set_new(o, "ap_entry", json_integer((json_int_t)bi.ap_entry));
+	bool sipi = vm ? bi.ap_sipi : cfg->ap_start == VM_AP_START_SIPI;
+	json_object_set_new(o, "ap_entry", sipi ? json_null()
+			    : json_integer((json_int_t)bi.ap_entry));
+	json_object_set_new(o, "ap_start", json_string(sipi ? "sipi" : "entry"));
 	json_object_set_new(o, "acpi_rsdp", bi.acpi_rsdp
 			    ? json_integer((json_int_t)bi.acpi_rsdp) : json_null());
 	json_object_set_new(o, "interrupt_mode",
@@ -391,10 +400,8 @@ static json_t *show_json(struct reg_vm *rv, const struct sh_vm_view *v)
 static int run(struct sh_ctx *c, const struct sh_args *a)
 {
 	bool json;
-	if (!a->npos)
-		return sh_usage_error(c, "which VM? (expected an id or a name)");
-	if (a->npos > 1)
-		return sh_usage_error(c, "expected one VM, got %zu", a->npos);
+	if (sh_one_vm(c, a))
+		return SH_USAGE;
 	if (sh_parse_format(c, a->value[O_FORMAT], &json))
 		return SH_USAGE;
 	if (a->given[O_NOCOLOR])

@@ -142,10 +142,8 @@ json_t *sh_vm_stats_json(struct reg_vm *v)
 static int run(struct sh_ctx *c, const struct sh_args *a)
 {
 	bool json;
-	if (!a->npos)
-		return sh_usage_error(c, "which VM? (expected an id or a name)");
-	if (a->npos > 1)
-		return sh_usage_error(c, "expected one VM, got %zu", a->npos);
+	if (sh_one_vm(c, a))
+		return SH_USAGE;
 	if (sh_parse_format(c, a->value[0], &json))
 		return SH_USAGE;
 	struct reg_vm *v;

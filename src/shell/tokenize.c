@@ -76,6 +76,23 @@ static int end_command(struct tok *t)
 	return 0;
 }
 
+/*
+ * At the closing quote of a quote opened at offset open (kind: "single",
+ * "double"): step over it; at the end of the text, an error unless the
+ * text may be partial (completion).
+ */
+static int end_quote(struct tok *t, size_t open, const char *kind)
+{
+	if (t->i >= t->len) {
+		if (t->partial)
+			return 0;
+		return cv_err_set(t->err, EINVAL, "unterminated %s quote "
+				  "(opened at column %zu)", kind, open + 1);
+	}
+	t->i++;
+	return 0;
+}
+
 static int single_quoted(struct tok *t)
 {
 	size_t open = t->i++;
@@ -85,15 +102,7 @@ static int single_quoted(struct tok *t)
 		if (rc)
 			return rc;
 	}
-	if (t->i >= t->len) {
-		if (t->partial)
-			return 0;
-		return cv_err_set(t->err, EINVAL,
-				  "unterminated single quote (opened at "
-				  "column %zu)", open + 1);
-	}
-	t->i++;
-	return 0;
+	return end_quote(t, open, "single");
 }
 
 static char dq_escape(char c)
@@ -135,15 +144,7 @@ static int double_quoted(struct tok *t)
 		if (rc)
 			return rc;
 	}
-	if (t->i >= t->len) {
-		if (t->partial)
-			return 0;
-		return cv_err_set(t->err, EINVAL,
-				  "unterminated double quote (opened at "
-				  "column %zu)", open + 1);
-	}
-	t->i++;
-	return 0;
+	return end_quote(t, open, "double");
 }
 
 static int backslash(struct tok *t)

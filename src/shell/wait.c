@@ -42,9 +42,8 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 {
 	enum vm_state want = VM_STOPPED;
 	uint64_t timeout = 0;
-	if (a->npos != 1)
-		return sh_usage_error(c, a->npos ? "expected one VM"
-						 : "which VM? (expected an id or a name)");
+	if (sh_one_vm(c, a))
+		return SH_USAGE;
 	if (a->value[O_STATE] && sh_parse_state(a->value[O_STATE], &want))
 		return sh_usage_error(c, "--state: expected Loading, Loaded, "
 					 "Running, Suspended, Stopping or "

@@ -96,6 +96,13 @@ struct boot_cpu_state {
 	uint16_t gdt_limit;
 	uint16_t code_sel, data_sel;
 	uint64_t cr0, cr3, cr4, efer;
+	/*
+	 * An application processor that waits for INIT/SIPI from its LAPIC
+	 * instead of starting at rip (KVM_MP_STATE_UNINITIALIZED; on emu the
+	 * vCPU sleeps until the start-up IPI): the fields above are then
+	 * unused.  Only for irqchip VMs, never for vCPU 0.
+	 */
+	bool wait_sipi;
 };
 
 /* Registers as shown by `vm show --full`. */

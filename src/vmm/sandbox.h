@@ -54,6 +54,22 @@ enum sandbox_profile {
 int sandbox_prepare(struct cv_err *err);
 
 /*
+ * Before the first sandbox_prepare (else no effect): compile only the
+ * profiles in mask (bit 1u << p); sandbox_enter() with any other then
+ * fails with ENOENT.  `cvisor run` never uses SHELL/SERVER, the largest
+ * filters: skipping them halves its start-up compile.
+ */
+void sandbox_only(unsigned mask);
+
+/*
+ * Builds with precompiled filters (CV_SANDBOX_PRECOMPILED, the default):
+ * in a fresh process, compile every profile with libseccomp now and
+ * compare with the precompiled programs; 0 when equal, 1 when not, -1
+ * when it cannot tell; msg says which.  For tests.
+ */
+int sandbox_check_precompiled(char *msg, size_t len);
+
+/*
  * Confine the calling thread with profile p.  label names the thread in
  * the trap message ("vCPU thread of VM 3 (kvm)"); it is copied.
  */

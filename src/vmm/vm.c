@@ -381,6 +381,7 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 	snprintf(bi->protocol, sizeof(bi->protocol), "%s", vm->plan.protocol);
 	bi->bsp_entry = vm->plan.entry;
 	bi->ap_entry = vm->plan.ap_entry;
+	bi->ap_sipi = vm->plan.ap_sipi;
 	bi->acpi_rsdp = vm->plan.acpi_rsdp;
 	snprintf(bi->acpi_why, sizeof(bi->acpi_why), "%s", vm->plan.acpi_why);
 	pthread_mutex_unlock(&vm->lock);

@@ -168,6 +168,7 @@ const char *vm_stop_reason_text(enum vm_stop_reason r);
 struct vm_boot_info {
 	char protocol[16];		/* "raw", "pvh", ... */
 	uint64_t bsp_entry, ap_entry;	/* linear addresses */
+	bool ap_sipi;			/* APs wait for INIT/SIPI (no ap_entry) */
 	uint64_t acpi_rsdp;		/* 0: no ACPI tables, see acpi_why */
 	char acpi_why[120];
 };

@@ -47,6 +47,23 @@ void bootfix_fini(struct bootfix *f)
 		print_message("could not remove %s\n", f->dir);
 }
 
+int bootfix_setup(void **state)
+{
+	struct bootfix *f = malloc(sizeof(*f));
+	if (!f)
+		return -1;
+	bootfix_init(f);
+	*state = f;
+	return 0;
+}
+
+int bootfix_teardown(void **state)
+{
+	bootfix_fini(*state);
+	free(*state);
+	return 0;
+}
+
 void bootfix_file(struct bootfix *f, const char *name, const void *data,
 		  size_t len, char *path, size_t pathlen)
 {

@@ -23,6 +23,9 @@ struct bootfix {
 /* 16 MiB of RAM at 0, raw boot, real mode, kernel_path unset. */
 void bootfix_init(struct bootfix *f);
 void bootfix_fini(struct bootfix *f);
+/* cmocka setup/teardown: *state is a bootfix (heap), initialized. */
+int bootfix_setup(void **state);
+int bootfix_teardown(void **state);
 
 /* (Re)map guest RAM from f->cfg (after changing its regions). */
 void bootfix_map(struct bootfix *f);

@@ -246,23 +246,6 @@ static void test_refusals(void **state)
 
 /* ---- boot_load() placement --------------------------------------------- */
 
-static int setup(void **state)
-{
-	struct bootfix *f = malloc(sizeof(*f));
-	if (!f)
-		return -1;
-	bootfix_init(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	bootfix_fini(*state);
-	free(*state);
-	return 0;
-}
-
 static const uint8_t *guest(const struct bootfix *f, uint64_t gpa)
 {
 	const uint8_t *p = guest_mem_ptr(&f->mem, gpa, 36);
@@ -365,10 +348,11 @@ int main(void)
 		cmocka_unit_test(test_no_madt),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test_setup_teardown(test_raw_boot_gets_tables,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_ram_no_tables, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_pvh_rsdp, setup, teardown),
+						bootfix_setup, bootfix_teardown),
+		cmocka_unit_test_setup_teardown(test_no_ram_no_tables,
+						bootfix_setup, bootfix_teardown),
+		cmocka_unit_test_setup_teardown(test_pvh_rsdp, bootfix_setup,
+						bootfix_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,23 +33,6 @@
 
 extern const uint8_t fake_setup_start[], fake_setup_end[];
 
-static int setup(void **state)
-{
-	struct bootfix *f = malloc(sizeof(*f));
-	if (!f)
-		return -1;
-	bootfix_init(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	bootfix_fini(*state);
-	free(*state);
-	return 0;
-}
-
 static struct ucvm *run_vm(const struct vm_config *cfg, uint64_t stop_at)
 {
 	struct ucvm *vm = calloc(1, sizeof(*vm));
@@ -212,12 +195,12 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest stub[] = {
 		cmocka_unit_test_setup_teardown(test_stub_with_fake_setup,
-						setup, teardown),
+						bootfix_setup, bootfix_teardown),
 	};
 	const struct CMUnitTest real[] = {
 		cmocka_unit_test(test_real_header),
-		cmocka_unit_test_setup_teardown(test_real_setup_code, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_real_setup_code,
+						bootfix_setup, bootfix_teardown),
 	};
 	if (argc > 1 && !strcmp(argv[1], "real")) {
 		struct stat st;

@@ -19,23 +19,6 @@
 
 #define MB (1ull << 20)
 
-static int setup(void **state)
-{
-	struct bootfix *f = malloc(sizeof(*f));
-	if (!f)
-		return -1;
-	bootfix_init(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	bootfix_fini(*state);
-	free(*state);
-	return 0;
-}
-
 static void use_kernel(struct bootfix *f, size_t len, uint64_t addr)
 {
 	bootfix_pattern_file(f, "kernel.bin", len, 1, f->cfg->kernel_path,
@@ -468,7 +451,7 @@ static void test_builtin_table(void **state)
 		"mboot", "elf64", "elf32", "pvh", "acpi_off", "acpi_ignore",
 		"acpi_reset", "acpi_sci", "cpuid",
 		"hostile_io", "hostile_uart", "hostile_flood", "hostile_triple",
-		"hostile_hlt",
+		"hostile_hlt", "smp_sipi", "lapictimer", "ioapictick",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct builtin_image *b = builtin_find(want[i]);
@@ -557,7 +540,7 @@ static void test_builtin_boot(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, bootfix_setup, bootfix_teardown)
 		T(test_real_mode_cs_ip),
 		T(test_real_mode_state_and_memory),
 		T(test_protected_gdt_and_state),

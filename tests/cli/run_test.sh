@@ -55,13 +55,65 @@ fi
 "$cv" run --help >"$tmp/help.out" 2>&1
 check "run --help" 0 $? "Usage: cvisor run" "$tmp/help.out"
 
-# the spinner never exits by itself: SIGTERM stops it, status 128+15
-# exec: $! must be cvisor itself, not a subshell
-( exec "$cv" run --accel "$accel" --state-dir "$tmp/state" --image spinner >"$tmp/spin.out" 2>&1 ) &
-pid=$!
-for _ in $(seq 100); do grep -q "spinner: start" "$tmp/spin.out" && break; sleep 0.1; done
-kill -TERM $pid; wait $pid
-check "SIGTERM stops the VM: status 143" 143 $? "spinner: start" "$tmp/spin.out"
+# ---- stop signals: graceful (power button + shutdown request, up to
+# --stop-timeout), a second signal forces; status 128+N of the first signal
+wait_for() {  # FILE TEXT SECONDS: true once FILE contains TEXT
+  local _
+  for _ in $(seq $(($3 * 10))); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
+  return 1
+}
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# NAME READY [run options...]: run in the background; once READY is on the
+# console send SIG${sig:-TERM} (and, with again=TEXT, SIGINT once TEXT is
+# there too).  $st: exit status, $ms: time from the first signal; stdout
+# then stderr in $tmp/NAME.out.
+sig_stop() {
+  local name=$1 ready=$2 t0 p; shift 2
+  # exec: $p must be cvisor itself, not a subshell
+  ( exec "$cv" run --accel "$accel" --state-dir "$tmp/state" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" ) &
+  p=$!
+  wait_for "$tmp/$name.out" "$ready" 60
+  t0=$(now_ms); kill -"${sig:-TERM}" $p
+  if [ -n "${again:-}" ]; then wait_for "$tmp/$name.out" "$again" 30; kill -INT $p; fi
+  wait $p; st=$?; ms=$(( $(now_ms) - t0 ))
+  cat "$tmp/$name.err" >>"$tmp/$name.out"
+}
+within() {  # NAME MIN_MS MAX_MS: $ms in [MIN, MAX)
+  if [ "$ms" -ge "$2" ] && [ "$ms" -lt "$3" ]; then echo "ok   $1 ($ms ms)"; pass=$((pass+1))
+  else echo "FAIL $1: $ms ms, expected $2..$3"; fail=$((fail+1)); fi
+}
+
+# an ACPI guest shuts down when its power button is pressed: status 143
+sig_stop acpi_off "waiting for the power button" --image acpi_off
+check "SIGTERM: ACPI guest powers off on the power button, status 143" 143 $st \
+  "acpi_off: power button, powering off" "$tmp/acpi_off.out"
+check "SIGTERM: says the guest shut down" 143 $st "VM 'acpi_off' shut down" "$tmp/acpi_off.out"
+within "SIGTERM: acpi_off did not wait for the timeout" 0 8000
+
+# a guest that ignores the button: forced after --stop-timeout
+sig_stop acpi_ignore "waiting for the power button" --image acpi_ignore --stop-timeout 2
+check "SIGTERM: ignoring guest saw the button, forced, status 143" 143 $st \
+  "acpi_ignore: power button, ignored" "$tmp/acpi_ignore.out"
+check "SIGTERM: says it forced the stop" 143 $st "VM 'acpi_ignore' forced to stop" "$tmp/acpi_ignore.out"
+within "--stop-timeout 2: forced after the timeout" 1900 20000
+
+# a second signal forces at once (SIGINT after SIGTERM, timeout 60 s)
+again="acpi_ignore: power button, ignored" \
+  sig_stop acpi_twice "waiting for the power button" --image acpi_ignore --stop-timeout 60
+check "second signal forces at once: status 143 (the first signal's)" 143 $st \
+  "forced to stop" "$tmp/acpi_twice.out"
+within "second signal: stopped long before the 60 s timeout" 0 30000
+
+# the spinner never exits by itself: --stop-timeout 0 forces at once
+sig_stop spin "spinner: start" --image spinner --stop-timeout 0
+check "SIGTERM with --stop-timeout 0: forced, status 143" 143 $st "spinner: start" "$tmp/spin.out"
+sig=INT sig_stop spin2 "spinner: start" --image spinner --stop-timeout 0
+check "SIGINT (Ctrl-C): status 130" 130 $st "spinner: start" "$tmp/spin2.out"
+sig=HUP sig_stop spin3 "spinner: start" --image spinner --stop-timeout 0
+check "SIGHUP: status 129" 129 $st "spinner: start" "$tmp/spin3.out"
+
+run --stop-timeout soon >"$tmp/usage3.out" 2>&1
+check "--stop-timeout soon: usage error" 2 $? "expected seconds" "$tmp/usage3.out"
 
 [ -z "$(ls -A "$tmp/state/run" 2>/dev/null)" ] && { echo "ok   data dirs removed"; pass=$((pass+1)); } \
   || { echo "FAIL data dirs left: $(ls "$tmp/state/run")"; fail=$((fail+1)); }

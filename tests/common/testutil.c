@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long status_field(const char *key)
+/* "key: N" of a /proc/.../status file; -1 when absent or unreadable. */
+static long file_status_field(const char *path, const char *key)
 {
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(path, "r");
 	char line[256];
 	long v = -1;
 	size_t kl = strlen(key);
@@ -17,6 +18,25 @@ static long status_field(const char *key)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+static long status_field(const char *key)
+{
+	return file_status_field("/proc/self/status", key);
+}
+
+int tu_dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 int tu_thread_count(void)
@@ -31,30 +51,14 @@ long tu_rss_kb(void)
 
 int tu_fd_count(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	if (d)
-		closedir(d);
-	return n - 1;	/* the DIR's own fd */
+	return tu_dir_entries("/proc/self/fd") - 1;	/* the DIR's own fd */
 }
 
 static long pid_status_field(int pid, const char *key)
 {
-	char path[64], line[256];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	FILE *f = fopen(path, "r");
-	long v = -1;
-	size_t kl = strlen(key);
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':')
-			v = strtol(line + kl + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
+	return file_status_field(path, key);
 }
 
 int tu_pid_thread_count(int pid)
@@ -66,15 +70,7 @@ int tu_pid_fd_count(int pid)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	DIR *d = opendir(path);
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	if (d)
-		closedir(d);
-	return d ? n : -1;
+	return tu_dir_entries(path);
 }
 
 long tu_scan_number(const char *buf, size_t len, size_t from,

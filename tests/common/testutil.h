@@ -15,6 +15,8 @@ long tu_rss_kb(void);
 /* The same for another process (a daemon under test); -1 when gone. */
 int tu_pid_thread_count(int pid);
 int tu_pid_fd_count(int pid);
+/* Entries of a directory, without the dot files; -1 when unreadable. */
+int tu_dir_entries(const char *path);
 
 /*
  * In buf[from, len): the first (first = true) or the largest N of a line

@@ -180,13 +180,19 @@ def until(pat, t=20):
 ok = until(b"cvisor:$ ")
 os.write(fd, b"vm li\t\n"); ok = ok and until(b"VCPU STATE")
 os.write(fd, b"vm show 99\n"); ok = ok and until(b"not found")
+# VM names and ids complete from the daemon's list ("tic" -> "ticker")
+mark = len(out)
+os.write(fd, b"vm show tic\t\n")
+named = until(b"Name:      ticker") and b"Name:      ticker" in out[mark:]
 os.write(fd, b"exit 4\n")
 _, st = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 print("\nprompt-and-output:", ok, "exit:", os.WEXITSTATUS(st))
+print("vm-name-completion:", named)
 PY
 check "--connect shell on a terminal: prompt, tab completion, output, exit 4" 0 $? "$tmp/pty" \
-  'cvisor:\$ ' '^0      ticker ' 'VM\[99\] not found' 'prompt-and-output: True exit: 4'
+  'cvisor:\$ ' '^0      ticker ' 'VM\[99\] not found' 'prompt-and-output: True exit: 4' \
+  'vm-name-completion: True'
 
 # ---- the protocol on a raw connection -------------------------------------------
 python3 - "$sock" >"$tmp/k" 2>&1 <<'PY'

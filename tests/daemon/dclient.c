@@ -82,13 +82,13 @@ int dc_connect(struct dc_conn *c, const char *sock)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	memset(c, 0, sizeof(*c));
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
+	c->in.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->in.fd < 0)
 		return -errno;
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (connect(c->in.fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		int e = errno;
-		close(c->fd);
-		c->fd = -1;
+		close(c->in.fd);
+		c->in.fd = -1;
 		return -e;
 	}
 	return 0;
@@ -96,42 +96,10 @@ int dc_connect(struct dc_conn *c, const char *sock)
 
 void dc_close(struct dc_conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->buf);
-	c->buf = NULL;
-	c->len = c->cap = 0;
-}
-
-static int read_line(struct dc_conn *c, char **line, size_t *len)
-{
-	for (;;) {
-		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
-		if (nl) {
-			*len = (size_t)(nl - c->buf) + 1;
-			*line = malloc(*len);
-			if (!*line)
-				return -ENOMEM;
-			memcpy(*line, c->buf, *len);
-			memmove(c->buf, nl + 1, c->len - *len);
-			c->len -= *len;
-			return 0;
-		}
-		if (c->cap - c->len < 65536) {
-			char *nb = realloc(c->buf, c->cap + 131072);
-			if (!nb)
-				return -ENOMEM;
-			c->buf = nb;
-			c->cap += 131072;
-		}
-		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		c->len += (size_t)n;
-	}
+	if (c->in.fd >= 0)
+		close(c->in.fd);
+	c->in.fd = -1;
+	line_reader_free(&c->in);
 }
 
 int dc_call(struct dc_conn *c, size_t argc, char *const *argv,
@@ -147,7 +115,7 @@ int dc_call(struct dc_conn *c, size_t argc, char *const *argv,
 		return -ENOMEM;
 	size_t n = strlen(line), off = 0;
 	while (off < n) {
-		ssize_t w = write(c->fd, line + off, n - off);
+		ssize_t w = write(c->in.fd, line + off, n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
@@ -159,7 +127,7 @@ int dc_call(struct dc_conn *c, size_t argc, char *const *argv,
 	free(line);
 	char *resp = NULL;
 	size_t len = 0;
-	int rc = read_line(c, &resp, &len);
+	int rc = line_read(&c->in, &resp, &len);
 	if (rc)
 		return rc;
 	struct proto_error e;

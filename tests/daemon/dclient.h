@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "lineread.h"
 #include "proto.h"
 
 struct dc_daemon {
@@ -29,9 +30,7 @@ int dc_daemon_stop(struct dc_daemon *d);
 void dc_daemon_cleanup(struct dc_daemon *d);
 
 struct dc_conn {
-	int fd;
-	char *buf;
-	size_t len, cap;
+	struct line_reader in;	/* the connection */
 	long long next_id;
 };
 

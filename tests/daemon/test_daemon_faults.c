@@ -191,7 +191,7 @@ static int setup(void **state)
 		.state_dir = fx->state, .accel = VM_ACCEL_EMU,
 		.stop_timeout_ms = 5000, .persist = true };
 	fx->o.host.no_seccomp = true;	/* the filters: daemon-seccomp */
-	fx->c.fd = -1;
+	fx->c.in.fd = -1;
 	*state = fx;
 	return 0;
 }

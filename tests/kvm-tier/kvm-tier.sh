@@ -315,6 +315,11 @@ build_base() {
 copy_path() {	# absolute host path -> same path under $ROOT
 	local src=$1
 	mkdir -p "$ROOT$(dirname "$src")"
+	if [ -d "$src" ] && [ -d "$ROOT$src" ]; then
+		# already there (a test executable inside it): merge, not nest
+		cp -aL "$src/." "$ROOT$src/" || die "cannot copy $src"
+		return
+	fi
 	cp -aL "$src" "$ROOT$src" 2>/dev/null || cp -a "$src" "$ROOT$src" ||
 		die "cannot copy $src"
 }

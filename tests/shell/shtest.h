@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture.h"
 #include "registry.h"
 #include "shell.h"
 
@@ -49,23 +50,12 @@ const char *sht_cfg(const char *name);
 /* A config written to <dir>/<file> with this text; returns its path. */
 const char *sht_write(struct shtest *t, const char *file, const char *text);
 
-/* Console capture of a registered VM. */
-struct capture {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	char *buf;
-	size_t len, cap;
-	int listener;
-	struct reg_vm *v;
-};
+/*
+ * Console capture of a registered VM (capture.h), holding a reference to
+ * it until cap_detach.
+ */
 void cap_attach(struct capture *c, struct registry *reg, uint32_t id);
 void cap_detach(struct capture *c);
-bool cap_wait(struct capture *c, size_t from, const char *s,
-	      uint64_t timeout_ms);
-size_t cap_len(struct capture *c);
-char *cap_copy(struct capture *c);
-long cap_last_number(struct capture *c, size_t from, const char *prefix);
-long cap_first_number(struct capture *c, size_t from, const char *prefix);
 
 uint64_t sht_now_ns(void);
 bool sht_path_exists(const char *path);

@@ -213,7 +213,7 @@ static void test_show_golden(void **state)
 	struct capture cap;
 	cap_attach(&cap, t.reg, 0);
 	RUN(&t, 0, "vm start 0");
-	assert_true(cap_wait(&cap, 0, "tick 1\n", T_OUT));
+	assert_true(capture_wait(&cap, 0, "tick 1\n", T_OUT));
 	RUN(&t, 0, "vm show ticker");		/* by name */
 	expect_eq("Running", t.out,
 		  show_basic(0, "ticker", "● Running", "", NULL, "Running: 1"));
@@ -300,6 +300,20 @@ static void test_show_golden(void **state)
 	RUN(&t, 2, "vm show");
 	expect_has("err", t.err, "vm show: which VM?");
 	expect_has("err", t.err, "Usage: vm show <ID|NAME>");
+	/* every verb of one VM says the same */
+	static const char *const one[] = { "show", "stats", "console", "log",
+					   "wait", NULL };
+	for (size_t i = 0; one[i]; i++) {
+		char want[64];
+		RUN(&t, 2, "vm %s", one[i]);
+		snprintf(want, sizeof(want), "vm %s: which VM? (expected an id "
+			 "or a name)\n", one[i]);
+		assert_int_equal(strncmp(t.err, want, strlen(want)), 0);
+		RUN(&t, 2, "vm %s 0 1", one[i]);
+		snprintf(want, sizeof(want), "vm %s: expected one VM, got 2\n",
+			 one[i]);
+		assert_int_equal(strncmp(t.err, want, strlen(want)), 0);
+	}
 	RUN(&t, 1, "vm show 9");
 	expect_eq("err", t.err, "✗ VM[9] not found\n");
 	RUN(&t, 1, "vm show nosuch");
@@ -322,6 +336,29 @@ static void test_show_color(void **state)
 	RUN(&t, 0, "vm show 0 --no-color");
 	expect_has("no colour", t.out, "  Status:    ● Running\n");
 	assert_null(strchr(t.out, '\033'));
+	sht_teardown(&t);
+}
+
+/* owner: apic.  APs that wait for INIT/SIPI: `vm show --config` says so. */
+static void test_show_ap_sipi(void **state)
+{
+	(void)state;
+	struct shtest t;
+	sht_setup(&t, NULL);
+	RUN(&t, 0, "vm create %s", sht_cfg("smp_sipi"));
+	RUN(&t, 0, "vm show 0 --config");
+	expect_has("config", t.out,
+		   "  BSP Entry:      0x100000\n"
+		   "  AP Entry:       INIT/SIPI (APs wait for a start-up IPI)\n"
+		   "  Interrupt Mode: emu\n");
+	RUN(&t, 0, "vm show 0 --format json");
+	json_t *j = json_loads(t.out, 0, NULL);
+	assert_non_null(j);
+	json_t *c = json_object_get(j, "config");
+	assert_true(json_is_null(json_object_get(c, "ap_entry")));
+	assert_string_equal(json_string_value(json_object_get(c, "ap_start")),
+			    "sipi");
+	json_decref(j);
 	sht_teardown(&t);
 }
 
@@ -560,26 +597,26 @@ static void test_suspend_resume_ticker(void **state)
 	RUN(&t, 0, "vm create %s", sht_cfg("ticker"));
 	cap_attach(&cap, t.reg, 0);
 	RUN(&t, 0, "vm start 0 --detach");
-	assert_true(cap_wait(&cap, 0, "tick 2\n", T_OUT));
+	assert_true(capture_wait(&cap, 0, "tick 2\n", T_OUT));
 	for (int round = 0; round < 3; round++) {
 		RUN(&t, 0, "vm suspend 0");
 		expect_match("suspend", t.out,
 			     "^✓ VM\\[0\\] suspended \\(1 vCPU parked in [0-9]+ µs\\)$");
-		size_t before = cap_len(&cap);
-		long last = cap_last_number(&cap, 0, "tick ");
+		size_t before = capture_len(&cap);
+		long last = capture_last_number(&cap, 0, "tick ");
 		struct reg_vm *v = registry_get(t.reg, 0);
 		uint64_t bytes = console_bytes(vm_console(reg_vm_vm(v)));
 		usleep(500000);
 		/* no progress at all while suspended */
-		assert_int_equal(cap_len(&cap), before);
+		assert_int_equal(capture_len(&cap), before);
 		assert_int_equal(console_bytes(vm_console(reg_vm_vm(v))), bytes);
 		reg_vm_put(v);
 		RUN(&t, 0, "vm resume 0");
 		expect_eq("resume", t.out, "✓ VM[0] resumed successfully\n");
 		char next[32];
 		snprintf(next, sizeof(next), "tick %ld\n", last + 1);
-		assert_true(cap_wait(&cap, before, next, T_OUT));
-		assert_int_equal(cap_first_number(&cap, before, "tick "),
+		assert_true(capture_wait(&cap, before, next, T_OUT));
+		assert_int_equal(capture_first_number(&cap, before, "tick "),
 				 last + 1);
 	}
 	cap_detach(&cap);
@@ -596,7 +633,7 @@ static uint64_t force_stop_once(struct shtest *t)
 	RUN(t, 0, "vm create %s", sht_cfg("spinner"));
 	cap_attach(&cap, t->reg, 0);
 	RUN(t, 0, "vm start 0");
-	assert_true(cap_wait(&cap, 0, "spinner: start", T_OUT));
+	assert_true(capture_wait(&cap, 0, "spinner: start", T_OUT));
 	usleep(50000);
 	uint64_t t0 = sht_now_ns();
 	RUN(t, 0, "vm stop 0 --force");
@@ -634,11 +671,11 @@ static void test_graceful_stop_ticker(void **state)
 	RUN(&t, 0, "vm create %s", sht_cfg("ticker"));
 	cap_attach(&cap, t.reg, 0);
 	RUN(&t, 0, "vm start 0");
-	assert_true(cap_wait(&cap, 0, "tick 1\n", T_OUT));
+	assert_true(capture_wait(&cap, 0, "tick 1\n", T_OUT));
 	RUN(&t, 0, "vm stop 0");
 	expect_eq("stop", t.out, "Gracefully stopping VM[0]...\n✓ VM[0] stopped\n");
 	assert_int_equal(state_of(&t, 0), VM_STOPPED);
-	char *all = cap_copy(&cap);
+	char *all = capture_copy(&cap);
 	size_t n = strlen(all);
 	const char *end = "\nticker: shutdown requested\n";
 	/* the guest's own last words: it shut itself down */
@@ -672,12 +709,12 @@ static void test_graceful_stop_acpi(void **state)
 	    sht_cfg("acpi_ignore"));
 	cap_attach(&cap, t.reg, 0);
 	RUN(&t, 0, "vm start 0; vm start --detach 1");
-	assert_true(cap_wait(&cap, 0, "acpi_off: waiting for the power button\n",
+	assert_true(capture_wait(&cap, 0, "acpi_off: waiting for the power button\n",
 			     T_OUT));
 	RUN(&t, 0, "vm stop 0 1 --timeout 1");
 	assert_int_equal(state_of(&t, 0), VM_STOPPED);
 	assert_int_equal(state_of(&t, 1), VM_STOPPED);
-	assert_true(cap_wait(&cap, 0, "acpi_off: power button, powering off\n",
+	assert_true(capture_wait(&cap, 0, "acpi_off: power button, powering off\n",
 			     T_OUT));
 	RUN(&t, 0, "vm show 0 --stats");
 	expect_has("show", t.out, "  Last stop: powered off\n");
@@ -709,7 +746,7 @@ static void expect_fresh_boot(struct capture *cap, int boots)
 	/* wait for the new boot's "tick 1" right after its "tick 0" */
 	uint64_t end = sht_now_ns() + T_OUT * MS;
 	for (;;) {
-		char *all = cap_copy(cap);
+		char *all = capture_copy(cap);
 		int zeros = count_lines(all, "tick 0");
 		const char *p = all;
 		for (int k = 0; k < boots && p; k++) {
@@ -726,7 +763,7 @@ static void expect_fresh_boot(struct capture *cap, int boots)
 			return;
 		if (sht_now_ns() > end)
 			fail_msg("no fresh boot #%d from tick 0", boots);
-		cap_wait(cap, cap_len(cap), "\n", 200);
+		capture_wait(cap, capture_len(cap), "\n", 200);
 	}
 }
 
@@ -739,17 +776,17 @@ static void test_restart_from_tick0(void **state)
 	RUN(&t, 0, "vm create %s", sht_cfg("ticker"));
 	cap_attach(&cap, t.reg, 0);
 	RUN(&t, 0, "vm start 0");
-	assert_true(cap_wait(&cap, 0, "tick 3\n", T_OUT));
+	assert_true(capture_wait(&cap, 0, "tick 3\n", T_OUT));
 	RUN(&t, 0, "vm restart 0");
 	expect_eq("restart", t.out,
 		  "Restarting VM[0]...\n✓ VM[0] restarted successfully\n");
 	assert_int_equal(state_of(&t, 0), VM_RUNNING);
 	expect_fresh_boot(&cap, 2);
 	/* graceful: the guest said goodbye before the reset */
-	char *all = cap_copy(&cap);
+	char *all = capture_copy(&cap);
 	expect_has("console", all, "ticker: shutdown requested\ntick 0\n");
 	free(all);
-	assert_true(cap_wait(&cap, 0, "tick 3\n", T_OUT));
+	assert_true(capture_wait(&cap, 0, "tick 3\n", T_OUT));
 	RUN(&t, 0, "vm restart -f ticker");
 	expect_fresh_boot(&cap, 3);
 	/* stop + start is a fresh boot as well */
@@ -773,7 +810,7 @@ static void test_smp4_suspend_blk4(void **state)
 	for (int i = 0; i < 4; i++) {
 		char s[32];
 		snprintf(s, sizeof(s), "cpu%d tick 1", i);
-		assert_true(cap_wait(&cap, 0, s, T_OUT));
+		assert_true(capture_wait(&cap, 0, s, T_OUT));
 	}
 	RUN(&t, 0, "vm suspend 0");
 	expect_match("suspend", t.out,
@@ -781,13 +818,13 @@ static void test_smp4_suspend_blk4(void **state)
 	RUN(&t, 0, "vm list");
 	expect_has("list", t.out,
 		   "\n0      smp4            Suspended    0,1,2,3         16MB       Blk:4\n");
-	size_t before = cap_len(&cap);
+	size_t before = capture_len(&cap);
 	usleep(300000);
-	assert_int_equal(cap_len(&cap), before);
+	assert_int_equal(capture_len(&cap), before);
 	RUN(&t, 0, "vm show 0");
 	expect_has("show", t.out, "VCPU Summary:\n  Blocked: 4\n");
 	RUN(&t, 0, "vm resume 0");
-	assert_true(cap_wait(&cap, before, "tick", T_OUT));
+	assert_true(capture_wait(&cap, before, "tick", T_OUT));
 	cap_detach(&cap);
 	sht_teardown(&t);
 }
@@ -822,7 +859,7 @@ static void test_delete(void **state)
 	RUN(&t, 0, "vm create %s; vm start 0", sht_cfg("ticker"));
 	struct capture cap;
 	cap_attach(&cap, t.reg, 0);
-	assert_true(cap_wait(&cap, 0, "tick 1\n", T_OUT));
+	assert_true(capture_wait(&cap, 0, "tick 1\n", T_OUT));
 	cap_detach(&cap);
 	RUN(&t, 0, "vm delete 0 --force --keep-data");
 	expect_eq("keep", t.out,
@@ -881,7 +918,7 @@ static void test_create_mixed(void **state)
 	sht_setup(&t, NULL);
 	RUN(&t, 0, "vm create %s; vm start 0", sht_cfg("ticker"));
 	cap_attach(&cap, t.reg, 0);
-	assert_true(cap_wait(&cap, 0, "tick 1\n", T_OUT));
+	assert_true(capture_wait(&cap, 0, "tick 1\n", T_OUT));
 	const char *bad1 = strdup(sht_write(&t, "bad1.toml",
 		"[base]\nname = \"x\"\ncpu_num = \"one\"\n"));
 	const char *bad2 = strdup(sht_write(&t, "bad2.toml",
@@ -896,7 +933,7 @@ static void test_create_mixed(void **state)
 		"entry_point = 0x8000\nimage_location = \"memory\"\n"
 		"kernel_path = \"ticker\"\nkernel_load_addr = 0x8000\n"
 		"memory_regions = [[0x0, 0x100_0000, 0x7, 0]]\n"));
-	size_t mark = cap_len(&cap);
+	size_t mark = capture_len(&cap);
 	RUN(&t, 1, "vm create %s %s %s /nonexistent/x.toml %s %s %s", bad1,
 	    sht_cfg("smp4"), bad2, clash, seven, sht_cfg("exitcode"));
 	char want[4096];
@@ -924,10 +961,10 @@ static void test_create_mixed(void **state)
 		 "is already used by VM 'ticker'\n", clash);
 	expect_has("err", t.err, line);
 	/* nothing disturbed: the running VM kept ticking throughout */
-	long last = cap_last_number(&cap, 0, "tick ");
+	long last = capture_last_number(&cap, 0, "tick ");
 	char next[32];
 	snprintf(next, sizeof(next), "tick %ld\n", last + 1);
-	assert_true(cap_wait(&cap, mark, next, T_OUT));
+	assert_true(capture_wait(&cap, mark, next, T_OUT));
 	assert_int_equal(state_of(&t, 0), VM_RUNNING);
 	RUN(&t, 0, "vm list");
 	expect_has("list", t.out, "\n7      s               Loaded");
@@ -1016,6 +1053,12 @@ static void test_usage_and_help(void **state)
 	}
 	RUN(&t, 0, "vm");
 	expect_has("vm help", t.out, "VM - virtual machine management");
+	/* the daemon's own verb is listed, marked as the daemon's */
+	expect_has("vm help", t.out, "Daemon commands (cvisor serve only");
+	expect_has("vm help", t.out, "vm autostart <ID|NAME> on|off");
+	RUN(&t, 1, "vm autostart 0 on");
+	expect_has("autostart", t.err, "only the cvisor daemon keeps VM "
+		   "definitions");
 	RUN(&t, 0, "vm --help");
 	expect_has("vm help", t.out, "Use 'vm <command> --help'");
 	RUN(&t, 0, "help");
@@ -1088,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_show_golden),
 		cmocka_unit_test(test_show_color),
 		cmocka_unit_test(test_exitcode_show),
+		cmocka_unit_test(test_show_ap_sipi),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_suspend_resume_ticker),
 		cmocka_unit_test(test_force_stop_spinner),

@@ -394,11 +394,11 @@ static void test_metrics_real_vms(void **state)
 	struct capture c1, c2;
 	cap_attach(&c1, t.reg, 1);
 	cap_attach(&c2, t.reg, 2);
-	assert_true(cap_wait(&c1, 0, "tick 2", T_OUT));
-	size_t m = cap_len(&c2);
-	assert_true(cap_wait(&c2, 0, "reboot: booting", T_OUT));
-	m = cap_len(&c2);
-	assert_true(cap_wait(&c2, m, "reboot: booting", T_OUT));
+	assert_true(capture_wait(&c1, 0, "tick 2", T_OUT));
+	size_t m = capture_len(&c2);
+	assert_true(capture_wait(&c2, 0, "reboot: booting", T_OUT));
+	m = capture_len(&c2);
+	assert_true(capture_wait(&c2, m, "reboot: booting", T_OUT));
 	cap_detach(&c1);
 	cap_detach(&c2);
 	RUN(&t, 0, "vm stop 2 --force");

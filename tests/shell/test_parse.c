@@ -3,6 +3,7 @@
  * (words, quotes, escapes, comments, ';'), the option parser (--opt value,
  * --opt=value, clustered flags, unknown options) and completion.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <cmocka.h>
 
 #include "args.h"
+#include "registry.h"
+#include "shell.h"
 #include "tokenize.h"
 
 /* Tokenize and compare with "cmd1word1|cmd1word2;cmd2word1" notation. */
@@ -261,6 +264,62 @@ static void test_option_errors(void **state)
 	assert_int_equal(sh_opt_index(opts, NOPTS, "nope"), -1);
 }
 
+/* ---- completion's VM ids and names from elsewhere (a remote shell) ---- */
+
+static int fake_names(void *ctx, char ***names, size_t *n)
+{
+	int *calls = ctx;
+	(*calls)++;
+	if (*calls > 2)
+		return -ECONNREFUSED;	/* the daemon went away */
+	static const char *const have[] = { "3", "web", "worker" };
+	*names = calloc(3, sizeof(**names));
+	assert_non_null(*names);
+	for (size_t i = 0; i < 3; i++)
+		(*names)[i] = strdup(have[i]);
+	*n = 3;
+	return 0;
+}
+
+static void test_complete_vm_names(void **state)
+{
+	(void)state;
+	struct registry *reg;
+	struct shell *sh;
+	struct registry_opts ro = { 0 };
+	assert_int_equal(registry_create(&ro, &reg, NULL), 0);
+	assert_int_equal(shell_create(reg, NULL, &sh, NULL), 0);
+	int calls = 0;
+	struct sh_completion c;
+	/* an empty registry: no VM offered */
+	assert_int_equal(shell_complete(sh, "vm show w", &c), 0);
+	assert_int_equal(c.n, 0);
+	shell_completion_free(&c);
+	shell_set_vm_names(sh, fake_names, &calls);
+	assert_int_equal(shell_complete(sh, "vm show w", &c), 0);
+	assert_int_equal(calls, 1);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.items[0], "web");
+	assert_string_equal(c.items[1], "worker");
+	assert_int_equal(c.word_start, 8);
+	shell_completion_free(&c);
+	assert_int_equal(shell_complete(sh, "vm stop 3 ", &c), 0);
+	assert_int_equal(c.n, 3);
+	shell_completion_free(&c);
+	/* a failing source offers nothing (and completion still works) */
+	assert_int_equal(shell_complete(sh, "vm start ", &c), 0);
+	assert_int_equal(c.n, 0);
+	shell_completion_free(&c);
+	/* verbs do not ask for VMs */
+	assert_int_equal(shell_complete(sh, "vm sho", &c), 0);
+	assert_int_equal(calls, 3);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.items[0], "show");
+	shell_completion_free(&c);
+	shell_destroy(sh);
+	registry_destroy(reg, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_option_errors),
+		cmocka_unit_test(test_complete_vm_names),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	sh_script_free(&keep);

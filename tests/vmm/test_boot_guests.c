@@ -11,10 +11,11 @@
  *                             as far as the backend takes it.  kvm: the
  *                             16-bit entry's setup code output and the
  *                             64-bit entry's kernel banner.  emu: the
- *                             32-bit entry's decompressor (its "KASLR
- *                             disabled" line) up to the jump into the
- *                             kernel proper, which unicorn's identity-only
- *                             paging cannot follow; the 16-bit entry's
+ *                             32-bit and the 64-bit entry's decompressor
+ *                             (its "KASLR disabled" line) up to the jump
+ *                             into the kernel proper, which unicorn's
+ *                             identity-only paging cannot follow (a clear
+ *                             error, not a reset); the 16-bit entry's
  *                             setup code output (its BIOS calls need the
  *                             backend's real-mode interrupt delivery).
  *   test_boot_guests linux-init [INITRD]
@@ -301,23 +302,45 @@ static void test_linux_kvm_64bit(void **state)
 	assert_true(ok);
 }
 
-static void test_linux_emu_decompressor(void **state)
+/*
+ * The decompressor from one entry (cpu_mode "protected": 32-bit, "long":
+ * 64-bit) up to the emu frontier: it prints "KASLR disabled", decompresses
+ * and jumps to the kernel proper at its virtual address 0xffffffff81...,
+ * which identity-only paging cannot follow, so the VM must stop with
+ * cvisor's error naming that address (not reset: on_reboot = "stop" would
+ * turn a triple fault into a stop without that error).
+ */
+static void linux_emu_frontier(const char *mode)
 {
-	(void)state;
 	struct linux_run r;
-	linux_start(&r, "protected",
+	linux_start(&r, mode,
 		    "earlyprintk=serial,ttyS0,115200 console=ttyS0 nokaslr");
 	bool ok = linux_wait(&r, "KASLR disabled: 'nokaslr' on cmdline.", 120);
 	/* then the jump to the kernel proper's virtual address stops it */
 	assert_int_equal(vm_wait_stopped(r.vm, 240 * SEC), 0);
 	char last[256] = "";
 	vm_last_error(r.vm, last, sizeof(last));
-	print_message("  stopped after %.3f s: %s\n",
-		      (double)(vmtest_now_ns() - r.t0) / 1e9, last);
+	enum vm_stop_reason why = vm_stop_reason(r.vm);
+	print_message("  %s entry stopped after %.3f s (stop reason %d): %s\n",
+		      mode, (double)(vmtest_now_ns() - r.t0) / 1e9, (int)why,
+		      last);
 	bool frontier = strstr(last, "0xffffffff81") != NULL;
 	linux_finish(&r);
 	assert_true(ok);
+	assert_int_equal(why, VM_STOP_ERROR);
 	assert_true(frontier);
+}
+
+static void test_linux_emu_decompressor(void **state)
+{
+	(void)state;
+	linux_emu_frontier("protected");
+}
+
+static void test_linux_emu_64bit(void **state)
+{
+	(void)state;
+	linux_emu_frontier("long");
 }
 
 static void test_linux_emu_16bit(void **state)
@@ -334,14 +357,13 @@ static void test_linux_emu_16bit(void **state)
 
 /*
  * The whole boot to the project's /init.  The 64-bit entry (no setup
- * code, like kvmtool's and QEMU's direct boot).  "nolapic": cvisor gives
- * the guest no MP table or MADT, so the kernel runs its LAPIC in virtual
- * wire mode; in the kvm tier that boot stalled in 2 of 4 runs right after
- * "tsc: Marking TSC unstable" (no timer tick reached the delay-loop
- * calibration), while with the LAPIC off the in-kernel PIT's IRQ 0 goes
- * through the in-kernel PIC straight to the vCPU.  "panic=-1": a panic
- * reboots, which on_reboot = "stop" turns into a stop the test sees at
- * once instead of a hang.
+ * code, like kvmtool's and QEMU's direct boot) with a plain command line:
+ * "console=ttyS0" (the kernel's console is the UART) and "panic=-1" (a
+ * panic reboots, which on_reboot = "stop" turns into a stop the test sees
+ * at once instead of a hang).  No "nolapic"/"noapic": the kernel finds
+ * cvisor's MADT, runs its LAPIC and I/O APIC, and takes the PIT's IRQ 0
+ * on I/O APIC pin 2 as the MADT's override says (which needs the kvm
+ * backend's GSI routing to agree: src/backend/kvm/kvm.c).
  *
  * /init then asks for a power-off.  A kernel that found ACPI tables
  * ("ACPI: RSDP" in its log) powers off through ACPI S5 and the VM must
@@ -351,7 +373,7 @@ static void test_linux_emu_16bit(void **state)
  * the VM with a forced stop, saying so.
  */
 #define LINUX_INIT_MARKER "cvisor-init: hello from /init"
-#define LINUX_INIT_CMDLINE "console=ttyS0 earlyprintk=serial,ttyS0,115200 nolapic panic=-1"
+#define LINUX_INIT_CMDLINE "console=ttyS0 panic=-1"
 
 /* $LINUX_INIT_CMDLINE replaces the command line (experiments) */
 static const char *linux_init_cmdline(void)
@@ -410,6 +432,28 @@ static void test_linux_init(void **state)
 		ok = linux_init_boot(&r, 100);
 		assert_true(ok);
 	}
+	/*
+	 * With the plain command line the kernel must run its I/O APIC from
+	 * cvisor's MADT and find the PIT's IRQ 0 where the MADT's override
+	 * says (GSI 2).  Without the kvm backend's GSI routing (KVM's default
+	 * sends GSI 0 to pin 0) check_timer() complains with "..MP-BIOS bug:
+	 * 8254 timer not connected to IO-APIC" and falls back to other paths.
+	 */
+	const char *cl = linux_init_cmdline();
+	bool apic_on = !strstr(cl, "noapic") && !strstr(cl, "nolapic");
+	bool ioapic = capture_wait(&r.cap, 0, "IOAPIC[0]: apic_id", 0);
+	bool override = capture_wait(&r.cap, 0, "INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2", 0);
+	bool mpbug = capture_wait(&r.cap, 0, "8254 timer not connected to IO-APIC", 0) ||
+		     capture_wait(&r.cap, 0, "..MP-BIOS bug", 0);
+	/* /init's copy of /proc/interrupts: the timer on pin 2 (edge), the
+	 * SCI on pin 9 (level: fasteoi) */
+	linux_wait(&r, "cvisor-init: powering off", 30);
+	bool timer2 = capture_wait(&r.cap, 0, "IO-APIC 2-edge timer", 0);
+	bool sci9 = capture_wait(&r.cap, 0, "IO-APIC 9-fasteoi acpi", 0);
+	print_message("  I/O APIC found: %s, IRQ0 -> GSI 2 override: %s, timer on the I/O APIC: %s, /proc/interrupts: timer on pin 2 %s, SCI on pin 9 (level) %s\n",
+		      ioapic ? "yes" : "no", override ? "yes" : "no",
+		      mpbug ? "NO (MP-BIOS bug message)" : "yes",
+		      timer2 ? "yes" : "no", sci9 ? "yes" : "no");
 	bool acpi = capture_wait(&r.cap, 0, "ACPI: RSDP", 0);
 	bool down = linux_wait(&r, acpi ? "reboot: Power down"
 				       : "reboot: System halted", 30);
@@ -430,6 +474,13 @@ static void test_linux_init(void **state)
 	linux_tail = down ? 600 : 32768;	/* all of it on failure */
 	linux_finish(&r);
 	assert_true(down);
+	if (apic_on) {
+		assert_true(ioapic);
+		assert_true(override);
+		assert_false(mpbug);
+		assert_true(timer2);
+		assert_true(sci9);
+	}
 	if (acpi) {
 		assert_int_equal(rc, 0);
 		assert_int_equal(why, VM_STOP_POWEROFF);
@@ -478,6 +529,7 @@ static int run_linux(void)
 	};
 	const struct CMUnitTest emu[] = {
 		cmocka_unit_test(test_linux_emu_decompressor),
+		cmocka_unit_test(test_linux_emu_64bit),
 		cmocka_unit_test(test_linux_emu_16bit),
 	};
 	if (vmtest_accel() == VM_ACCEL_KVM)

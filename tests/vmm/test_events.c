@@ -29,6 +29,7 @@
 
 #define SEC 1000000000ull
 #define MAX_EVENTS 20000
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 struct rec {
 	struct reg_event e;
@@ -155,6 +156,28 @@ static void expect(const struct rec *x, enum reg_event_kind k, uint32_t id,
 			 vm_state_name(to), vm_stop_reason_name(why), code);
 }
 
+/* One expected event of a VM: its kind, transition, reason and code. */
+struct want {
+	enum reg_event_kind kind;
+	enum vm_state from, to;
+	enum vm_stop_reason why;
+	int code;
+};
+#define CREATED { REG_EVENT_CREATED, VM_LOADING, VM_LOADING, VM_STOP_NONE, -1 }
+#define DELETED(s) { REG_EVENT_DELETED, s, s, VM_STOP_NONE, -1 }
+#define STATE(a, b, why, code) { REG_EVENT_STATE, a, b, why, code }
+#define MOVE(a, b) STATE(a, b, VM_STOP_NONE, -1)
+
+/* r->ev[first..first+n) are the events w[0..n) of VM id, in order. */
+static void expect_seq(const struct recorder *r, size_t first, uint32_t id,
+		       const struct want *w, size_t n)
+{
+	assert_true(r->n >= first + n);
+	for (size_t i = 0; i < n; i++)
+		expect(&r->ev[first + i], w[i].kind, id, w[i].from, w[i].to,
+		       w[i].why, w[i].code);
+}
+
 /* ---- a guest that exits by itself --------------------------------------- */
 
 static void test_guest_exit_sequence(void **state)
@@ -176,18 +199,15 @@ static void test_guest_exit_sequence(void **state)
 	assert_true(rec_wait(&r, 6, 5 * SEC));
 
 	assert_int_equal(r.n, 6);
-	expect(&r.ev[0], REG_EVENT_CREATED, id, VM_LOADING, VM_LOADING,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[1], REG_EVENT_STATE, id, VM_LOADING, VM_LOADED,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[2], REG_EVENT_STATE, id, VM_LOADED, VM_RUNNING,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[3], REG_EVENT_STATE, id, VM_RUNNING, VM_STOPPING,
-	       VM_STOP_DEBUG_EXIT, 42);
-	expect(&r.ev[4], REG_EVENT_STATE, id, VM_STOPPING, VM_STOPPED,
-	       VM_STOP_DEBUG_EXIT, 42);
-	expect(&r.ev[5], REG_EVENT_DELETED, id, VM_STOPPED, VM_STOPPED,
-	       VM_STOP_NONE, -1);
+	const struct want exits[] = {
+		CREATED,
+		MOVE(VM_LOADING, VM_LOADED),
+		MOVE(VM_LOADED, VM_RUNNING),
+		STATE(VM_RUNNING, VM_STOPPING, VM_STOP_DEBUG_EXIT, 42),
+		STATE(VM_STOPPING, VM_STOPPED, VM_STOP_DEBUG_EXIT, 42),
+		DELETED(VM_STOPPED),
+	};
+	expect_seq(&r, 0, id, exits, COUNT(exits));
 	for (size_t i = 0; i < r.n; i++) {
 		assert_int_equal(r.ev[i].e.seq, i + 1);
 		assert_string_equal(r.ev[i].name, "exitcode");
@@ -250,48 +270,43 @@ static void test_command_transitions(void **state)
 	assert_int_equal(vm_start(vm, &e), 0);
 
 	assert_int_equal(r.n, 9);
-	expect(&r.ev[0], REG_EVENT_STATE, id, VM_LOADED, VM_RUNNING,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[1], REG_EVENT_STATE, id, VM_RUNNING, VM_SUSPENDED,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[2], REG_EVENT_STATE, id, VM_SUSPENDED, VM_RUNNING,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[3], REG_EVENT_STATE, id, VM_RUNNING, VM_STOPPING,
-	       VM_STOP_REQUESTED, -1);
-	/* the ticker answers the request by exiting: the final reason */
-	expect(&r.ev[4], REG_EVENT_STATE, id, VM_STOPPING, VM_STOPPED,
-	       graceful, graceful_code);
-	expect(&r.ev[5], REG_EVENT_STATE, id, VM_STOPPED, VM_RUNNING,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[6], REG_EVENT_STATE, id, VM_RUNNING, VM_STOPPING,
-	       VM_STOP_REQUESTED, -1);
-	expect(&r.ev[7], REG_EVENT_STATE, id, VM_STOPPING, VM_STOPPED,
-	       VM_STOP_REQUESTED, -1);
-	expect(&r.ev[8], REG_EVENT_STATE, id, VM_STOPPED, VM_RUNNING,
-	       VM_STOP_NONE, -1);
+	const struct want commands[] = {
+		MOVE(VM_LOADED, VM_RUNNING),
+		MOVE(VM_RUNNING, VM_SUSPENDED),
+		MOVE(VM_SUSPENDED, VM_RUNNING),
+		STATE(VM_RUNNING, VM_STOPPING, VM_STOP_REQUESTED, -1),
+		/* the ticker answers the request by exiting: the final reason */
+		STATE(VM_STOPPING, VM_STOPPED, graceful, graceful_code),
+		MOVE(VM_STOPPED, VM_RUNNING),
+		STATE(VM_RUNNING, VM_STOPPING, VM_STOP_REQUESTED, -1),
+		STATE(VM_STOPPING, VM_STOPPED, VM_STOP_REQUESTED, -1),
+		MOVE(VM_STOPPED, VM_RUNNING),
+	};
+	expect_seq(&r, 0, id, commands, COUNT(commands));
 
 	/* a Loaded VM stopped: straight to Stopped, reason requested */
 	uint32_t id2 = add(reg, "ticker", NULL);
 	assert_int_equal(vm_stop(vm_of(reg, id2), false, SEC, &e), 0);
 	assert_int_equal(r.n, 12);
-	expect(&r.ev[9], REG_EVENT_CREATED, id2, VM_LOADING, VM_LOADING,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[11], REG_EVENT_STATE, id2, VM_LOADED, VM_STOPPED,
-	       VM_STOP_REQUESTED, -1);
+	const struct want loaded_stop[] = {
+		CREATED,
+		MOVE(VM_LOADING, VM_LOADED),
+		STATE(VM_LOADED, VM_STOPPED, VM_STOP_REQUESTED, -1),
+	};
+	expect_seq(&r, 9, id2, loaded_stop, COUNT(loaded_stop));
 
 	/* delete of a running VM: forced stop first, then DELETED */
 	del(reg, id);
 	assert_int_equal(r.n, 15);
-	expect(&r.ev[12], REG_EVENT_STATE, id, VM_RUNNING, VM_STOPPING,
-	       VM_STOP_REQUESTED, -1);
-	expect(&r.ev[13], REG_EVENT_STATE, id, VM_STOPPING, VM_STOPPED,
-	       VM_STOP_REQUESTED, -1);
-	expect(&r.ev[14], REG_EVENT_DELETED, id, VM_STOPPED, VM_STOPPED,
-	       VM_STOP_NONE, -1);
-	/* the id is free again: its new VM's CREATED follows the DELETED */
+	const struct want deleted[] = {
+		STATE(VM_RUNNING, VM_STOPPING, VM_STOP_REQUESTED, -1),
+		STATE(VM_STOPPING, VM_STOPPED, VM_STOP_REQUESTED, -1),
+		DELETED(VM_STOPPED),
+		/* the id is free again: its new VM's CREATED follows */
+		CREATED,
+	};
 	assert_int_equal(add(reg, "ticker", NULL), id);
-	expect(&r.ev[15], REG_EVENT_CREATED, id, VM_LOADING, VM_LOADING,
-	       VM_STOP_NONE, -1);
+	expect_seq(&r, 12, id, deleted, COUNT(deleted));
 	for (size_t i = 1; i < r.n; i++)
 		assert_int_equal(r.ev[i].e.seq, r.ev[i - 1].e.seq + 1);
 
@@ -342,10 +357,11 @@ static void test_reboots(void **state)
 	assert_int_equal(vm_wait_stopped(vm_of(reg, id),
 					 30 * SEC * vmtest_slowdown()), 0);
 	assert_true(rec_wait(&r, mark + 5, 5 * SEC));
-	expect(&r.ev[mark + 3], REG_EVENT_STATE, id, VM_RUNNING, VM_STOPPING,
-	       VM_STOP_REBOOT, -1);
-	expect(&r.ev[mark + 4], REG_EVENT_STATE, id, VM_STOPPING, VM_STOPPED,
-	       VM_STOP_REBOOT, -1);
+	const struct want reboot_stop[] = {
+		STATE(VM_RUNNING, VM_STOPPING, VM_STOP_REBOOT, -1),
+		STATE(VM_STOPPING, VM_STOPPED, VM_STOP_REBOOT, -1),
+	};
+	expect_seq(&r, mark + 3, id, reboot_stop, COUNT(reboot_stop));
 	assert_non_null(strstr(r.ev[mark + 4].json, "\"reason\":\"reboot\""));
 	registry_remove_listener(reg, on_event, &r);
 	registry_destroy(reg, false);
@@ -388,10 +404,8 @@ static void test_failed_load(void **state)
 	struct cv_err e = {0};
 	assert_true(registry_add(reg, &cfg, &id, &e) < 0);
 	assert_int_equal(r.n, 2);
-	expect(&r.ev[0], REG_EVENT_CREATED, 0, VM_LOADING, VM_LOADING,
-	       VM_STOP_NONE, -1);
-	expect(&r.ev[1], REG_EVENT_DELETED, 0, VM_LOADING, VM_LOADING,
-	       VM_STOP_NONE, -1);
+	const struct want failed[] = { CREATED, DELETED(VM_LOADING) };
+	expect_seq(&r, 0, 0, failed, COUNT(failed));
 	assert_non_null(strstr(r.ev[1].json, "\"from\":\"Loading\""));
 	registry_remove_listener(reg, on_event, &r);
 	registry_destroy(reg, false);

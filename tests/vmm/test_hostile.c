@@ -45,6 +45,7 @@
 #define LIST_P99_MS 100u
 #define RATE_TOLERANCE 0.20		/* both directions */
 #define RATE_TOLERANCE_SLOW 0.50	/* sanitizer builds, the nested tier */
+#define ATTEMPTS 2			/* a missed rate bar is measured again */
 
 struct fx {
 	char state[128];
@@ -225,46 +226,62 @@ static int teardown(void **state)
 static uint32_t flood_beside_ticker(struct fx *fx, const char *name,
 				    bool idle)
 {
-	static uint64_t lat[ROUNDS * (WINDOW_MS * 1000u / LIST_EVERY_US + 1)];
+	static uint64_t lat[ATTEMPTS * ROUNDS *
+			    (WINDOW_MS * 1000u / LIST_EVERY_US + 1)];
 	size_t n = 0;
-	double base[ROUNDS], flood[ROUNDS];
+	double base[ROUNDS], flood[ROUNDS], rb = 0, rf = 0, ratio = 0;
+	double tol = vmtest_slowdown() > 1 ? RATE_TOLERANCE_SLOW
+					   : RATE_TOLERANCE;
 	uint32_t s = start_vm(fx, "spinner");
 	uint32_t h = start_vm(fx, name);
 	suspend(fx, h);
 	if (idle)
 		suspend(fx, s);
 	usleep(200000);
-	for (int r = 0; r < ROUNDS; r++) {
-		base[r] = measure(fx, 0, NULL, NULL, 0);
-		if (!idle)
-			suspend(fx, s);
-		resume(fx, h);
-		usleep(100000);
-		flood[r] = measure(fx, 0, lat, &n, sizeof(lat) / sizeof(lat[0]));
-		suspend(fx, h);
-		if (!idle)
-			resume(fx, s);
-		usleep(100000);
+	/*
+	 * The other helpers' load comes in bursts that can hit the three
+	 * windows of one side (seen once: a baseline of 29 ticks/s against
+	 * 39-41 in every other measurement of that run): a rate outside the
+	 * bar is measured again, and only a second miss in a row fails.
+	 */
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		for (int r = 0; r < ROUNDS; r++) {
+			base[r] = measure(fx, 0, NULL, NULL, 0);
+			if (!idle)
+				suspend(fx, s);
+			resume(fx, h);
+			usleep(100000);
+			flood[r] = measure(fx, 0, lat, &n,
+					   sizeof(lat) / sizeof(lat[0]));
+			suspend(fx, h);
+			if (!idle)
+				resume(fx, s);
+			usleep(100000);
+		}
+		rb = median3(base);
+		rf = median3(flood);
+		ratio = rf / rb;
+		print_message("%-16s ticker %.1f ticks/s vs. %.1f %s (%.2fx, bar "
+			      "%.2f-%.2f)%s\n", name, rf, rb, idle
+			      ? "beside nothing busy" : "beside a spinner",
+			      ratio, 1.0 - tol, 1.0 + tol, attempt
+			      ? " (measured again)" : "");
+		if (ratio >= 1.0 - tol && ratio <= 1.0 + tol)
+			break;
 	}
 	delete_vm(fx, s);
 	resume(fx, h);
 	qsort(lat, n, sizeof(lat[0]), cmp_u64);
 	uint64_t p99 = lat[n * 99 / 100], max = lat[n - 1];
-	double rb = median3(base), rf = median3(flood), ratio = rf / rb;
-	double tol = vmtest_slowdown() > 1 ? RATE_TOLERANCE_SLOW
-					   : RATE_TOLERANCE;
-	print_message("%-16s ticker %.1f ticks/s vs. %.1f %s (%.2fx, bar "
-		      "%.2f-%.2f), `vm list` p99 %.2f ms, max %.2f ms (%zu "
-		      "lists)\n", name, rf, rb, idle ? "beside nothing busy"
-		      : "beside a spinner", ratio, 1.0 - tol, 1.0 + tol,
-		      (double)p99 / 1e6, (double)max / 1e6, n);
+	print_message("%-16s `vm list` p99 %.2f ms, max %.2f ms (%zu lists)\n",
+		      name, (double)p99 / 1e6, (double)max / 1e6, n);
 	if (p99 > (uint64_t)LIST_P99_MS * 1000000ull * vmtest_slowdown())
 		fail_msg("%s: `vm list` p99 %.1f ms > %u ms", name,
 			 (double)p99 / 1e6, LIST_P99_MS * vmtest_slowdown());
 	if (ratio < 1.0 - tol || ratio > 1.0 + tol)
 		fail_msg("%s: ticker rate %.1f vs. %.1f ticks/s baseline "
-			 "(%.2fx, outside %.2f-%.2f)", name, rf, rb, ratio,
-			 1.0 - tol, 1.0 + tol);
+			 "(%.2fx, outside %.2f-%.2f, twice in a row)", name, rf,
+			 rb, ratio, 1.0 - tol, 1.0 + tol);
 	/* the ticker's VM is untouched */
 	assert_int_equal(vm_state(vm_of(fx, 0)), VM_RUNNING);
 	return h;

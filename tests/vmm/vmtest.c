@@ -92,29 +92,6 @@ void vmtest_config(struct vm_config *cfg, const char *image,
 	assert_int_equal(rc, 0);
 }
 
-static void on_output(void *ctx, const void *buf, size_t len)
-{
-	struct capture *c = ctx;
-	pthread_mutex_lock(&c->lock);
-	if (c->len + len + 1 > c->cap) {
-		size_t ncap = (c->cap ? c->cap * 2 : 4096);
-		while (ncap < c->len + len + 1)
-			ncap *= 2;
-		char *nb = realloc(c->buf, ncap);
-		if (!nb) {
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		c->buf = nb;
-		c->cap = ncap;
-	}
-	memcpy(c->buf + c->len, buf, len);
-	c->len += len;
-	c->buf[c->len] = '\0';
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
 /* VMs alive in the current test (see vmtest_teardown) */
 #define VMTEST_MAX_LIVE 128
 static struct {
@@ -181,19 +158,8 @@ struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap)
 	int rc = vm_create(cfg, 0, &opts, &vm, &err);
 	if (rc)
 		fail_msg("vm_create(%s): %s", cfg->name, err.msg);
-	if (cap) {
-		memset(cap, 0, sizeof(*cap));
-		pthread_mutex_init(&cap->lock, NULL);
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&cap->cond, &ca);
-		pthread_condattr_destroy(&ca);
-		cap->vm = vm;
-		cap->listener = console_add_listener(vm_console(vm), on_output,
-						     cap);
-		assert_true(cap->listener >= 0);
-	}
+	if (cap)
+		capture_attach(cap, vm_console(vm));
 	live_add(vm, cap ? cap->listener : -1);
 	return vm;
 }
@@ -201,81 +167,8 @@ struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap)
 void vmtest_destroy(struct vm *vm, struct capture *cap)
 {
 	live_del(vm);
-	if (cap && cap->vm) {
-		console_remove_listener(vm_console(vm), cap->listener);
-		cap->vm = NULL;
-	}
+	if (cap)
+		capture_detach(cap);
 	vm_destroy(vm);
-	if (cap) {
-		free(cap->buf);
-		cap->buf = NULL;
-		pthread_cond_destroy(&cap->cond);
-		pthread_mutex_destroy(&cap->lock);
-	}
 }
 
-bool capture_wait(struct capture *c, size_t from, const char *s,
-		  uint64_t timeout_ms)
-{
-	uint64_t deadline = vmtest_now_ns() + timeout_ms * 1000000ull;
-	struct timespec ts = {
-		.tv_sec = (time_t)(deadline / 1000000000ull),
-		.tv_nsec = (long)(deadline % 1000000000ull),
-	};
-	bool found = false;
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		if (c->len > from && strstr(c->buf + from, s)) {
-			found = true;
-			break;
-		}
-		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts))
-			break;
-	}
-	if (!found && c->len > from && strstr(c->buf + from, s))
-		found = true;
-	pthread_mutex_unlock(&c->lock);
-	if (!found) {
-		/* the console may still hold an unflushed partial line */
-		console_flush(vm_console(c->vm));
-		pthread_mutex_lock(&c->lock);
-		found = c->len > from && strstr(c->buf + from, s);
-		pthread_mutex_unlock(&c->lock);
-	}
-	return found;
-}
-
-size_t capture_len(struct capture *c)
-{
-	pthread_mutex_lock(&c->lock);
-	size_t n = c->len;
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-
-char *capture_copy(struct capture *c)
-{
-	pthread_mutex_lock(&c->lock);
-	char *s = strndup(c->buf ? c->buf : "", c->len);
-	pthread_mutex_unlock(&c->lock);
-	return s;
-}
-
-static long scan_number(struct capture *c, size_t from, const char *prefix,
-			bool first)
-{
-	pthread_mutex_lock(&c->lock);
-	long n = tu_scan_number(c->buf, c->len, from, prefix, first);
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-
-long capture_last_number(struct capture *c, size_t from, const char *prefix)
-{
-	return scan_number(c, from, prefix, false);
-}
-
-long capture_first_number(struct capture *c, size_t from, const char *prefix)
-{
-	return scan_number(c, from, prefix, true);
-}

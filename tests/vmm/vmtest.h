@@ -11,17 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture.h"
 #include "vm.h"
 #include "vmconfig.h"
 
-struct capture {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	char *buf;
-	size_t len, cap;
-	int listener;
-	struct vm *vm;
-};
 
 /* The accel under test; exits 77 (skip) with a reason when unusable. */
 enum vm_accel vmtest_accel(void);
@@ -44,17 +37,6 @@ void vmtest_destroy(struct vm *vm, struct capture *cap);
  * test's stack).
  */
 int vmtest_teardown(void **state);
-
-/* Wait until the output from offset `from` contains s; false on timeout. */
-bool capture_wait(struct capture *c, size_t from, const char *s,
-		  uint64_t timeout_ms);
-size_t capture_len(struct capture *c);
-/* Copy of the output (NUL-terminated, caller frees). */
-char *capture_copy(struct capture *c);
-/* The largest N in lines "<prefix>N" at or after offset from; -1 if none. */
-long capture_last_number(struct capture *c, size_t from, const char *prefix);
-/* The first N in lines "<prefix>N" at or after offset from; -1 if none. */
-long capture_first_number(struct capture *c, size_t from, const char *prefix);
 
 uint64_t vmtest_now_ns(void);
 

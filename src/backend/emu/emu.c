@@ -97,6 +97,8 @@ static int emu_probe(struct cv_err *err)
 
 /* ---- VM ---- */
 
+static void emu_vm_destroy(struct backend_vm *bvm);
+
 static int emu_vm_create(const struct backend_vm_params *p,
 			 struct backend_vm **out, struct cv_err *err)
 {
@@ -126,6 +128,12 @@ static int emu_vm_create(const struct backend_vm_params *p,
 		vm->dev_poll = p->dev_poll;
 		vm->dev_ctx = p->dev_ctx;
 		pic_set_output(vm->pic, (struct pic_output){ emu_irq_raised, vm });
+		vm->ioapic = ioapic_create((struct ioapic_hooks){
+						   emu_ioapic_deliver, vm }, err);
+		if (!vm->ioapic) {
+			emu_vm_destroy((struct backend_vm *)(void *)vm);
+			return -ENOMEM;
+		}
 	}
 	*out = (struct backend_vm *)(void *)vm;
 	return 0;
@@ -139,6 +147,7 @@ static void emu_vm_destroy(struct backend_vm *bvm)
 		return;
 	if (vm->pic)
 		pic_set_output(vm->pic, (struct pic_output){ 0 });
+	ioapic_destroy(vm->ioapic);
 	pthread_cond_destroy(&vm->wake_cond);
 	pthread_mutex_destroy(&vm->wake_lock);
 	pthread_mutex_destroy(&vm->lock);
@@ -155,6 +164,7 @@ static void vcpu_free(struct emu_vcpu *v)
 		uc_context_free(v->scratch_ctx);
 	if (v->uc)
 		uc_close(v->uc);
+	lapic_destroy(v->lapic);
 	if (v->tramp)
 		munmap(v->tramp, TR_SIZE);
 	free(v);
@@ -175,6 +185,7 @@ static int vcpu_open_engine(struct emu_vcpu *v, struct cv_err *err)
 		rc = emu_add_hooks(v, err);
 	if (rc)
 		return rc;
+	emu_latch_init(v);	/* before the trampoline is written */
 	emu_tramp_init(v);
 	if ((e = uc_context_alloc(v->uc, &v->reset_ctx)) != UC_ERR_OK ||
 	    (e = uc_context_save(v->uc, v->reset_ctx)) != UC_ERR_OK ||
@@ -220,6 +231,15 @@ static int emu_vcpu_create(struct backend_vm *bvm, unsigned index,
 		vcpu_free(v);
 		return cv_err_set(err, ENOMEM, "cannot allocate the emu trampoline page");
 	}
+	if (vm->pic) {	/* irqchip VM: a LAPIC per vCPU, APIC ID = index */
+		struct lapic_hooks h = { .raised = emu_lapic_raised,
+					 .eoi = emu_lapic_eoi, .ctx = v };
+		v->lapic = lapic_create(index, index == 0, h, err);
+		if (!v->lapic) {
+			vcpu_free(v);
+			return -ENOMEM;
+		}
+	}
 	int rc = vcpu_open_engine(v, err);
 	if (rc) {
 		vcpu_free(v);
@@ -252,8 +272,20 @@ static int emu_vcpu_load_boot_state(struct backend_vcpu *bv,
 				    struct cv_err *err)
 {
 	struct emu_vcpu *v = emu_vcpu_of(bv);
-	int rc = emu_boot_load(v, s, err);
+	int rc = 0;
+	if (v->lapic)
+		lapic_reset(v->lapic);
+	if (s->wait_sipi && (!v->lapic || v->index == 0))
+		rc = cv_err_set(err, EINVAL,
+				"vCPU %u cannot wait for INIT/SIPI: %s", v->index,
+				v->lapic ? "it is the BSP"
+					 : "the VM has no LAPIC (interrupt_mode = \"no_irq\")");
+	else if (s->wait_sipi)
+		lapic_set_wait_sipi(v->lapic);	/* started by emu_vcpu_run */
+	else
+		rc = emu_boot_load(v, s, err);
 	v->shutdown = false;
+	v->halted_for_good = false;
 	v->halt_pending = false;
 	v->halt_irq = false;
 	v->failed[0] = '\0';
@@ -353,10 +385,14 @@ static enum outcome set_error(struct emu_vcpu *v, struct vcpu_exit *exit)
 	return OUT_DONE;
 }
 
-/* HLT that an interrupt can end: the BSP of an irqchip VM with IF = 1. */
+/*
+ * HLT that an interrupt can end: IF = 1 on a vCPU with a LAPIC, or on
+ * the BSP of an irqchip VM (the 8259).
+ */
 static bool halt_waits_for_irq(struct emu_vcpu *v)
 {
-	return v->vm->pic && v->index == 0 && emu_irq_enabled(v);
+	return v->vm->pic && (v->index == 0 || v->lapic) &&
+	       emu_irq_enabled(v);
 }
 
 static enum outcome classify(struct emu_vcpu *v, uc_err e,
@@ -402,6 +438,7 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 	if (halted) {
 		if (halt_waits_for_irq(v))
 			return OUT_HALT_IRQ;
+		v->halted_for_good = true;
 		exit->reason = VCPU_EXIT_HLT;
 		emu_stat_inc(&v->stats->exits_hlt);
 		return OUT_DONE;
@@ -452,6 +489,40 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 	return !a ? b : !b ? a : a < b ? a : b;
 }
 
+/*
+ * The other vCPUs sharing this thread: are they all idle - halted for an
+ * interrupt with none pending, waiting for a SIPI that has not come, or
+ * halted for good?  *next = the earliest of their timer deadlines.  Then
+ * a waiting vCPU may sleep instead of handing the thread round (the
+ * wake-ups of every vCPU bump irq_seq).  Same thread as every vCPU of
+ * the VM, so their thread-only fields are ours to read; vm->lock is not
+ * held while polling (a timer edge takes the device locks).
+ */
+static bool others_idle(struct emu_vcpu *v, uint64_t *next)
+{
+	struct emu_vm *vm = v->vm;
+	struct emu_vcpu *all[VMCFG_MAX_VCPUS];
+	*next = 0;
+	pthread_mutex_lock(&vm->lock);
+	memcpy(all, vm->vcpus, vm->ncpus * sizeof(all[0]));
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct emu_vcpu *u = all[i];
+		if (!u || u == v || u->halted_for_good)
+			continue;
+		if (u->lapic && lapic_wait_sipi(u->lapic)) {
+			if (lapic_sipi_latched(u->lapic))
+				return false;
+			continue;
+		}
+		uint64_t n = 0;
+		if (!u->halt_irq || emu_irq_pending(u, &n))
+			return false;
+		*next = earliest(*next, n);
+	}
+	return true;
+}
+
 /* The PIT and the other device clocks, polled by the vCPU loop alone. */
 uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now)
 {
@@ -463,25 +534,68 @@ uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now)
 
 /*
  * Halted with IF = 1: sleep until an interrupt is pending (then the loop
- * delivers it), a kick, or the slice's end when other vCPUs want the
- * thread.  false = return *exit.
+ * delivers it), a kick, or - when other vCPUs want the thread - hand it
+ * on at once.  false = return *exit.
  */
 static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 {
 	v->halt_irq = true;
 	for (;;) {
 		unsigned seq0 = atomic_load(&v->vm->irq_seq);
-		uint64_t next = emu_timers_poll(v->vm, emu_now_ns());
-		if (pic_pending(v->vm->pic))
+		uint64_t next = 0, others = 0;
+		if (emu_irq_pending(v, &next))
 			return true;
 		if (return_kick(v, exit))
 			return false;
-		if (v->slice_end) {	/* others are runnable: let them */
-			exit->reason = VCPU_EXIT_SLICE;
+		if (v->slice_end && !others_idle(v, &others)) {
+			exit->reason = VCPU_EXIT_SLICE;	/* let them run */
 			emu_stat_inc(&v->stats->exits_other);
 			return false;
 		}
-		emu_irq_wait(v, seq0, next);
+		emu_irq_wait(v, seq0, earliest(next, others));
+	}
+}
+
+/*
+ * An AP in wait-for-SIPI (lapic.h): sleep until a start-up IPI, then
+ * enter real mode at vector << 12 (CS = vector << 8, IP = 0).  A kick
+ * returns KICK, other runnable vCPUs on this thread get it back (SLICE),
+ * as in halt_wait.  false = return *exit.
+ */
+static bool sipi_wait(struct emu_vcpu *v, uint32_t slice_us,
+		      struct vcpu_exit *exit)
+{
+	for (;;) {
+		unsigned seq0 = atomic_load(&v->vm->irq_seq);
+		int vec = lapic_take_sipi(v->lapic);
+		if (vec >= 0) {
+			struct boot_cpu_state s = {
+				.mode = VM_CPU_REAL,
+				.real_cs = (uint16_t)(vec << 8),
+				.rflags = 0x2,
+			};
+			struct cv_err err = { 0 };
+			if (emu_boot_load(v, &s, &err)) {
+				snprintf(v->failed, sizeof(v->failed),
+					 "cannot start the AP at the SIPI vector 0x%02x: %s",
+					 (unsigned)vec, err.msg);
+				set_error(v, exit);
+				return false;
+			}
+			v->halt_pending = v->halt_irq = false;
+			v->pg_valid = false;
+			atomic_store(&v->irq_stop, false);
+			return true;
+		}
+		if (return_kick(v, exit))
+			return false;
+		uint64_t others = 0;
+		if (slice_us && !others_idle(v, &others)) {
+			exit->reason = VCPU_EXIT_SLICE;	/* let them run */
+			emu_stat_inc(&v->stats->exits_other);
+			return false;
+		}
+		emu_irq_wait(v, seq0, others);
 	}
 }
 
@@ -540,12 +654,20 @@ static int emu_vcpu_run(struct backend_vcpu *bv, uint32_t slice_us,
 		emu_stat_inc(&v->stats->exits_shutdown);
 		return 0;
 	}
+	if (v->lapic && lapic_wait_sipi(v->lapic)) {
+		set_busy(v, true);
+		bool started = sipi_wait(v, slice_us, exit);
+		set_busy(v, false);
+		if (!started)
+			return 0;
+	}
 	if (v->halt_pending && !atomic_load(&v->kick_pending)) {
 		/* the HLT happened in the tail of an earlier run */
 		v->halt_pending = false;
 		if (halt_waits_for_irq(v)) {
 			v->halt_irq = true;
 		} else {
+			v->halted_for_good = true;
 			exit->reason = VCPU_EXIT_HLT;
 			emu_stat_inc(&v->stats->exits_hlt);
 			return 0;
@@ -605,15 +727,22 @@ static int emu_vcpu_get_regs(struct backend_vcpu *bv, struct cpu_regs *r)
 	return rc;
 }
 
-/* ISA IRQs 0-15 go to the 8259 pair. */
+/*
+ * ISA IRQs 0-15 go to the 8259 pair and to the IOAPIC as the MADT says
+ * (src/boot/acpi.c): IRQ 0 -> pin 2, IRQ n -> pin n; GSIs 16-23 to the
+ * IOAPIC only.  The same table as the kvm backend's GSI routing.
+ */
 static int emu_set_irq(struct backend_vm *bvm, unsigned gsi, bool level)
 {
 	struct emu_vm *vm = emu_vm_of(bvm);
 	if (!vm->pic)
 		return -ENOTSUP;
-	if (gsi > 15)
+	if (gsi >= IOAPIC_PINS)
 		return -EINVAL;
-	pic_set_irq(vm->pic, gsi, level);
+	if (gsi < 16)
+		pic_set_irq(vm->pic, gsi, level);
+	if (gsi != 2)
+		ioapic_set_irq(vm->ioapic, gsi == 0 ? 2 : gsi, level);
 	return 0;
 }
 

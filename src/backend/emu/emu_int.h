@@ -14,6 +14,8 @@
 #include <unicorn/unicorn.h>
 
 #include "backend.h"
+#include "ioapic.h"
+#include "lapic.h"
 #include "pic8259.h"
 #include "pit8254.h"
 
@@ -45,6 +47,7 @@ struct emu_vm {
 	/* userspace irqchip (NULL without one): see emu_irq.c */
 	struct pic *pic;
 	struct pit *pit;
+	struct ioapic *ioapic;		/* with the PIC: fed the same lines */
 	uint64_t (*dev_poll)(void *ctx, uint64_t now);	/* or NULL */
 	void *dev_ctx;
 	_Atomic(struct emu_vcpu *) bsp;	/* vCPU 0 once created */
@@ -77,6 +80,7 @@ struct emu_vcpu {
 	struct vcpu_stats *stats;
 	struct vcpu_stats own_stats;	/* when the caller passes none */
 	uc_engine *uc;
+	struct lapic *lapic;	/* irqchip VMs: this vCPU's local APIC */
 	uc_context *reset_ctx;	/* the engine's state right after uc_open */
 	uc_context *scratch_ctx;
 	uint8_t *tramp;		/* host pages mapped at vm->tramp_gpa */
@@ -98,6 +102,7 @@ struct emu_vcpu {
 	bool irq_watch;		/* an interrupt waits: watch IF per block */
 	unsigned shadow_blocks;	/* blocks to run before it may go in */
 	bool halt_irq;		/* halted with IF = 1, waiting for an irq */
+	bool halted_for_good;	/* returned VCPU_EXIT_HLT; until boot load */
 	unsigned slice_countdown;	/* blocks until the next clock read */
 	unsigned check_blocks;	/* ... counted from the last read */
 	uint64_t check_ns;	/* time of the last read, 0 = none this run */
@@ -125,6 +130,13 @@ void emu_drop_translations(struct emu_vcpu *v, uint64_t lo, uint64_t hi);
 int emu_boot_load(struct emu_vcpu *v, const struct boot_cpu_state *s,
 		  struct cv_err *err);
 
+/* emu_latch.c: clears unicorn's exception-in-flight latch after a
+ * delivery (else the next fault turns into #DF); init once per engine,
+ * before its reset state is saved */
+void emu_latch_init(struct emu_vcpu *v);
+bool emu_latch_known(void);
+void emu_latch_clear(struct emu_vcpu *v, uint32_t vector);
+
 /* emu_fault.c: what a guest exception or bad paging means */
 bool emu_is_triple_fault(struct emu_vcpu *v, uint32_t vector);
 void emu_describe_exception(struct emu_vcpu *v, char *buf, size_t len);
@@ -137,6 +149,11 @@ int emu_deliver(struct emu_vcpu *v, uint32_t vec, uint64_t ret_ip,
 		bool in_hook, bool *need_stop);
 bool emu_irq_enabled(struct emu_vcpu *v);
 uint64_t emu_irq_prepare(struct emu_vcpu *v);
+bool emu_irq_pending(struct emu_vcpu *v, uint64_t *next);
+void emu_lapic_raised(void *ctx);
+void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m);
+void emu_lapic_eoi(void *ctx, uint8_t vector);
+void emu_ioapic_deliver(void *ctx, const struct lapic_ipi *m);
 /* emu.c: fire due PIT edges and device (RTC) events; the next deadline */
 uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now);
 void emu_irq_raised(void *ctx);

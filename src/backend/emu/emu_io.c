@@ -121,12 +121,31 @@ int emu_choose_layout(struct emu_vm *vm, struct cv_err *err)
 
 /* ---- mapping ---- */
 
+/* The LAPIC page of an irqchip VM: each vCPU sees its own LAPIC there. */
+static bool in_lapic(const struct emu_gap *g, uint64_t addr)
+{
+	return g->v->lapic && addr >= LAPIC_BASE &&
+	       addr < LAPIC_BASE + LAPIC_SIZE;
+}
+
+/* The IOAPIC's registers of an irqchip VM. */
+static bool in_ioapic(const struct emu_gap *g, uint64_t addr)
+{
+	return g->v->vm->ioapic && addr >= IOAPIC_BASE &&
+	       addr < IOAPIC_BASE + IOAPIC_SIZE;
+}
+
 static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size,
 			 void *opaque)
 {
 	struct emu_gap *g = opaque;
 	(void)uc;
 	emu_stat_inc(&g->v->stats->exits_mmio);
+	if (in_lapic(g, g->base + off))
+		return lapic_read(g->v->lapic, g->base + off - LAPIC_BASE, size);
+	if (in_ioapic(g, g->base + off))
+		return ioapic_read(g->v->vm->ioapic, g->base + off - IOAPIC_BASE,
+				   size);
 	return bus_read(g->v->vm->bus, BUS_MMIO, g->base + off, size);
 }
 
@@ -136,6 +155,18 @@ static void gap_write(uc_engine *uc, uint64_t off, unsigned size,
 	struct emu_gap *g = opaque;
 	emu_stat_inc(&g->v->stats->exits_mmio);
 	(void)uc;
+	if (in_lapic(g, g->base + off)) {
+		struct lapic_ipi m;
+		if (lapic_write(g->v->lapic, g->base + off - LAPIC_BASE, size,
+				value, &m))
+			emu_lapic_ipi(g->v, &m);
+		return;
+	}
+	if (in_ioapic(g, g->base + off)) {
+		ioapic_write(g->v->vm->ioapic, g->base + off - IOAPIC_BASE,
+			     size, value);
+		return;
+	}
 	if (bus_write(g->v->vm->bus, BUS_MMIO, g->base + off, size, value) ==
 	    BUS_EXIT)
 		emu_request_event(g->v);
@@ -271,6 +302,8 @@ static struct cv_cpuid_regs cpuid_leaf(const struct emu_vcpu *v,
 			0x02182200u,
 			0x07088100u | 0x2079u,	/* + FPU PSE TSC MSR PAE PGE */
 		};
+		if (v->lapic)
+			r.edx |= 1u << 9;	/* APIC (xAPIC only: no x2APIC bit) */
 		cv_cpuid_leaf1(&r, v->index, n);
 		break;
 	case 7:
@@ -428,6 +461,7 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *opaque)
 		record_exception(v, intno);
 		return;
 	}
+	emu_latch_clear(v, intno);	/* this one is being delivered */
 	uint64_t rip = emu_rd(v, UC_X86_REG_RIP);
 	bool need_stop = false;
 	if (emu_deliver(v, intno, rip, true, &need_stop)) {

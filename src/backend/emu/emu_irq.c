@@ -18,16 +18,20 @@
  *  - exceptions and `int n`: delivered from the UC_HOOK_INTR callback
  *    when no far jump is needed, else the run stops and the next run
  *    delivers.  unicorn does not expose error codes: 0 is pushed.
- *  - external interrupts (BSP only, from the 8259): between two
+ *  - external interrupts: from each vCPU's LAPIC (lapic.h: IPIs, its
+ *    timer) and, on the BSP, from the 8259 through LINT0 in virtual-wire
+ *    mode (or directly when the VM has no LAPIC).  Delivered between two
  *    uc_emu_start calls when RFLAGS.IF = 1 and the previous instruction
  *    did not open an interrupt shadow (sti, mov/pop ss: then one more
- *    block runs first).  While a request waits for IF, the block hook
- *    reads RFLAGS at each block and stops when it is set.
- *  - time: the run's deadline is the earlier of the round-robin slice and
- *    the next timer event (PIT IRQ0 edge, RTC interrupt: emu_timers_poll); the block hook's clock check ends the run
- *    there (no timer thread).  HLT with IF = 1 sleeps on a condition
- *    variable until that deadline, a line raise (the PIC's output hook)
- *    or a kick.
+ *    block runs first); the LAPIC's highest vector above its PPR goes
+ *    first.  While a request waits for IF, the block hook reads RFLAGS at
+ *    each block and stops when it is set.
+ *  - time: the run's deadline is the earliest of the round-robin slice,
+ *    the next device timer event (PIT IRQ0 edge, RTC interrupt:
+ *    emu_timers_poll) and the vCPU's LAPIC timer expiry; the
+ *    block hook's clock check ends the run there (no timer thread).  HLT
+ *    with IF = 1 sleeps on a condition variable until that deadline, a
+ *    line raise (the PIC's output hook, a LAPIC message) or a kick.
  */
 #include "emu_int.h"
 
@@ -251,21 +255,51 @@ static bool shadow_suspect(struct emu_vcpu *v)
 	       (b[0] == 0x8e && (b[1] & 0xf8) == 0xd0);
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* Does the 8259's INTR reach v (the BSP, through LINT0 in virtual wire)? */
+static bool pic_wired(struct emu_vcpu *v)
+{
+	return v->index == 0 && (!v->lapic || lapic_accepts_pic(v->lapic));
+}
+
 /*
- * Between runs: fire due PIT edges, deliver a pending PIC interrupt when
- * the BSP can take it, arm the block hook to watch for IF otherwise.
- * Returns the PIT's next deadline (0 = none), or UINT64_MAX on a
- * delivery failure (v->failed is set).
+ * Fire due PIT edges and LAPIC timer expiries; *next = the earlier of the
+ * two next deadlines (0 = none).  True when an interrupt waits for v: a
+ * LAPIC vector above its PPR, or the PIC's INTR on the BSP.
+ */
+bool emu_irq_pending(struct emu_vcpu *v, uint64_t *next)
+{
+	struct emu_vm *vm = v->vm;
+	*next = 0;
+	if (!vm->pic)
+		return false;
+	uint64_t now = emu_now_ns();
+	*next = emu_timers_poll(vm, now);
+	if (v->lapic) {
+		*next = earliest(*next, lapic_poll(v->lapic, now));
+		if (lapic_pending(v->lapic) >= 0)
+			return true;
+	}
+	return pic_wired(v) && pic_pending(vm->pic);
+}
+
+/*
+ * Between runs: fire due timer events, deliver a pending interrupt (the
+ * LAPIC's first, then the PIC's) when the vCPU can take it, arm the block
+ * hook to watch for IF otherwise.  Returns the next timer deadline (0 =
+ * none), or UINT64_MAX on a delivery failure (v->failed is set).
  */
 uint64_t emu_irq_prepare(struct emu_vcpu *v)
 {
 	struct emu_vm *vm = v->vm;
 	v->irq_watch = false;
 	v->shadow_blocks = 0;
-	if (!vm->pic)
-		return 0;
-	uint64_t next = emu_timers_poll(vm, emu_now_ns());
-	if (v->index != 0 || !pic_pending(vm->pic))
+	uint64_t next = 0;
+	if (!emu_irq_pending(v, &next))
 		return next;
 	v->irq_watch = true;		/* stop as soon as it can be taken */
 	if (!emu_irq_enabled(v))
@@ -274,7 +308,9 @@ uint64_t emu_irq_prepare(struct emu_vcpu *v)
 		v->shadow_blocks = 2;	/* let the shadowed block run */
 		return next;
 	}
-	int vec = pic_intack(vm->pic);
+	int vec = v->lapic ? lapic_intack(v->lapic) : -1;
+	if (vec < 0 && pic_wired(v))
+		vec = pic_intack(vm->pic);
 	v->irq_watch = false;
 	if (vec < 0)
 		return next;
@@ -283,6 +319,56 @@ uint64_t emu_irq_prepare(struct emu_vcpu *v)
 	v->halt_irq = false;
 	emu_stat_inc(&v->stats->exits_other);
 	return next;
+}
+
+/* A LAPIC got an interrupt, INIT or SIPI (any thread): wake its vCPU. */
+void emu_lapic_raised(void *ctx)
+{
+	struct emu_vcpu *v = ctx;
+	struct emu_vm *vm = v->vm;
+	atomic_fetch_add(&vm->irq_seq, 1);
+	atomic_store(&v->irq_stop, true);
+	atomic_store(&v->stop_wanted, true);
+	pthread_mutex_lock(&vm->wake_lock);
+	pthread_cond_broadcast(&vm->wake_cond);
+	pthread_mutex_unlock(&vm->wake_lock);
+}
+
+/*
+ * Route a message (from an ICR or the IOAPIC) to every LAPIC it names
+ * (lowest priority: the first one that accepts, lowest APIC ID first).
+ */
+static void route(struct emu_vm *vm, const struct lapic_ipi *m)
+{
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct emu_vcpu *t = vm->vcpus[i];
+		if (!t || !t->lapic || !lapic_accepts(t->lapic, m))
+			continue;
+		lapic_deliver(t->lapic, m);
+		if (m->mode == LAPIC_DM_LOWEST)
+			break;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m)
+{
+	route(v->vm, m);
+}
+
+/* The IOAPIC sends (any thread that drives a line, or an EOI). */
+void emu_ioapic_deliver(void *ctx, const struct lapic_ipi *m)
+{
+	route(ctx, m);
+}
+
+/* A LAPIC's EOI of a level-triggered vector: the IOAPIC's remote IRR. */
+void emu_lapic_eoi(void *ctx, uint8_t vector)
+{
+	struct emu_vcpu *v = ctx;
+	if (v->vm->ioapic)
+		ioapic_eoi(v->vm->ioapic, vector);
 }
 
 /* The PIC's output rose or the PIT was reprogrammed (any thread). */

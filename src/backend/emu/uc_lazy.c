@@ -32,6 +32,7 @@ static struct {
 	uc_err (*context_free)(uc_context *);
 	uc_err (*context_save)(uc_engine *, uc_context *);
 	uc_err (*context_restore)(uc_engine *, uc_context *);
+	size_t (*context_size)(uc_engine *);
 } api;
 static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 static char api_error[256];
@@ -75,6 +76,7 @@ static void load_once(void)
 	RESOLVE(h, context_free, "uc_context_free");
 	RESOLVE(h, context_save, "uc_context_save");
 	RESOLVE(h, context_restore, "uc_context_restore");
+	RESOLVE(h, context_size, "uc_context_size");
 	api_ok = 1;	/* the handle stays open for the process's life */
 }
 
@@ -208,4 +210,9 @@ uc_err uc_context_save(uc_engine *uc, uc_context *context)
 uc_err uc_context_restore(uc_engine *uc, uc_context *context)
 {
 	return ready() ? api.context_restore(uc, context) : UC_ERR_HANDLE;
+}
+
+size_t uc_context_size(uc_engine *uc)
+{
+	return ready() ? api.context_size(uc) : 0;
 }

@@ -305,6 +305,55 @@ static int set_memory(struct backend_vm *vm, const struct guest_mem *mem,
 	return 0;
 }
 
+/*
+ * GSI routing that matches cvisor's MADT (src/boot/acpi.c), like a PC and
+ * like QEMU's kvm_pc_setup_irq_routing.  KVM's default table sends GSI i
+ * to I/O APIC pin i (and to the PIC for i < 16), so the in-kernel PIT,
+ * which raises GSI 0, would reach I/O APIC pin 0, while the MADT's
+ * interrupt source override tells the guest that ISA IRQ 0 is on GSI 2:
+ * a guest using its I/O APIC then never sees a timer tick.  Here:
+ *   GSI 0        -> PIC master pin 0 and I/O APIC pin 2 (the override);
+ *   GSI 2        -> nothing (the PIC cascade; pin 2 belongs to IRQ 0);
+ *   GSI 1, 3-7   -> PIC master pin i and I/O APIC pin i;
+ *   GSI 8-15     -> PIC slave pin i-8 and I/O APIC pin i (SCI: GSI 9);
+ *   GSI 16-23    -> I/O APIC pin i.
+ */
+#define IOAPIC_PINS 24
+#define ROUTES_MAX (2 * IOAPIC_PINS)
+
+static int set_gsi_routing(struct backend_vm *vm, struct cv_err *err)
+{
+	struct kvm_irq_routing *t =
+		calloc(1, sizeof(*t) + ROUTES_MAX * sizeof(t->entries[0]));
+	if (!t)
+		return cv_err_set(err, ENOMEM, "out of memory for the GSI routing table");
+	uint32_t n = 0;
+	for (uint32_t gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+		if (gsi == 2)
+			continue;
+		if (gsi < 16) {
+			t->entries[n].gsi = gsi;
+			t->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+			t->entries[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+							   : KVM_IRQCHIP_PIC_SLAVE;
+			t->entries[n].u.irqchip.pin = gsi % 8;
+			n++;
+		}
+		t->entries[n].gsi = gsi;
+		t->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		t->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		t->entries[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+		n++;
+	}
+	t->nr = n;
+	int rc = xioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t);
+	free(t);
+	if (rc < 0)
+		return cv_err_set(err, -rc, "KVM_SET_GSI_ROUTING (%u routes) failed: %s",
+				  n, strerror(-rc));
+	return 0;
+}
+
 static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 {
 	int rc = xioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
@@ -316,7 +365,7 @@ static int create_irqchip(struct backend_vm *vm, struct cv_err *err)
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_CREATE_PIT2 failed: %s",
 				  strerror(-rc));
-	return 0;
+	return set_gsi_routing(vm, err);
 }
 
 /* ---- the supported-CPUID cache (process-wide, see the top) ------------ */
@@ -781,14 +830,28 @@ static void boot_sregs_flat(struct kvm_sregs *sr, const struct boot_cpu_state *s
 }
 
 /*
- * With an in-kernel LAPIC, KVM parks every vCPU but 0 until INIT/SIPI.
- * cvisor's raw boots start all vCPUs at the entry point (boot.h).
+ * With an in-kernel LAPIC, KVM parks every vCPU but 0 until INIT/SIPI
+ * (KVM_MP_STATE_UNINITIALIZED): the AP's thread then blocks inside
+ * KVM_RUN until the SIPI (a kick still interrupts it: the kernel checks
+ * immediate_exit and signals before and while it blocks).  cvisor's raw
+ * boots with ap_start "entry" start every vCPU at the entry point
+ * (boot.h), so those are made runnable; wait_sipi asks for the parked
+ * state explicitly (a reset re-creates the vCPUs, but say it anyway).
  */
-static int make_runnable(struct backend_vcpu *v, struct cv_err *err)
+static int set_mp_state(struct backend_vcpu *v, bool wait_sipi,
+			struct cv_err *err)
 {
-	if (!v->vm->irqchip)
+	if (!v->vm->irqchip) {
+		if (wait_sipi)
+			return cv_err_set(err, EINVAL,
+					  "vCPU %u cannot wait for INIT/SIPI without the in-kernel LAPIC (interrupt_mode = \"no_irq\")",
+					  v->index);
 		return 0;
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	}
+	struct kvm_mp_state mp = {
+		.mp_state = wait_sipi ? KVM_MP_STATE_UNINITIALIZED
+				      : KVM_MP_STATE_RUNNABLE,
+	};
 	int rc = xioctl(v->fd, KVM_SET_MP_STATE, &mp);
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_SET_MP_STATE failed for vCPU %u: %s",
@@ -819,7 +882,7 @@ static int kvm_vcpu_load_boot_state(struct backend_vcpu *v,
 	if (rc < 0)
 		return cv_err_set(err, -rc, "KVM_SET_SREGS failed for vCPU %u: %s",
 				  v->index, strerror(-rc));
-	rc = make_runnable(v, err);
+	rc = set_mp_state(v, s->wait_sipi, err);
 	if (rc)
 		return rc;
 	struct kvm_regs r = {
