@@ -34,7 +34,7 @@
 #include "fsutil.h"
 #include "sandbox.h"
 
-#define WORKERS_IDLE_MAX 4
+#define WORKERS_IDLE_MAX 4	/* tests/daemon/test_daemon_faults.c: POOL_SLACK */
 #define READ_CHUNK 65536
 #define SHUTDOWN_GRACE_MS 10000	/* after the VMs stopped */
 

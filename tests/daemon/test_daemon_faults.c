@@ -133,8 +133,14 @@ static void reconnect(struct fx *fx)
  * n definitions, n data directories, nothing else in defs/), the fds and
  * threads are back at the baseline (the loop may need a moment to close a
  * connection; checked with no VM left, as VMs have threads and fds), and
- * the daemon serves a create/delete round trip.
+ * the daemon serves a create/delete round trip.  Threads may exceed the
+ * baseline by POOL_SLACK: server.c keeps up to WORKERS_IDLE_MAX (4) idle
+ * workers and the baseline has one; a request that arrives while the
+ * worker that answered the previous one has not yet gone back to idle
+ * starts a second worker, which then stays idle (seen 1 run in 6 under
+ * ASan): the pool, not a leak.
  */
+#define POOL_SLACK 3
 static void check_consistent(struct fx *fx, const char *what, int n)
 {
 	char defs[400], vms[400];
@@ -149,13 +155,14 @@ static void check_consistent(struct fx *fx, const char *what, int n)
 	for (int i = 0; n == 0 && i < 100; i++) {
 		fds = tu_fd_count();
 		th = tu_thread_count();
-		if (fds == fx->fd0 && th <= fx->th0)
+		if (fds == fx->fd0 && th <= fx->th0 + POOL_SLACK)
 			break;
 		sleep_ms(20);
 	}
-	if (n == 0 && (fds != fx->fd0 || th > fx->th0))
-		fail_msg("%s: %d fds and %d threads, %d and %d before", what,
-			 fds, th, fx->fd0, fx->th0);
+	if (n == 0 && (fds != fx->fd0 || th > fx->th0 + POOL_SLACK))
+		fail_msg("%s: %d fds and %d threads, %d and %d (+%d idle "
+			 "workers) before", what, fds, th, fx->fd0, fx->th0,
+			 POOL_SLACK);
 	/* still serving */
 	struct proto_decoded d = {0};
 	assert_int_equal(create(fx, &d), 0);
