@@ -23,12 +23,17 @@ nices() {  # "tid nice" of every thread of $rpid (stat field 19)
 # smp4: 4 vCPUs (kvm: 4 vCPU threads; emu: one runner for all of them)
 check() {  # NAME WANT_NICE args...
   local name=$1 want=$2; shift 2
-  "$cv" run --accel "$accel" --state-dir "$tmp/st" --image smp4 "$@" >"$tmp/out" 2>&1 &
+  "$cv" run --accel "$accel" --state-dir "$tmp/st" --stop-timeout 0 --image smp4 "$@" >"$tmp/out" 2>&1 &
   rpid=$!
-  for _ in $(seq 100); do grep -q 'tick' "$tmp/out" && break; kill -0 "$rpid" 2>/dev/null || break; sleep 0.05; done
+  # up to 60 s for the first tick (TSan on a loaded host: over 5 s seen,
+  # and sampling before the vCPU thread exists finds no niced thread)
+  for _ in $(seq 1200); do grep -q 'tick' "$tmp/out" && break; kill -0 "$rpid" 2>/dev/null || break; sleep 0.05; done
   if ! kill -0 "$rpid" 2>/dev/null; then
     if [ "$accel" = kvm ] && grep -qi kvm "$tmp/out"; then echo "SKIP: kvm not usable: $(head -2 "$tmp/out")"; exit 77; fi
     bad "$name: the VM did not run" "$tmp/out"; rpid=; return
+  fi
+  if ! grep -q 'tick' "$tmp/out"; then
+    bad "$name: no tick within 60 s" "$tmp/out"; kill -9 "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; rpid=; return
   fi
   nices >"$tmp/n"
   local pid=$rpid
