@@ -55,7 +55,14 @@ static bool probe(struct emu_vcpu *v, const uint8_t *code, size_t len,
 	memset(&v->trap, 0, sizeof(v->trap));
 	v->booting = true;
 	v->boot_exit = 0;
-	uc_emu_start(v->uc, at, at + len, 0, 1);
+	/*
+	 * No instruction count: a count > 0 installs unicorn's counting hook,
+	 * and the next start without one removes it and flushes every
+	 * translation (tb_flush -> tcg_region_reset_all), which memsets the
+	 * whole 1 GiB code buffer: ~1-2 s and 1 GiB RSS per process.  The
+	 * fault stops the engine (booting mode), or `until` does.
+	 */
+	uc_emu_start(v->uc, at, at + len, 0, 0);
 	v->booting = false;
 	uc_ctl_remove_cache(v->uc, at, at + len);	/* the page changes */
 	bool ok = v->trap.exception && v->trap.vector == want_vec;
