@@ -43,27 +43,6 @@ static int load_text(const char *text, struct vm_config *cfg,
 				 cfg, d, NULL);
 }
 
-static void load_guest_config(const char *name, struct vm_config *cfg)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s.toml", GUEST_CONFIG_DIR, name);
-	FILE *fp = fopen(path, "r");
-	assert_non_null(fp);
-	char *text = calloc(1, 65536);
-	assert_non_null(text);
-	size_t len = fread(text, 1, 65535, fp);
-	fclose(fp);
-	struct vmcfg_diags d = { 0 };
-	int rc = vmcfg_load_string(text, len, path, GUEST_CONFIG_DIR, cfg, &d,
-				   NULL);
-	for (size_t i = 0; i < d.n; i++)
-		print_message("%s\n", d.items[i].msg);
-	vmcfg_diags_free(&d);
-	free(text);
-	assert_int_equal(rc, 0);
-	cfg->accel = vmtest_accel();
-}
-
 static void fail_vm(struct vm *vm, struct capture *cap, const char *what)
 {
 	char last[256] = "";
@@ -84,7 +63,7 @@ static void test_smp_sipi(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("smp_sipi", &cfg);
+	vmtest_load_guest_config("smp_sipi", &cfg, NULL);
 	struct capture cap;
 	struct vm *vm = vmtest_create(&cfg, &cap);
 	struct cv_err err = { 0 };
@@ -133,7 +112,7 @@ static void test_waiting_ap(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("irqtick", &cfg);
+	vmtest_load_guest_config("irqtick", &cfg, NULL);
 	cfg.cpu_num = 2;
 	cfg.ap_start = VM_AP_START_SIPI;
 	struct capture cap;
@@ -211,7 +190,7 @@ static uint64_t wait_prefix_tick(struct vm *vm, struct capture *cap,
 static void tick_rate(const char *name, const char *prefix, int tick_hz)
 {
 	struct vm_config cfg;
-	load_guest_config(name, &cfg);
+	vmtest_load_guest_config(name, &cfg, NULL);
 	struct capture cap;
 	struct vm *vm = vmtest_create(&cfg, &cap);
 	struct cv_err err = { 0 };

@@ -41,38 +41,6 @@
 
 #define SEC 1000000000ull
 
-static void load_guest_config(const char *name, struct vm_config *cfg,
-			      const char *extra_kernel)
-{
-	char path[512], *text = NULL;
-	snprintf(path, sizeof(path), "%s/%s.toml", GUEST_CONFIG_DIR, name);
-	FILE *fp = fopen(path, "r");
-	assert_non_null(fp);
-	size_t cap = 65536, len = 0;
-	text = calloc(1, cap);
-	assert_non_null(text);
-	len = fread(text, 1, cap - 512, fp);
-	fclose(fp);
-	if (extra_kernel) {	/* keys appended to [kernel] */
-		char *dev = strstr(text, "\n[devices]");
-		assert_non_null(dev);
-		size_t tail = strlen(dev);
-		size_t add = strlen(extra_kernel);
-		memmove(dev + 1 + add, dev + 1, tail);
-		memcpy(dev + 1, extra_kernel, add);
-		len += add;
-	}
-	struct vmcfg_diags d = { 0 };
-	int rc = vmcfg_load_string(text, len, path, GUEST_CONFIG_DIR, cfg, &d,
-				   NULL);
-	for (size_t i = 0; i < d.n; i++)
-		print_message("%s\n", d.items[i].msg);
-	vmcfg_diags_free(&d);
-	free(text);
-	assert_int_equal(rc, 0);
-	cfg->accel = vmtest_accel();
-}
-
 /* Boot, wait for the guest's exit, return its console (caller frees). */
 static char *run_guest(struct vm_config *cfg, int want_exit)
 {
@@ -104,7 +72,7 @@ static void test_mboot(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("mboot", &cfg, NULL);
+	vmtest_load_guest_config("mboot", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
 	expect_out(out, "mboot: magic ok, info at 0x00009000\n");
 	expect_out(out, "mboot: mem_lower=640 KiB mem_upper=15360 KiB\n");
@@ -123,9 +91,9 @@ static void test_mboot_auto_with_module(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("mboot", &cfg,
-			  "ramdisk_path = \"ticker\"\n"
-			  "ramdisk_load_addr = 0x8000\n");
+	vmtest_load_guest_config("mboot", &cfg,
+				 "ramdisk_path = \"ticker\"\n"
+				 "ramdisk_load_addr = 0x8000\n");
 	cfg.boot_protocol = VM_BOOT_AUTO;
 	char *out = run_guest(&cfg, 0);
 	expect_out(out, "mboot: modules=1\n");
@@ -136,7 +104,7 @@ static void test_mboot_aout(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("mboot_aout", &cfg, NULL);
+	vmtest_load_guest_config("mboot_aout", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
 	expect_out(out, "axkernel: magic ok\n");
 	free(out);
@@ -146,7 +114,7 @@ static void test_elf64(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("elf64", &cfg, NULL);
+	vmtest_load_guest_config("elf64", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
 	expect_out(out, "elf64: ok, running at 0x002");
 	expect_out(out, ", long mode, paging on, bss clear\n");
@@ -157,7 +125,7 @@ static void test_elf32(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("elf32", &cfg, NULL);
+	vmtest_load_guest_config("elf32", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
 	expect_out(out, "elf32: ok, running at 0x001");
 	expect_out(out, ", protected mode, paging off, bss clear\n");
@@ -168,7 +136,7 @@ static void test_pvh(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("pvh", &cfg, NULL);
+	vmtest_load_guest_config("pvh", &cfg, NULL);
 	assert_int_equal(cfg.boot_protocol, VM_BOOT_AUTO);
 	char *out = run_guest(&cfg, 0);
 	expect_out(out, "pvh: magic ok, version 1, start_info at 0x00009000\n");
@@ -183,9 +151,9 @@ static void test_pvh_module(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("pvh", &cfg,
-			  "ramdisk_path = \"ticker\"\n"
-			  "ramdisk_load_addr = 0x8000\n");
+	vmtest_load_guest_config("pvh", &cfg,
+				 "ramdisk_path = \"ticker\"\n"
+				 "ramdisk_load_addr = 0x8000\n");
 	char *out = run_guest(&cfg, 0);
 	expect_out(out, "pvh: modules=1\n");
 	free(out);

@@ -42,27 +42,6 @@
 #define TICK_HZ 100
 #define TICK_PRINT 10	/* guests/meson.build: a line every 10 ticks */
 
-static void load_guest_config(const char *name, struct vm_config *cfg)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s.toml", GUEST_CONFIG_DIR, name);
-	FILE *fp = fopen(path, "r");
-	assert_non_null(fp);
-	char *text = calloc(1, 65536);
-	assert_non_null(text);
-	size_t len = fread(text, 1, 65535, fp);
-	fclose(fp);
-	struct vmcfg_diags d = { 0 };
-	int rc = vmcfg_load_string(text, len, path, GUEST_CONFIG_DIR, cfg, &d,
-				   NULL);
-	for (size_t i = 0; i < d.n; i++)
-		print_message("%s\n", d.items[i].msg);
-	vmcfg_diags_free(&d);
-	free(text);
-	assert_int_equal(rc, 0);
-	cfg->accel = vmtest_accel();
-}
-
 /* The nested-PVM host limitation (see the header): skip, never elsewhere. */
 static void skip_if_host_cannot_emulate(struct vm *vm)
 {
@@ -92,7 +71,7 @@ static void fail_vm(struct vm *vm, struct capture *cap, const char *what)
 static char *run_to_exit(const char *name, int want_exit)
 {
 	struct vm_config cfg;
-	load_guest_config(name, &cfg);
+	vmtest_load_guest_config(name, &cfg, NULL);
 	struct capture cap;
 	struct vm *vm = vmtest_create(&cfg, &cap);
 	struct cv_err err = { 0 };
@@ -133,7 +112,7 @@ static uint64_t wait_tick(struct vm *vm, struct capture *cap, long n,
 static void irqtick(const char *name)
 {
 	struct vm_config cfg;
-	load_guest_config(name, &cfg);
+	vmtest_load_guest_config(name, &cfg, NULL);
 	struct capture cap;
 	struct vm *vm = vmtest_create(&cfg, &cap);
 	struct cv_err err = { 0 };
@@ -223,7 +202,7 @@ static void test_rtctick(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("rtctick", &cfg);
+	vmtest_load_guest_config("rtctick", &cfg, NULL);
 	struct capture cap;
 	struct vm *vm = vmtest_create(&cfg, &cap);
 	struct cv_err err = { 0 };
@@ -284,7 +263,7 @@ static void test_uartecho(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
-	load_guest_config("uartecho", &cfg);
+	vmtest_load_guest_config("uartecho", &cfg, NULL);
 	struct capture cap;
 	struct vm *vm = vmtest_create(&cfg, &cap);
 	struct cv_err err = { 0 };

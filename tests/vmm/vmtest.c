@@ -172,3 +172,34 @@ void vmtest_destroy(struct vm *vm, struct capture *cap)
 	vm_destroy(vm);
 }
 
+void vmtest_load_guest_config(const char *name, struct vm_config *cfg,
+			      const char *extra_kernel)
+{
+	char path[512], *text = NULL;
+	snprintf(path, sizeof(path), "%s/%s.toml", GUEST_CONFIG_DIR, name);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t cap = 65536, len = 0;
+	text = calloc(1, cap);
+	assert_non_null(text);
+	len = fread(text, 1, cap - 512, fp);
+	fclose(fp);
+	if (extra_kernel) {	/* keys appended to [kernel] */
+		char *dev = strstr(text, "\n[devices]");
+		assert_non_null(dev);
+		size_t tail = strlen(dev);
+		size_t add = strlen(extra_kernel);
+		memmove(dev + 1 + add, dev + 1, tail);
+		memcpy(dev + 1, extra_kernel, add);
+		len += add;
+	}
+	struct vmcfg_diags d = { 0 };
+	int rc = vmcfg_load_string(text, len, path, GUEST_CONFIG_DIR, cfg, &d,
+				   NULL);
+	for (size_t i = 0; i < d.n; i++)
+		print_message("%s\n", d.items[i].msg);
+	vmcfg_diags_free(&d);
+	free(text);
+	assert_int_equal(rc, 0);
+	cfg->accel = vmtest_accel();
+}

@@ -25,6 +25,14 @@ void vmtest_config(struct vm_config *cfg, const char *image,
 		   unsigned cpu_num, const char *extra_base);
 
 /*
+ * Load guests/configs/NAME.toml (GUEST_CONFIG_DIR) for the backend under
+ * test; extra_kernel, when not NULL, is TOML lines appended to its
+ * [kernel] table (before [devices]).  Fails the test on any error.
+ */
+void vmtest_load_guest_config(const char *name, struct vm_config *cfg,
+			      const char *extra_kernel);
+
+/*
  * Create a VM (fails the test on error) and attach a capture.  Its threads
  * are confined (seccomp) unless $VMTEST_NO_SECCOMP is set.
  */
