@@ -40,7 +40,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <time.h>
@@ -531,25 +530,6 @@ static int install_handler(struct cv_err *err)
 }
 
 /*
- * glibc reads /proc/sys/vm/overcommit_memory (openat) the first time a
- * thread's free() shrinks a heap of a non-main malloc arena, once per
- * process: possibly on a confined vCPU thread (seen: a vCPU thread of a
- * daemon's VM freeing Unicorn's memory, status 159).  A short-lived
- * thread makes that happen now: it fills its own arena past the trim
- * threshold (128 KiB) in chunks below the mmap threshold, then frees.
- */
-static void *shrink_warmup(void *arg)
-{
-	(void)arg;
-	void *p[16];
-	for (int i = 0; i < 16; i++)
-		p[i] = malloc(64 << 10);
-	for (int i = 15; i >= 0; i--)
-		free(p[i]);
-	return NULL;
-}
-
-/*
  * Precompiled filters (meson: sandbox-gen runs this file's rules through
  * libseccomp at build time and writes sandbox_pre.h): the trapping
  * programs and the name table, so that a process does not spend its
@@ -580,21 +560,28 @@ static void prepare_once(void)
 #endif
 			seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 	/*
-	 * glibc sizes its malloc arena limit from the CPU count the first
-	 * time a thread needs a new arena, reading /sys/devices/system/cpu/
-	 * online: possibly on a confined vCPU thread.  Set the same limit
-	 * (8 arenas per CPU) now.
+	 * glibc's one-time file reads, done now or never, so that none
+	 * happens on a confined thread (openat is forbidden there):
+	 *  - the malloc arena limit comes from /sys/devices/system/cpu/online
+	 *    the first time a thread needs a new arena: set it (8 per CPU,
+	 *    glibc's own default) from the affinity mask, a system call;
+	 *  - giving the top of a thread arena's heap back reads
+	 *    /proc/sys/vm/overcommit_memory once per process (seen: a daemon
+	 *    vCPU thread freeing Unicorn's memory ended with 159).  Such a
+	 *    heap is at most 64 MiB (HEAP_MAX_SIZE), and glibc trims it only
+	 *    when its free top reaches M_TRIM_THRESHOLD: at 128 MiB that never
+	 *    happens.  Freed memory stays in the arena for reuse (large blocks
+	 *    are mmap'ed and unmapped as before);
+	 *  - the first gmtime_r/timegm loads the time zone (/etc/localtime):
+	 *    the RTC model and the log call them on VM threads.
+	 * tests/vmm/test_sandbox.c (heap churn on a vCPU thread) guards this.
 	 */
-	int ncpu = get_nprocs();
+	cpu_set_t cpus;
+	int ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) ? 1
+								 : CPU_COUNT(&cpus);
 	mallopt(M_ARENA_MAX, 8 * (ncpu > 0 ? ncpu : 1));
-	/*
-	 * Likewise the first gmtime_r/timegm of the process loads the time
-	 * zone (/etc/localtime): the RTC model calls them on vCPU threads.
-	 */
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	tzset();
-	pthread_t warm;
-	if (!pthread_create(&warm, NULL, shrink_warmup, NULL))
-		pthread_join(warm, NULL);
 	sb.rc = install_handler(&err);
 	for (int p = 0; !sb.rc && p < SANDBOX_NPROFILES; p++) {
 		if (!(sb.only & (1u << p)))

@@ -45,11 +45,13 @@ enum sandbox_profile {
 };
 
 /*
- * Compile every profile and install the SIGSYS handler; idempotent and
- * thread-safe.  sandbox_enter() calls it, but a thread about to confine
- * itself with a profile that forbids memfd_create (everything but
- * SHELL/SERVER... and even those) should have it done already: the shell
- * and `cvisor run` call it at start-up.
+ * Ready every profile (precompiled, or compiled now through a memfd),
+ * do glibc's one-time file reads and install the SIGSYS handler;
+ * idempotent and thread-safe.  sandbox_enter() calls it first, so it
+ * always runs before any thread of the process is confined (the first
+ * caller does the work, the others wait for it).  Calling it early only
+ * moves that work: the shell does, `cvisor run` leaves it to its first VM
+ * thread (in parallel with its own start-up).
  */
 int sandbox_prepare(struct cv_err *err);
 
