@@ -62,7 +62,8 @@ wait_for() {  # FILE TEXT SECONDS: true once FILE contains TEXT
   for _ in $(seq $(($3 * 10))); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
   return 1
 }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# bash's own clock: busybox date (the kvm tier) has no %N
+now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $(( 10#$t / 1000 )); }
 # NAME READY [run options...]: run in the background; once READY is on the
 # console send SIG${sig:-TERM} (and, with again=TEXT, SIGINT once TEXT is
 # there too).  $st: exit status, $ms: time from the first signal; stdout
