@@ -27,7 +27,8 @@
 # ratios of one run, not the absolute figures.
 #
 # Usage: bench/tier_bench.sh [--build DIR] [-n RUNS] [--nloop N] [--slines N]
-#                            [--no-linux] [--strace] [--peers DIR]
+#                            [--no-linux] [--strace] [--trace] [--norandmaps]
+#                            [--no-seccomp-row] [--baseline EXE] [--peers DIR]
 #   --build DIR   meson build directory (default ./build); needs
 #                 src/cli/cvisor, bench/tierdrv, tests/kvm-tier/kvm-tier-keeper
 #                 and guests/linux-init/initramfs.cpio
@@ -39,9 +40,17 @@
 #   --strace      also run `strace -f -r -T` on cvisor run and minivmm once,
 #                 on a short micro-guest, and print the logs (where the
 #                 time goes)
-#   --trace       for an instrumented cvisor (one printing "TMARK" lines
-#                 when CVISOR_TMARK is set): a third VMM in the micro group,
-#                 the same cvisor with CVISOR_TMARK=1, its stderr shown
+#   --trace       for a cvisor built with the timing marks (meson setup
+#                 BUILD -Dtmark=true; src/common/tmark.h): a third VMM in
+#                 the micro group, the same cvisor with CVISOR_TMARK=1; its
+#                 stderr shows each mark's time since spawn and the CPU the
+#                 process had used by then
+#   --norandmaps  boot the tier's kernel with norandmaps (no ASLR in L1): a
+#                 diagnostic.  QEMU's TCG keys translated code by virtual
+#                 address, so with ASLR every process start re-translates
+#                 all the code it runs (libc, ld.so, the VMM); without, the
+#                 translations are reused and what remains is the VMMs'
+#                 own work
 #   --no-seccomp-row  a third VMM in the micro group: cvisor run
 #                 --no-seccomp (what the per-thread filters cost)
 #   --baseline EXE  another cvisor binary (e.g. an older commit's build) as
@@ -73,6 +82,7 @@ while [ $# -gt 0 ]; do
 	--no-linux) LINUX=0; shift;;
 	--strace) STRACE=1; shift;;
 	--trace) TRACE=1; shift;;
+	--norandmaps) export KVM_TIER_KERNEL_ARGS="${KVM_TIER_KERNEL_ARGS:+$KVM_TIER_KERNEL_ARGS }norandmaps"; shift;;
 	--no-seccomp-row) NOSEC=1; shift;;
 	--baseline) BASELINE=$2; shift 2;;
 	--peers) PEERS=$2; shift 2;;
@@ -195,6 +205,7 @@ if [ $STRACE = 1 ]; then
 fi
 
 echo "tier_bench: $(date -u +%FT%TZ), host load: $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs, NLOOP=$NLOOP, SLINES=$SLINES"
+[ -z "${KVM_TIER_KERNEL_ARGS:-}" ] || echo "tier_bench: tier kernel arguments: $KVM_TIER_KERNEL_ARGS"
 echo "tier_bench: cvisor $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?'), $BUILD"
 # the tier's per-test limit: micro ~2 s and linux ~1 s per run under TCG
 # when quiet; allow for a loaded host

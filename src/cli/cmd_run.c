@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "builtin.h"
 #include "console.h"
 #include "fsutil.h"
@@ -30,6 +31,7 @@
 #include "sandbox.h"
 #include "vm.h"
 #include "vmconfig.h"
+#include "tmark.h"
 
 static const char run_usage[] =
 	"Usage: cvisor run [CONFIG.toml] [options]\n"
@@ -81,6 +83,7 @@ static int write_all(int fd, const void *buf, size_t len)
 static void to_stdout(void *ctx, const void *buf, size_t len)
 {
 	(void)ctx;
+	CV_TMARK_ONCE("run: first console bytes on stdout");
 	write_all(STDOUT_FILENO, buf, len);
 }
 
@@ -224,37 +227,6 @@ static int parse_seconds(const char *s, uint64_t *ns)
 	return 0;
 }
 
-/* sandbox_prepare on a helper thread (see cmd_run) */
-struct prep {
-	pthread_t thread;
-	bool started;
-};
-
-static void *prep_main(void *arg)
-{
-	struct cv_err err = {0};
-	(void)arg;
-	sandbox_prepare(&err);	/* the result stays with the sandbox */
-	return NULL;
-}
-
-static void prep_start(struct prep *p)
-{
-	/* the helper must not take the signals the waiter thread waits for */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	p->started = pthread_create(&p->thread, NULL, prep_main, NULL) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-static void prep_join(struct prep *p)
-{
-	if (p->started)
-		pthread_join(p->thread, NULL);
-	p->started = false;
-}
-
 static int list_images(void)
 {
 	for (const struct builtin_image *b = builtin_list(); b->name; b++)
@@ -351,38 +323,38 @@ int cmd_run(int argc, char **argv)
 	}
 
 	/*
-	 * Compile the seccomp filters on a helper thread while this one
-	 * loads the config and builds the VM (on a 2-core host that was a
-	 * third of the time to the guest's first byte).  The VM's threads
-	 * wait for it in sandbox_enter; a compile error surfaces there.
+	 * Off the path to the guest's first byte: the kvm backend makes its
+	 * VM on a helper thread (KVM_CREATE_VM mostly waits in the kernel)
+	 * while this thread loads the config and builds the machine.  The
+	 * seccomp filters are readied by the first VM thread that confines
+	 * itself, in parallel too (sandbox_enter); only the five that run
+	 * uses (precompiled: nothing to compile).
 	 */
-	struct prep prep = {0};
-	if (!host.no_seccomp) {
+	backend_prestart(hopts.accel_default);
+	if (!host.no_seccomp)
 		sandbox_only(1u << SANDBOX_VCPU_KVM | 1u << SANDBOX_VCPU_EMU |
 			     1u << SANDBOX_RESET | 1u << SANDBOX_SIGNALS |
 			     1u << SANDBOX_RUN_MAIN);
-		prep_start(&prep);
-	}
+	cv_tmark("run: prestarted");
 
 	struct vm_config cfg;
 	struct vmcfg_diags diags = {0};
 	int rc = optind < argc
 		 ? vmcfg_load_file(argv[optind], &cfg, &diags, NULL)
 		 : builtin_config(image, &cfg, &diags);
+	cv_tmark("run: config loaded");
 	print_diags(&diags);
 	vmcfg_diags_free(&diags);
 	if (rc) {
 		if (optind < argc && rc != -EINVAL)
 			fprintf(stderr, "cvisor run: %s: %s\n", argv[optind],
 				strerror(-rc));
-		prep_join(&prep);
 		return 1;
 	}
 
 	if (host_limits_check(&host, &cfg, 0, 0, &herr)) {
 		fprintf(stderr, "cvisor run: VM '%s' refused: %s\n", cfg.name,
 			herr.msg);
-		prep_join(&prep);
 		return 1;
 	}
 	hopts.no_seccomp = host.no_seccomp;
@@ -413,10 +385,9 @@ int cmd_run(int argc, char **argv)
 			cfg.name, err.msg);
 		cv_remove_tree(data_dir);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		prep_join(&prep);
 		return 1;
 	}
-	prep_join(&prep);	/* done: the VM's threads waited for it */
+	cv_tmark("run: vm_create done");
 	if (!quiet)
 		fprintf(stderr, "cvisor: VM '%s' on %s (%s)\n", cfg.name,
 			vm_backend_name(vm), vm_backend_why(vm));
@@ -432,6 +403,7 @@ int cmd_run(int argc, char **argv)
 
 	int status;
 	rc = vm_start(vm, &err);
+	cv_tmark("run: vm_start done");
 	if (!rc)
 		waiter = pthread_create(&w.thread, NULL, sigwait_main, &w) == 0;
 	if (rc) {

@@ -16,6 +16,7 @@
 #include "frontend.h"
 #include "hostopts.h"
 #include "hostpaths.h"
+#include "tmark.h"
 
 #ifndef CVISOR_VERSION
 #define CVISOR_VERSION "0.0.0"
@@ -200,6 +201,7 @@ static int cmd_shell_like(struct shell_cli *s, int argc, char **argv,
 
 int main(int argc, char **argv)
 {
+	cv_tmark("main");
 	struct shell_cli s = { .o.accel = VM_ACCEL_AUTO };
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {

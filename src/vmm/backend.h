@@ -153,11 +153,14 @@ struct backend_ops {
 	void (*code_written)(struct backend_vm *vm, uint64_t gpa, uint64_t len);
 
 	/*
-	 * Start process-wide set-up the first vm_create will need (kvm: the
-	 * supported-CPUID query) in the background, so it overlaps the VM
-	 * layer's own start-up work.  Cheap after the first call.  May be NULL.
+	 * Start, in the background, what this process's first vm_create
+	 * will need (kvm: the VM fd itself and the supported-CPUID table), so
+	 * it overlaps the caller's own start-up work; the first vm_create
+	 * takes it.  Once per process; best effort.  May be NULL.
 	 */
-	void (*warm_up)(void);
+	void (*prestart)(void);
+	/* Drop a prestart no VM will take (without waiting).  May be NULL. */
+	void (*prestart_release)(void);
 };
 
 extern const struct backend_ops kvm_backend_ops;
@@ -170,5 +173,13 @@ extern const struct backend_ops emu_backend_ops;
  */
 const struct backend_ops *backend_select(enum vm_accel want, char *why,
 					 size_t whylen, struct cv_err *err);
+
+/*
+ * The caller will create a VM with accel `hint` (as the command line says;
+ * the config may still choose): where that may mean kvm and /dev/kvm is
+ * there, prestart the kvm backend (see backend_ops.prestart).  A later
+ * backend_select() that picks emu releases it.
+ */
+void backend_prestart(enum vm_accel hint);
 
 #endif

@@ -42,8 +42,15 @@ static int kvm_probe_cached(struct cv_err *err)
 	return kvm_probe_rc;
 }
 
-const struct backend_ops *backend_select(enum vm_accel want, char *why,
-					 size_t whylen, struct cv_err *err)
+void backend_prestart(enum vm_accel hint)
+{
+	if (hint != VM_ACCEL_EMU && !host_kvm_is_pvm() &&
+	    !access("/dev/kvm", R_OK | W_OK))
+		kvm_backend_ops.prestart();
+}
+
+static const struct backend_ops *select_ops(enum vm_accel want, char *why,
+					    size_t whylen, struct cv_err *err)
 {
 	struct cv_err perr = {0};
 
@@ -92,4 +99,13 @@ const struct backend_ops *backend_select(enum vm_accel want, char *why,
 		return NULL;
 	}
 	return &emu_backend_ops;
+}
+
+const struct backend_ops *backend_select(enum vm_accel want, char *why,
+					 size_t whylen, struct cv_err *err)
+{
+	const struct backend_ops *ops = select_ops(want, why, whylen, err);
+	if (ops != &kvm_backend_ops)
+		kvm_backend_ops.prestart_release();
+	return ops;
 }

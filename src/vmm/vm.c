@@ -55,6 +55,7 @@
 #include "sandbox.h"
 #include "vmevent.h"
 #include "vmstate.h"
+#include "tmark.h"
 
 #define SLICE_US 1000u			/* round-robin slice (single_thread) */
 #define DEFAULT_LOG_CAP (16ull << 20)
@@ -353,6 +354,7 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 	int rc = boot_load(&vm->cfg, &vm->mem, &vm->plan, err);
 	if (rc)
 		return rc;
+	cv_tmark("build_backend: images loaded");
 	struct backend_vm *bvm = NULL;
 	rc = vm->ops->vm_create(&p, &bvm, err);
 	if (rc)
@@ -372,6 +374,7 @@ static int build_backend(struct vm *vm, struct cv_err *err)
 			goto fail;
 		v->halted = false;
 	}
+	cv_tmark("build_backend: vCPUs made");
 	if (vm->ops->code_written)
 		for (size_t i = 0; i < vm->plan.ncode; i++)
 			vm->ops->code_written(vm->bvm, vm->plan.code[i].gpa,
@@ -621,6 +624,7 @@ static void *runner_main(void *arg)
 	thread_start_locked(r, vm->ops->single_thread ? SANDBOX_VCPU_EMU
 						      : SANDBOX_VCPU_KVM,
 			    "vCPU thread");
+	cv_tmark("runner: thread ready");
 	for (;;) {
 		bool changed = false, all_quit = true;
 		unsigned runnable = 0;
@@ -662,6 +666,7 @@ static void *runner_main(void *arg)
 		r->rr = (v->index - r->first + 1) % r->count;
 		pthread_mutex_unlock(&vm->lock);
 
+		CV_TMARK_ONCE("runner: first vcpu_run");
 		struct vcpu_exit ex = { .reason = VCPU_EXIT_KICK };
 		int rc = vm->ops->vcpu_run(v->bv, runnable > 1 ? SLICE_US : 0,
 					   &ex);
@@ -694,6 +699,11 @@ static int wait_threads_ready(struct vm *vm, struct cv_err *err)
 	return rc;
 }
 
+/*
+ * The vCPU runner threads, then the reset thread.  They need no backend
+ * and no devices yet: they confine themselves and wait parked (vm_create
+ * builds the machine meanwhile, wait_threads_ready collects their reports).
+ */
 static int start_runners(struct vm *vm, struct cv_err *err)
 {
 	bool shared = vm->ops->single_thread;
@@ -701,22 +711,7 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 	vm->runners = calloc(vm->nrunners, sizeof(*vm->runners));
 	if (!vm->runners)
 		return cv_err_set(err, ENOMEM, "out of memory");
-	vm->resetter.vm = vm;
-	int e = pthread_create(&vm->resetter.thread, NULL, resetter_main,
-			       &vm->resetter);
-	if (e)
-		return cv_err_set(err, e, "cannot create a VM thread: %s",
-				  strerror(e));
-	vm->resetter.started = true;
-	if (needs_timer_thread(vm)) {
-		vm->timer.vm = vm;
-		e = pthread_create(&vm->timer.thread, NULL, timer_main,
-				   &vm->timer);
-		if (e)
-			return cv_err_set(err, e, "cannot create a VM thread: %s",
-					  strerror(e));
-		vm->timer.started = true;
-	}
+	int e;
 	for (unsigned i = 0; i < vm->nrunners; i++) {
 		struct runner *r = &vm->runners[i];
 		r->vm = vm;
@@ -746,7 +741,28 @@ static int start_runners(struct vm *vm, struct cv_err *err)
 			pthread_setaffinity_np(r->thread, sizeof(set), &set);
 		}
 	}
-	return wait_threads_ready(vm, err);
+	vm->resetter.vm = vm;
+	e = pthread_create(&vm->resetter.thread, NULL, resetter_main,
+			   &vm->resetter);
+	if (e)
+		return cv_err_set(err, e, "cannot create a VM thread: %s",
+				  strerror(e));
+	vm->resetter.started = true;
+	return 0;
+}
+
+/* The device timer thread (kvm irqchip VMs): polls the devices at once. */
+static int start_timer(struct vm *vm, struct cv_err *err)
+{
+	if (!needs_timer_thread(vm))
+		return 0;
+	vm->timer.vm = vm;
+	int e = pthread_create(&vm->timer.thread, NULL, timer_main, &vm->timer);
+	if (e)
+		return cv_err_set(err, e, "cannot create a VM thread: %s",
+				  strerror(e));
+	vm->timer.started = true;
+	return 0;
 }
 
 static void stop_runners(struct vm *vm)
@@ -844,8 +860,8 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		rc = -(err && err->code ? err->code : ENODEV);
 		goto fail;
 	}
-	if (vm->ops->warm_up)
-		vm->ops->warm_up();	/* overlaps the steps below */
+	if (vm->ops->prestart)
+		vm->ops->prestart();	/* overlaps the steps below */
 
 	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
@@ -858,6 +874,14 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		vm->vcpus[i].want = WANT_PARK;
 		vm->vcpus[i].is = IS_PARKED;
 	}
+	/*
+	 * The VM's threads start (and confine themselves) while this one
+	 * builds the machine: they wait parked until vm_start.
+	 */
+	rc = start_runners(vm, err);
+	if (rc)
+		goto fail;
+	cv_tmark("vm_create: threads started");
 
 	char log_path[PATH_MAX + 16];
 	const char *logp = NULL;
@@ -894,10 +918,15 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		if (needs_timer_thread(vm))
 			vm_devices_set_rearm_handler(vm->devs, timer_rearm, vm);
 	}
+	rc = start_timer(vm, err);
+	if (rc)
+		goto fail;
 	rc = build_backend(vm, err);
 	if (rc)
 		goto fail;
-	rc = start_runners(vm, err);
+	cv_tmark("vm_create: backend built");
+	rc = wait_threads_ready(vm, err);
+	cv_tmark("vm_create: threads ready");
 	if (rc)
 		goto fail;
 	pthread_mutex_lock(&vm->lock);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1128,6 +1129,97 @@ static void test_probe(void **state)
 	assert_false(ops->single_thread);
 }
 
+/*
+ * The prestarted VM (backend.h: prestart / prestart_release).  It exists
+ * once per process, so each case runs in a child (this process never
+ * prestarts); the child reports failures on stderr and exits non-zero.
+ */
+enum pre_case { PRE_TAKEN, PRE_RELEASED, PRE_RELEASED_BUSY };
+
+static int wait_fds(int want)
+{
+	int n = count_fds();
+	for (unsigned ms = 0; n != want && ms < hang_ms(); ms += 10) {
+		usleep(10000);
+		n = count_fds();
+	}
+	return n;
+}
+
+static int prestart_child(enum pre_case c)
+{
+	struct cv_err err = { 0 };
+	int before = count_fds(), n;
+	ops->prestart();
+	ops->prestart();	/* once per process: this starts nothing */
+	if (c == PRE_RELEASED_BUSY) {
+		ops->prestart_release();	/* the helper closes when done */
+		n = wait_fds(before);
+		if (n != before)
+			return fprintf(stderr, "released while busy: %d fds "
+				       "left open\n", n - before), 1;
+		return 0;
+	}
+	if (ops->probe(&err))	/* answered by (and waits for) the helper */
+		return fprintf(stderr, "probe: %s\n", err.msg), 1;
+	if ((n = count_fds()) != before + 2)
+		return fprintf(stderr, "the prestart holds %d fds, wanted 2 "
+			       "(/dev/kvm and the VM)\n", n - before), 1;
+	if (c == PRE_RELEASED) {
+		ops->prestart_release();
+		if ((n = count_fds()) != before)
+			return fprintf(stderr, "release left %d fds open\n",
+				       n - before), 1;
+		return 0;
+	}
+	struct tvm *t = tvm_new(false, 1, &err);
+	if (!t)
+		return fprintf(stderr, "vm_create: %s\n", err.msg), 1;
+	/* taken: /dev/kvm, the VM and one vCPU; not 2 more of its own */
+	if ((n = count_fds()) != before + 3)
+		return fprintf(stderr, "a 1-vCPU VM after the prestart holds "
+			       "%d fds, wanted 3\n", n - before), 1;
+	tvm_load(t, 0, VM_CPU_REAL, GUEST_CODE(real_hlt), 0);
+	struct vcpu_exit ex;
+	bool to;
+	int rc = run_once(t->vcpu[0], hang_ms(), &ex, &to);
+	if (rc || to || ex.reason != VCPU_EXIT_HLT)
+		return fprintf(stderr, "the guest on the prestarted VM: rc %d, "
+			       "%s%s\n", rc, reason_name(ex.reason),
+			       to ? " (timed out)" : ""), 1;
+	tvm_destroy(t);
+	if ((n = count_fds()) != before)
+		return fprintf(stderr, "%d fds left after destroy\n",
+			       n - before), 1;
+	return 0;
+}
+
+static void expect_prestart_case(enum pre_case c)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(prestart_child(c));
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_prestart_taken(void **state)
+{
+	(void)state;
+	expect_prestart_case(PRE_TAKEN);
+}
+
+static void test_prestart_released(void **state)
+{
+	(void)state;
+	expect_prestart_case(PRE_RELEASED);
+	expect_prestart_case(PRE_RELEASED_BUSY);
+}
+
 static bool file_exists(const char *path)
 {
 	return access(path, F_OK) == 0;
@@ -1164,6 +1256,8 @@ int main(void)
 		cmocka_unit_test(test_exit_round_trip),
 		cmocka_unit_test(test_create_destroy_cycles),
 		cmocka_unit_test(test_vm_create_errors),
+		cmocka_unit_test(test_prestart_taken),
+		cmocka_unit_test(test_prestart_released),
 	};
 	return cmocka_run_group_tests_name("kvm-backend", tests, NULL, NULL);
 }

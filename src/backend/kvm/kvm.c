@@ -13,12 +13,13 @@
  * never lost.
  *
  * Process-wide state: the kick signal handler (installed once with
- * pthread_once) and one documented cache, KVM_GET_SUPPORTED_CPUID's table
- * (a fact about the host kernel and CPU, ~0.35 ms to read on this nested
- * host).  The warm_up op, which vm_create calls first thing, starts a
- * helper thread that fills it while the VM layer maps memory, builds
- * devices, loads images and creates the KVM VM; a VM that needs the table
- * before the helper published it reads it itself (see supported_cpuid).  Each vCPU then gets its own copy shaped by src/common/cpuid.h
+ * pthread_once), one documented cache, KVM_GET_SUPPORTED_CPUID's table (a
+ * fact about the host kernel and CPU), and the prestarted VM: the prestart
+ * op (`cvisor run` calls it before reading its config, vm_create first
+ * thing) starts a helper thread that opens /dev/kvm, makes a VM fd and
+ * reads that table while the caller does its own start-up work; the first
+ * kvm_vm_create of the process takes the fds (see pre_take).  Each vCPU
+ * gets its own copy of the table shaped by src/common/cpuid.h
  * (APIC IDs, topology from cpu_num, the "cvisor" hypervisor leaf) through
  * KVM_SET_CPUID2.
  */
@@ -26,6 +27,7 @@
 #include "cpuid.h"
 #include "kvm_exit.h"
 #include "fault.h"
+#include "tmark.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -182,50 +184,14 @@ static int open_kvm(int *out, size_t *run_size, struct cv_err *err)
 	return 0;
 }
 
-static int create_vm_fd(int kvm_fd, struct cv_err *err)
+/* fault: the "kvm.create_vm" fault point's hit (-errno) or 0 */
+static int create_vm_fd(int kvm_fd, int fault, struct cv_err *err)
 {
-	int fe = CV_FAULT("kvm.create_vm");
-	int fd = fe ? -fe : xioctl(kvm_fd, KVM_CREATE_VM, 0);
+	int fd = fault ? fault : xioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (fd < 0)
 		return cv_err_set(err, -fd, "KVM_CREATE_VM failed: %s",
 				  strerror(-fd));
 	return fd;
-}
-
-/* ---- probe ------------------------------------------------------------- */
-
-static int kvm_probe(struct cv_err *err)
-{
-	int kvm_fd, vm_fd, vcpu_fd, rc;
-	size_t run_size;
-
-	rc = open_kvm(&kvm_fd, &run_size, err);
-	if (rc)
-		return rc;
-	vm_fd = create_vm_fd(kvm_fd, err);
-	if (vm_fd < 0) {
-		close(kvm_fd);
-		return vm_fd;
-	}
-	vcpu_fd = xioctl(vm_fd, KVM_CREATE_VCPU, 0);
-	if (vcpu_fd < 0) {
-		rc = cv_err_set(err, -vcpu_fd, "KVM_CREATE_VCPU failed: %s",
-				strerror(-vcpu_fd));
-	} else {
-		void *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE,
-				 MAP_SHARED, vcpu_fd, 0);
-		if (run == MAP_FAILED) {
-			int e = errno;
-			rc = cv_err_set(err, e, "cannot map the kvm_run area: %s",
-					strerror(e));
-		} else {
-			munmap(run, run_size);
-		}
-		close(vcpu_fd);
-	}
-	close(vm_fd);
-	close(kvm_fd);
-	return rc;
 }
 
 /* ---- VM ---------------------------------------------------------------- */
@@ -461,47 +427,185 @@ static int supported_cpuid(const struct kvm_cpuid2 **out, struct cv_err *err)
 	return 0;
 }
 
-static void *warm_main(void *arg)
+/*
+ * The prestarted VM: KVM_CREATE_VM mostly waits in the kernel (in the kvm
+ * tier 16-25 ms of wall time for under 2 ms of CPU), so the first VM of a
+ * process is made ahead on a helper thread while the VM layer (and `cvisor
+ * run`, which prestarts before it reads its config) does its own work.
+ * The helper opens /dev/kvm, creates the VM fd and reads the supported-
+ * CPUID table; the first kvm_vm_create takes the fds.  One per process;
+ * later VMs create their own.  Best effort: if the helper cannot start or
+ * fails, kvm_vm_create does it all itself (and reports any error).
+ */
+enum pre_state { PRE_IDLE, PRE_BUSY, PRE_READY, PRE_DONE };
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum pre_state state;
+	bool unwanted;		/* released while busy: the helper closes */
+	int kvm_fd, vm_fd;
+	size_t run_size;
+} pre = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PRE_IDLE,
+	  false, -1, -1, 0 };
+
+static void close_fds(int kvm_fd, int vm_fd)
 {
-	const struct kvm_cpuid2 *c;
+	if (vm_fd >= 0)
+		close(vm_fd);
+	if (kvm_fd >= 0)
+		close(kvm_fd);
+}
+
+static void *pre_main(void *arg)
+{
 	(void)arg;
-	/* best effort: glibc's thread attributes cannot ask for SCHED_IDLE */
-	struct sched_param sp = { .sched_priority = 0 };
-	sched_setscheduler(0, SCHED_IDLE, &sp);
-	supported_cpuid(&c, NULL);
+	int kvm_fd = -1, vm_fd = -1;
+	size_t run_size = 0;
+	const struct kvm_cpuid2 *c;
+	/* no fault point here: kvm_vm_create counts one per VM, as before */
+	if (!open_kvm(&kvm_fd, &run_size, NULL)) {
+		vm_fd = xioctl(kvm_fd, KVM_CREATE_VM, 0);
+		if (vm_fd >= 0)
+			supported_cpuid(&c, NULL);
+	}
+	pthread_mutex_lock(&pre.lock);
+	if (pre.unwanted) {
+		close_fds(kvm_fd, vm_fd);
+		pre.state = PRE_DONE;
+	} else {
+		pre.kvm_fd = kvm_fd;
+		pre.vm_fd = vm_fd;
+		pre.run_size = run_size;
+		pre.state = PRE_READY;
+	}
+	pthread_cond_broadcast(&pre.cond);
+	pthread_mutex_unlock(&pre.lock);
 	return NULL;
 }
 
-/*
- * Start reading the supported-CPUID table on a helper thread (once per
- * process).  The helper switches itself to SCHED_IDLE: on an idle core
- * it runs at once, on a busy host it does not compete with the VMM's own
- * threads.  Best effort: without a helper, or before it is done, the VM
- * queries KVM itself.  The thread is
- * detached; it does only that one query.
- */
-static pthread_once_t warm_once = PTHREAD_ONCE_INIT;
-
-static void warm_start(void)
+static void kvm_prestart(void)
 {
+	pthread_mutex_lock(&pre.lock);
+	if (pre.state != PRE_IDLE) {
+		pthread_mutex_unlock(&pre.lock);
+		return;
+	}
+	pre.state = PRE_BUSY;
+	pthread_mutex_unlock(&pre.lock);
+
 	pthread_t t;
 	pthread_attr_t a;
-	if (pthread_attr_init(&a))
-		return;
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 64 * 1024);
-	/* the helper must not take the host signals the VMM waits for */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_create(&t, &a, warm_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&a);
+	int e = pthread_attr_init(&a);
+	if (!e) {
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&a, 64 * 1024);
+		/* the helper must not take the host signals the VMM waits for */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		e = pthread_create(&t, &a, pre_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&a);
+	}
+	if (e) {
+		pthread_mutex_lock(&pre.lock);
+		pre.state = PRE_DONE;	/* kvm_vm_create does it itself */
+		pthread_cond_broadcast(&pre.cond);
+		pthread_mutex_unlock(&pre.lock);
+	}
 }
 
-static void kvm_warm_up(void)
+/* Wait for the helper (if any); true when it left a VM for the caller. */
+static bool pre_wait_locked(void)
 {
-	pthread_once(&warm_once, warm_start);
+	while (pre.state == PRE_BUSY)
+		pthread_cond_wait(&pre.cond, &pre.lock);
+	return pre.state == PRE_READY && pre.vm_fd >= 0;
+}
+
+/* The prestarted VM's fds, once: true when taken. */
+static bool pre_take(int *kvm_fd, size_t *run_size, int *vm_fd)
+{
+	pthread_mutex_lock(&pre.lock);
+	bool got = pre_wait_locked();
+	if (got) {
+		*kvm_fd = pre.kvm_fd;
+		*vm_fd = pre.vm_fd;
+		*run_size = pre.run_size;
+	} else if (pre.state == PRE_READY) {
+		close_fds(pre.kvm_fd, pre.vm_fd);
+	}
+	if (pre.state == PRE_READY)
+		pre.state = PRE_DONE;
+	pre.kvm_fd = pre.vm_fd = -1;
+	pthread_mutex_unlock(&pre.lock);
+	return got;
+}
+
+/* No kvm VM will want it (the config chose emu): close it, don't wait. */
+static void kvm_prestart_release(void)
+{
+	pthread_mutex_lock(&pre.lock);
+	if (pre.state == PRE_BUSY) {
+		pre.unwanted = true;
+	} else if (pre.state == PRE_READY) {
+		close_fds(pre.kvm_fd, pre.vm_fd);
+		pre.kvm_fd = pre.vm_fd = -1;
+		pre.state = PRE_DONE;
+	}
+	pthread_mutex_unlock(&pre.lock);
+}
+
+/*
+ * With a prestart under way, its outcome answers the probe (/dev/kvm
+ * opens, has what cvisor needs, and makes a VM) and the VM stays for
+ * kvm_vm_create.  -1: no prestart to ask.
+ */
+static int pre_probe(void)
+{
+	pthread_mutex_lock(&pre.lock);
+	int rc = pre.state == PRE_IDLE || pre.state == PRE_DONE ? -1
+	       : pre_wait_locked() ? 0 : -1;
+	pthread_mutex_unlock(&pre.lock);
+	return rc;
+}
+
+/* ---- probe ------------------------------------------------------------- */
+
+static int kvm_probe(struct cv_err *err)
+{
+	int kvm_fd, vm_fd, vcpu_fd, rc;
+	size_t run_size;
+
+	if (pre_probe() == 0)
+		return 0;
+	rc = open_kvm(&kvm_fd, &run_size, err);
+	if (rc)
+		return rc;
+	vm_fd = create_vm_fd(kvm_fd, -CV_FAULT("kvm.create_vm"), err);
+	if (vm_fd < 0) {
+		close(kvm_fd);
+		return vm_fd;
+	}
+	vcpu_fd = xioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0) {
+		rc = cv_err_set(err, -vcpu_fd, "KVM_CREATE_VCPU failed: %s",
+				strerror(-vcpu_fd));
+	} else {
+		void *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, vcpu_fd, 0);
+		if (run == MAP_FAILED) {
+			int e = errno;
+			rc = cv_err_set(err, e, "cannot map the kvm_run area: %s",
+					strerror(e));
+		} else {
+			munmap(run, run_size);
+		}
+		close(vcpu_fd);
+	}
+	close(vm_fd);
+	close(kvm_fd);
+	return rc;
 }
 
 static int check_vcpu_count(struct backend_vm *vm, unsigned ncpus,
@@ -543,16 +647,21 @@ static int kvm_vm_create(const struct backend_vm_params *p,
 	vm->irqchip = p->irqchip;
 	vm->ncpus = p->ncpus;
 
-	rc = open_kvm(&vm->kvm_fd, &vm->run_size, err);
-	if (rc) {
-		vm->kvm_fd = -1;
-		goto fail;
+	/* one fault-point hit per VM, prestarted or not */
+	int fault = -CV_FAULT("kvm.create_vm");
+	if (fault || !pre_take(&vm->kvm_fd, &vm->run_size, &vm->vm_fd)) {
+		rc = open_kvm(&vm->kvm_fd, &vm->run_size, err);
+		if (rc) {
+			vm->kvm_fd = -1;
+			goto fail;
+		}
+		rc = vm->vm_fd = create_vm_fd(vm->kvm_fd, fault, err);
+		if (rc < 0)
+			goto fail;
 	}
+	cv_tmark("kvm: VM created");
 	rc = check_vcpu_count(vm, p->ncpus, err);
 	if (rc)
-		goto fail;
-	rc = vm->vm_fd = create_vm_fd(vm->kvm_fd, err);
-	if (rc < 0)
 		goto fail;
 	rc = set_private_pages(vm, p->mem, err);
 	if (!rc)
@@ -1168,5 +1277,6 @@ const struct backend_ops kvm_backend_ops = {
 	.vcpu_get_regs = kvm_vcpu_get_regs,
 	.set_irq = kvm_set_irq,
 	.code_written = kvm_code_written,
-	.warm_up = kvm_warm_up,
+	.prestart = kvm_prestart,
+	.prestart_release = kvm_prestart_release,
 };
