@@ -11,6 +11,12 @@
  * One request per connection is in flight at a time (responses come in
  * request order).  Workers are started on demand — a job never waits for
  * another client's job — and at most WORKERS_IDLE_MAX idle ones are kept.
+ *
+ * Out of fds or memory, accept4 fails and leaves the connection queued;
+ * the level-triggered loop would see the socket readable at once and spin.
+ * So the loop stops watching the socket for a back-off (ACCEPT_BACKOFF_*:
+ * doubling while accepts keep failing) that its epoll_wait timeout ends,
+ * or a client's hang-up (an fd came free) ends early.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +43,8 @@
 #define WORKERS_IDLE_MAX 4	/* tests/daemon/test_daemon_faults.c: POOL_SLACK */
 #define READ_CHUNK 65536
 #define SHUTDOWN_GRACE_MS 10000	/* after the VMs stopped */
+#define ACCEPT_BACKOFF_MIN_MS 50	/* the first pause of accepts */
+#define ACCEPT_BACKOFF_MAX_MS 1000
 
 struct server;
 
@@ -69,7 +77,21 @@ struct server {
 	bool pool_stop;
 	struct conn *conns;
 	unsigned nconns;
+	/* accept back-off: the episode runs from the first failed accept to
+	   the queue drained (logged once at each end); paused: lfd is in the
+	   epoll set without events until resume_ms */
+	bool accept_episode, accept_paused;
+	unsigned backoff_ms;		/* the last pause; 0 after a success */
+	unsigned accept_fails;		/* in this episode */
+	uint64_t episode_ms, resume_ms;	/* CLOCK_MONOTONIC */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 
 /* ---- workers ----------------------------------------------------------- */
 
@@ -198,6 +220,8 @@ static void conn_close(struct server *s, struct conn *c)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (s->accept_paused)
+		s->resume_ms = 0;	/* an fd came free: retry now */
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -316,6 +340,74 @@ static void conn_readable(struct server *s, struct conn *c)
 	}
 }
 
+/* ---- accepting ------------------------------------------------------- */
+
+static void set_lfd_events(struct server *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &s->lfd };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &ev))
+		cv_log_kv(&s->d.log, CV_LOG_ERROR, "cannot change the "
+			  "listening socket's epoll events", "error",
+			  strerror(errno), NULL);
+}
+
+/*
+ * accept4 failed for want of fds or memory (the connection stays queued):
+ * stop watching the socket for a while instead of retrying on every turn.
+ */
+static void accept_pause(struct server *s, int err)
+{
+	uint64_t t = now_ms();
+	s->backoff_ms = !s->backoff_ms ? ACCEPT_BACKOFF_MIN_MS
+		      : s->backoff_ms >= ACCEPT_BACKOFF_MAX_MS / 2
+		      ? ACCEPT_BACKOFF_MAX_MS : s->backoff_ms * 2;
+	s->accept_fails++;
+	s->resume_ms = t + s->backoff_ms;
+	s->accept_paused = true;
+	set_lfd_events(s, 0);
+	if (s->accept_episode)
+		return;
+	s->accept_episode = true;
+	s->episode_ms = t;
+	char ms[16];
+	snprintf(ms, sizeof(ms), "%u", s->backoff_ms);
+	cv_log_kv(&s->d.log, CV_LOG_ERROR, "cannot accept connections; "
+		  "retrying with a back-off", "error", strerror(err),
+		  "retry_ms", ms, NULL);
+}
+
+/* The back-off is over (its time or a freed fd): watch the socket again. */
+static void accept_resume(struct server *s)
+{
+	s->accept_paused = false;
+	set_lfd_events(s, EPOLLIN);
+}
+
+/* The queue is drained: the episode (if any) is over. */
+static void accept_caught_up(struct server *s)
+{
+	if (!s->accept_episode)
+		return;
+	char fails[16], ms[24];
+	snprintf(fails, sizeof(fails), "%u", s->accept_fails);
+	snprintf(ms, sizeof(ms), "%llu",
+		 (unsigned long long)(now_ms() - s->episode_ms));
+	cv_log_kv(&s->d.log, CV_LOG_INFO, "accepting connections again",
+		  "failed_accepts", fails, "paused_ms", ms, NULL);
+	s->accept_episode = false;
+	s->accept_fails = 0;
+	s->backoff_ms = 0;
+}
+
+/* epoll_wait's timeout: the end of a back-off, or none. */
+static int loop_timeout(struct server *s)
+{
+	if (!s->accept_paused)
+		return -1;
+	uint64_t t = now_ms();
+	return t >= s->resume_ms ? 0 : (int)(s->resume_ms - t);
+}
+
 static void accept_all(struct server *s)
 {
 	for (;;) {
@@ -324,14 +416,21 @@ static void accept_all(struct server *s)
 			    : accept4(s->lfd, NULL, NULL,
 				      SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			int e = errno;
 			/* the connection (if any) stays queued: the next
 			   round takes it */
-			if (errno != EAGAIN && errno != EINTR)
+			if (e == EMFILE || e == ENFILE || e == ENOBUFS ||
+			    e == ENOMEM)
+				accept_pause(s, e);
+			else if (e == EAGAIN)
+				accept_caught_up(s);
+			else if (e != EINTR)
 				cv_log_kv(&s->d.log, CV_LOG_ERROR, "cannot "
 					  "accept a connection", "error",
-					  strerror(errno), NULL);
+					  strerror(e), NULL);
 			return;
 		}
+		s->backoff_ms = 0;	/* the next failure pauses briefly */
 		struct conn *c = calloc(1, sizeof(*c));
 		char why[64] = "";
 		if (!c) {
@@ -611,7 +710,7 @@ static bool loop(struct server *s)
 {
 	struct epoll_event evs[64];
 	for (;;) {
-		int n = epoll_wait(s->epfd, evs, 64, -1);
+		int n = epoll_wait(s->epfd, evs, 64, loop_timeout(s));
 		if (n < 0 && errno != EINTR)
 			break;
 		bool stop = false;
@@ -635,6 +734,10 @@ static bool loop(struct server *s)
 		}
 		if (stop)
 			break;
+		if (s->accept_paused && now_ms() >= s->resume_ms) {
+			accept_resume(s);
+			accept_all(s);
+		}
 	}
 	return shutdown_all(s);
 }
