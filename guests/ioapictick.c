@@ -9,8 +9,7 @@
  * on an unexpected exception, 6 when the IOAPIC version register is not
  * a 24-pin IOAPIC's.
  */
-#include "guest.h"
-#include "idt.h"
+#include "irqguest.h"
 
 #define LAPIC 0xfee00000u
 #define LAPIC_ID 0x20
@@ -19,6 +18,8 @@
 #define IOAPIC 0xfec00000u
 #define IOAPIC_PIT_PIN 2
 #define TIMER_VECTOR 0x30
+
+const char irq_guest_name[] = "ioapictick";
 
 static volatile unsigned long ticks;
 
@@ -51,28 +52,12 @@ void on_tick(void)
 	mmio_wr(LAPIC + LAPIC_EOI, 0);
 }
 
-void on_fault(void);
-void on_fault(void)
-{
-	print("ioapictick: unexpected exception\n");
-	guest_exit(3);
-}
-
 ISR(isr_tick);
-ISR(isr_fault);
-ISR(isr_spurious);
 ISR_CALLING(isr_tick, on_tick);
-ISR_CALLING(isr_fault, on_fault);
-__asm__(".text\nisr_spurious: " IRET "\n");
 
 void guest_main(const struct entry_regs *r)
 {
-	if (r->index)
-		halt_forever();
-	boot_mark();
-	serial_init();
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, isr_fault, GATE_INT);
+	irq_guest_start(r);
 	set_gate(TIMER_VECTOR, isr_tick, GATE_INT);
 	set_gate(0x27, isr_spurious, GATE_INT);
 	set_gate(0x2f, isr_spurious, GATE_INT);
@@ -94,20 +79,5 @@ void guest_main(const struct entry_regs *r)
 	print("ioapictick: ");
 	print_dec(TICK_HZ);
 	print(" Hz through IOAPIC pin 2\n");
-	unsigned long shown = 0;
-	for (;;) {
-		sti_hlt();
-		cli();
-		unsigned long t = ticks;
-		if (t / TICK_PRINT != shown / TICK_PRINT) {
-			shown = t;
-			print("ioapic tick ");
-			print_dec(t);
-			print("\n");
-		}
-		if (shutdown_requested())
-			break;
-	}
-	print("ioapictick: shutdown requested\n");
-	guest_exit(0);
+	tick_loop(&ticks, TICK_PRINT, "ioapic tick ");
 }

@@ -10,8 +10,7 @@
  * an unexpected exception, 5 when the calibration fails.  Nothing here
  * depends on the bus clock of either backend.
  */
-#include "guest.h"
-#include "idt.h"
+#include "irqguest.h"
 
 #include <stdbool.h>
 
@@ -25,6 +24,8 @@
 #define TIMER_VECTOR 0x40
 #define PIT_HZ 1193182u
 #define CAL_CLOCKS (PIT_HZ * 3 / 100)	/* 30 ms of channel 2's 55 ms */
+
+const char irq_guest_name[] = "lapictimer";
 
 static volatile unsigned long ticks;
 
@@ -45,19 +46,8 @@ void on_tick(void)
 	lapic_wr(LAPIC_EOI, 0);
 }
 
-void on_fault(void);
-void on_fault(void)
-{
-	print("lapictimer: unexpected exception\n");
-	guest_exit(3);
-}
-
 ISR(isr_tick);
-ISR(isr_fault);
-ISR(isr_spurious);
 ISR_CALLING(isr_tick, on_tick);
-ISR_CALLING(isr_fault, on_fault);
-__asm__(".text\nisr_spurious: " IRET "\n");
 
 /* (a * b) / c with a 64-bit product; the quotient must fit 32 bits. */
 static uint32_t muldiv(uint32_t a, uint32_t b, uint32_t c)
@@ -153,12 +143,7 @@ static uint32_t calibrate(void)
 
 void guest_main(const struct entry_regs *r)
 {
-	if (r->index)
-		halt_forever();
-	boot_mark();
-	serial_init();
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, isr_fault, GATE_INT);
+	irq_guest_start(r);
 	set_gate(TIMER_VECTOR, isr_tick, GATE_INT);
 	set_gate(0x27, isr_spurious, GATE_INT);
 	set_gate(0xff, isr_spurious, GATE_INT);
@@ -177,20 +162,5 @@ void guest_main(const struct entry_regs *r)
 	print("\n");
 	lapic_wr(LAPIC_LVT_TIMER, 1u << 17 | TIMER_VECTOR);	/* periodic */
 	lapic_wr(LAPIC_TIMER_INIT, count);
-	unsigned long shown = 0;
-	for (;;) {
-		sti_hlt();
-		cli();
-		unsigned long t = ticks;
-		if (t / TICK_PRINT != shown / TICK_PRINT) {
-			shown = t;
-			print("lapic tick ");
-			print_dec(t);
-			print("\n");
-		}
-		if (shutdown_requested())
-			break;
-	}
-	print("lapictimer: shutdown requested\n");
-	guest_exit(0);
+	tick_loop(&ticks, TICK_PRINT, "lapic tick ");
 }

@@ -9,18 +9,6 @@
  */
 #include "guest.h"
 
-static uint8_t cmos(uint8_t idx)
-{
-	outb(0x70, idx);
-	return inb(0x71);
-}
-
-static void cmos_write(uint8_t idx, uint8_t v)
-{
-	outb(0x70, idx);
-	outb(0x71, v);
-}
-
 struct date {
 	unsigned y, mo, d, h, mi, s;
 };
@@ -32,14 +20,14 @@ static unsigned conv(uint8_t v, int bcd)
 
 static void read_once(struct date *t, int bcd)
 {
-	for (unsigned i = 0; i < 1000000 && (cmos(0x0a) & 0x80); i++)
+	for (unsigned i = 0; i < 1000000 && (cmos_read(0x0a) & 0x80); i++)
 		cpu_relax();
-	t->s = conv(cmos(0x00), bcd);
-	t->mi = conv(cmos(0x02), bcd);
-	t->h = conv(cmos(0x04), bcd);
-	t->d = conv(cmos(0x07), bcd);
-	t->mo = conv(cmos(0x08), bcd);
-	t->y = conv(cmos(0x32), bcd) * 100 + conv(cmos(0x09), bcd);
+	t->s = conv(cmos_read(0x00), bcd);
+	t->mi = conv(cmos_read(0x02), bcd);
+	t->h = conv(cmos_read(0x04), bcd);
+	t->d = conv(cmos_read(0x07), bcd);
+	t->mo = conv(cmos_read(0x08), bcd);
+	t->y = conv(cmos_read(0x32), bcd) * 100 + conv(cmos_read(0x09), bcd);
 }
 
 static void read_date(struct date *t, int bcd)
@@ -83,7 +71,7 @@ void guest_main(const struct entry_regs *r)
 		halt_forever();
 	serial_init();
 	struct date t;
-	uint8_t b = cmos(0x0b);
+	uint8_t b = cmos_read(0x0b);
 	read_date(&t, !(b & 0x04));
 	show(&t, "bcd");
 	cmos_write(0x0b, (uint8_t)(b | 0x04 | 0x02));	/* binary, 24 h */
@@ -91,7 +79,7 @@ void guest_main(const struct entry_regs *r)
 	show(&t, "bin");
 	cmos_write(0x0b, b);
 	print("rtc: base memory ");
-	print_dec((unsigned)cmos(0x15) | (unsigned)cmos(0x16) << 8);
+	print_dec((unsigned)cmos_read(0x15) | (unsigned)cmos_read(0x16) << 8);
 	print(" KiB\n");
 	guest_exit(0);
 }

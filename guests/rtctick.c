@@ -10,26 +10,15 @@
  * update N".  Exits 0 on a graceful stop, 3 on an unexpected exception, 4
  * when an IRQ8 came with IRQF clear.
  */
-#include "guest.h"
-#include "idt.h"
+#include "irqguest.h"
 
 #define RTC_C_IRQF 0x80
 #define RTC_C_PF 0x40
 #define RTC_C_UF 0x10
 
+const char irq_guest_name[] = "rtctick";
+
 static volatile unsigned long ticks, updates, bogus;
-
-static uint8_t cmos_read(uint8_t idx)
-{
-	outb(0x70, idx);
-	return inb(0x71);
-}
-
-static void cmos_write(uint8_t idx, uint8_t v)
-{
-	outb(0x70, idx);
-	outb(0x71, v);
-}
 
 /* RTC_HZ must be a rate select: 32768 >> (rs - 1) */
 static uint8_t rate_select(unsigned hz)
@@ -53,28 +42,12 @@ void on_rtc(void)
 	pic_eoi(8);
 }
 
-void on_fault(void);
-void on_fault(void)
-{
-	print("rtctick: unexpected exception\n");
-	guest_exit(3);
-}
-
 ISR(isr_rtc);
-ISR(isr_fault);
-ISR(isr_spurious);
 ISR_CALLING(isr_rtc, on_rtc);
-ISR_CALLING(isr_fault, on_fault);
-__asm__(".text\nisr_spurious: " IRET "\n");
 
 void guest_main(const struct entry_regs *r)
 {
-	if (r->index)
-		halt_forever();
-	boot_mark();
-	serial_init();
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, isr_fault, GATE_INT);
+	irq_guest_start(r);
 	set_gate(0x28, isr_rtc, GATE_INT);
 	set_gate(0x27, isr_spurious, GATE_INT);
 	set_gate(0x2f, isr_spurious, GATE_INT);

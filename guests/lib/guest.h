@@ -42,6 +42,19 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
+/* CMOS / RTC register idx (port 0x70 selects, 0x71 is the data). */
+static inline uint8_t cmos_read(uint8_t idx)
+{
+	outb(0x70, idx);
+	return inb(0x71);
+}
+
+static inline void cmos_write(uint8_t idx, uint8_t v)
+{
+	outb(0x70, idx);
+	outb(0x71, v);
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;

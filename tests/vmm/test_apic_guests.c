@@ -43,22 +43,6 @@ static int load_text(const char *text, struct vm_config *cfg,
 				 cfg, d, NULL);
 }
 
-static void fail_vm(struct vm *vm, struct capture *cap, const char *what)
-{
-	char last[256] = "";
-	vm_last_error(vm, last, sizeof(last));
-	char *out = capture_copy(cap);
-	fail_msg("%s on %s: state %s, stop reason %d, exit %d (%s); output:\n%s",
-		 what, vmtest_accel_name(), vm_state_name(vm_state(vm)),
-		 vm_stop_reason(vm), vm_exit_code(vm), last, out ? out : "");
-}
-
-static void expect_out(const char *out, const char *want)
-{
-	if (!out || !strstr(out, want))
-		fail_msg("output lacks \"%s\":\n%s", want, out ? out : "");
-}
-
 static void test_smp_sipi(void **state)
 {
 	(void)state;
@@ -76,13 +60,13 @@ static void test_smp_sipi(void **state)
 		int rc = vm_wait_stopped(vm, 60 * SEC * vmtest_slowdown());
 		if (rc || vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT ||
 		    vm_exit_code(vm) != 0)
-			fail_vm(vm, &cap, "smp_sipi");
+			vmtest_fail_vm(vm, &cap, "smp_sipi");
 		char *all = capture_copy(&cap);
 		const char *out = all + from;
-		expect_out(out, "smp_sipi: bsp up\n");
-		expect_out(out, "ap 1 up\n");
-		expect_out(out, "ap 1 tick 2\n");
-		expect_out(out, "smp_sipi: ap done\n");
+		vmtest_expect_out(out, "smp_sipi: bsp up\n");
+		vmtest_expect_out(out, "ap 1 up\n");
+		vmtest_expect_out(out, "ap 1 tick 2\n");
+		vmtest_expect_out(out, "smp_sipi: ap done\n");
 		/* the AP ran only after the BSP sent the IPIs */
 		assert_true(strstr(out, "smp_sipi: sending") <
 			    strstr(out, "ap 1 up"));
@@ -91,21 +75,6 @@ static void test_smp_sipi(void **state)
 		free(all);
 	}
 	vmtest_destroy(vm, &cap);
-}
-
-/* Wait until the last "irq tick N" is >= n. */
-static bool wait_tick(struct vm *vm, struct capture *cap, size_t from,
-		      long n, uint64_t timeout_ns)
-{
-	uint64_t end = vmtest_now_ns() + timeout_ns;
-	while (vmtest_now_ns() < end) {
-		if (capture_last_number(cap, from, "irq tick ") >= n)
-			return true;
-		if (vm_state(vm) != VM_RUNNING)
-			return false;
-		usleep(1000);
-	}
-	return false;
 }
 
 static void test_waiting_ap(void **state)
@@ -122,8 +91,9 @@ static void test_waiting_ap(void **state)
 	for (int round = 0; round < 2; round++) {
 		size_t from = capture_len(&cap);
 		assert_int_equal(vm_start(vm, &err), 0);
-		if (!wait_tick(vm, &cap, from, 20, 30 * SEC * slow))
-			fail_vm(vm, &cap, "no ticks with an AP waiting for SIPI");
+		if (!vmtest_wait_number(vm, &cap, from, "irq tick ", 20, NULL,
+					30 * SEC * slow))
+			vmtest_fail_vm(vm, &cap, "no ticks with an AP waiting for SIPI");
 		/* both idle (BSP in `sti; hlt`, AP waiting): the thread sleeps */
 		struct vm_stats s1, s2;
 		vm_get_stats(vm, &s1);
@@ -147,39 +117,21 @@ static void test_waiting_ap(void **state)
 		assert_int_equal(info[1].state, VCPU_BLOCKED);
 		assert_int_equal(vm_resume(vm, &err), 0);
 		long t = capture_last_number(&cap, from, "irq tick ");
-		if (!wait_tick(vm, &cap, from, t + 2 * TICK_PRINT, 30 * SEC * slow))
-			fail_vm(vm, &cap, "no ticks after resume");
+		if (!vmtest_wait_number(vm, &cap, from, "irq tick ",
+					t + 2 * TICK_PRINT, NULL, 30 * SEC * slow))
+			vmtest_fail_vm(vm, &cap, "no ticks after resume");
 		if (round == 0) {
 			assert_int_equal(vm_stop(vm, false, 10 * SEC * slow,
 						 &err), 0);
 			if (vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT ||
 			    vm_exit_code(vm) != 0)
-				fail_vm(vm, &cap, "graceful stop");
+				vmtest_fail_vm(vm, &cap, "graceful stop");
 		} else {
 			assert_int_equal(vm_stop(vm, true, 0, &err), 0);
 			assert_int_equal(vm_stop_reason(vm), VM_STOP_REQUESTED);
 		}
 	}
 	vmtest_destroy(vm, &cap);
-}
-
-/* Wait until the last "<prefix>N" is >= n; its time, or 0. */
-static uint64_t wait_prefix_tick(struct vm *vm, struct capture *cap,
-				 const char *prefix, long n, long *seen,
-				 uint64_t timeout_ns)
-{
-	uint64_t end = vmtest_now_ns() + timeout_ns;
-	while (vmtest_now_ns() < end) {
-		long t = capture_last_number(cap, 0, prefix);
-		if (t >= n) {
-			*seen = t;
-			return vmtest_now_ns();
-		}
-		if (vm_state(vm) != VM_RUNNING)
-			return 0;
-		usleep(500);
-	}
-	return 0;
 }
 
 /*
@@ -189,13 +141,10 @@ static uint64_t wait_prefix_tick(struct vm *vm, struct capture *cap,
  */
 static void tick_rate(const char *name, const char *prefix, int tick_hz)
 {
-	struct vm_config cfg;
-	vmtest_load_guest_config(name, &cfg, NULL);
 	struct capture cap;
-	struct vm *vm = vmtest_create(&cfg, &cap);
+	struct vm *vm = vmtest_start_guest(name, &cap);
 	struct cv_err err = { 0 };
 	unsigned slow = vmtest_slowdown();
-	assert_int_equal(vm_start(vm, &err), 0);
 	/*
 	 * Two tries of a ~3 s window: a host stall (the loaded kvm tier
 	 * under QEMU TCG was seen to lose a fifth of a window) spoils one;
@@ -218,18 +167,18 @@ static void tick_rate(const char *name, const char *prefix, int tick_hz)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		long n1 = 0, n2 = 0;
 		long from = capture_last_number(&cap, 0, prefix);
-		uint64_t t1 = wait_prefix_tick(vm, &cap, prefix,
-					       (from > 20 ? from : 20) + 1, &n1,
-					       30 * SEC * slow);
+		uint64_t t1 = vmtest_wait_number(vm, &cap, 0, prefix,
+						 (from > 20 ? from : 20) + 1,
+						 &n1, 30 * SEC * slow);
 		if (!t1)
-			fail_vm(vm, &cap, "no ticks");
+			vmtest_fail_vm(vm, &cap, "no ticks");
 		struct vm_stats s1, s2;
 		vm_get_stats(vm, &s1);
-		uint64_t t2 = wait_prefix_tick(vm, &cap, prefix,
-					       n1 + 3 * tick_hz, &n2,
-					       30 * SEC * slow);
+		uint64_t t2 = vmtest_wait_number(vm, &cap, 0, prefix,
+						 n1 + 3 * tick_hz, &n2,
+						 30 * SEC * slow);
 		if (!t2)
-			fail_vm(vm, &cap, "ticks stopped");
+			vmtest_fail_vm(vm, &cap, "ticks stopped");
 		vm_get_stats(vm, &s2);
 		secs = (double)(t2 - t1) / 1e9;
 		hz = (double)(n2 - n1) / secs;
@@ -251,12 +200,12 @@ static void tick_rate(const char *name, const char *prefix, int tick_hz)
 	assert_int_equal(capture_last_number(&cap, 0, prefix), frozen);
 	assert_int_equal(vm_resume(vm, &err), 0);
 	long after = 0;
-	if (!wait_prefix_tick(vm, &cap, prefix, frozen + 2 * TICK_PRINT, &after,
-			      10 * SEC * slow))
-		fail_vm(vm, &cap, "no ticks after resume");
+	if (!vmtest_wait_number(vm, &cap, 0, prefix, frozen + 2 * TICK_PRINT,
+				&after, 10 * SEC * slow))
+		vmtest_fail_vm(vm, &cap, "no ticks after resume");
 	assert_int_equal(vm_stop(vm, false, 10 * SEC * slow, &err), 0);
 	if (vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT || vm_exit_code(vm) != 0)
-		fail_vm(vm, &cap, "graceful stop");
+		vmtest_fail_vm(vm, &cap, "graceful stop");
 	char done[64];
 	snprintf(done, sizeof(done), "%s: shutdown requested\n", name);
 	assert_true(capture_wait(&cap, 0, done, 1000));

@@ -62,27 +62,21 @@ static char *run_guest(struct vm_config *cfg, int want_exit)
 	return out;
 }
 
-static void expect_out(const char *out, const char *want)
-{
-	if (!out || !strstr(out, want))
-		fail_msg("output lacks \"%s\":\n%s", want, out ? out : "");
-}
-
 static void test_mboot(void **state)
 {
 	(void)state;
 	struct vm_config cfg;
 	vmtest_load_guest_config("mboot", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
-	expect_out(out, "mboot: magic ok, info at 0x00009000\n");
-	expect_out(out, "mboot: mem_lower=640 KiB mem_upper=15360 KiB\n");
-	expect_out(out, "mboot: cmdline=\"mboot hello from cvisor\"\n");
-	expect_out(out, "mboot: loader=cvisor\n");
-	expect_out(out, "mboot: modules=0\n");
-	expect_out(out, "mboot: mmap 0x00000000 len 0x000a0000 type 1\n"
+	vmtest_expect_out(out, "mboot: magic ok, info at 0x00009000\n");
+	vmtest_expect_out(out, "mboot: mem_lower=640 KiB mem_upper=15360 KiB\n");
+	vmtest_expect_out(out, "mboot: cmdline=\"mboot hello from cvisor\"\n");
+	vmtest_expect_out(out, "mboot: loader=cvisor\n");
+	vmtest_expect_out(out, "mboot: modules=0\n");
+	vmtest_expect_out(out, "mboot: mmap 0x00000000 len 0x000a0000 type 1\n"
 			"mboot: mmap 0x000a0000 len 0x00060000 type 2\n"
 			"mboot: mmap 0x00100000 len 0x00f00000 type 1\n");
-	expect_out(out, "mboot: done\n");
+	vmtest_expect_out(out, "mboot: done\n");
 	free(out);
 }
 
@@ -96,7 +90,7 @@ static void test_mboot_auto_with_module(void **state)
 				 "ramdisk_load_addr = 0x8000\n");
 	cfg.boot_protocol = VM_BOOT_AUTO;
 	char *out = run_guest(&cfg, 0);
-	expect_out(out, "mboot: modules=1\n");
+	vmtest_expect_out(out, "mboot: modules=1\n");
 	free(out);
 }
 
@@ -106,7 +100,7 @@ static void test_mboot_aout(void **state)
 	struct vm_config cfg;
 	vmtest_load_guest_config("mboot_aout", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
-	expect_out(out, "axkernel: magic ok\n");
+	vmtest_expect_out(out, "axkernel: magic ok\n");
 	free(out);
 }
 
@@ -116,8 +110,8 @@ static void test_elf64(void **state)
 	struct vm_config cfg;
 	vmtest_load_guest_config("elf64", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
-	expect_out(out, "elf64: ok, running at 0x002");
-	expect_out(out, ", long mode, paging on, bss clear\n");
+	vmtest_expect_out(out, "elf64: ok, running at 0x002");
+	vmtest_expect_out(out, ", long mode, paging on, bss clear\n");
 	free(out);
 }
 
@@ -127,8 +121,8 @@ static void test_elf32(void **state)
 	struct vm_config cfg;
 	vmtest_load_guest_config("elf32", &cfg, NULL);
 	char *out = run_guest(&cfg, 0);
-	expect_out(out, "elf32: ok, running at 0x001");
-	expect_out(out, ", protected mode, paging off, bss clear\n");
+	vmtest_expect_out(out, "elf32: ok, running at 0x001");
+	vmtest_expect_out(out, ", protected mode, paging off, bss clear\n");
 	free(out);
 }
 
@@ -139,11 +133,11 @@ static void test_pvh(void **state)
 	vmtest_load_guest_config("pvh", &cfg, NULL);
 	assert_int_equal(cfg.boot_protocol, VM_BOOT_AUTO);
 	char *out = run_guest(&cfg, 0);
-	expect_out(out, "pvh: magic ok, version 1, start_info at 0x00009000\n");
-	expect_out(out, "pvh: cmdline=\"pvh hello from cvisor\"\n");
-	expect_out(out, "pvh: modules=0\n");
-	expect_out(out, "pvh: memmap 0x00100000 len 0x00f00000 type 1\n");
-	expect_out(out, "pvh: done\n");
+	vmtest_expect_out(out, "pvh: magic ok, version 1, start_info at 0x00009000\n");
+	vmtest_expect_out(out, "pvh: cmdline=\"pvh hello from cvisor\"\n");
+	vmtest_expect_out(out, "pvh: modules=0\n");
+	vmtest_expect_out(out, "pvh: memmap 0x00100000 len 0x00f00000 type 1\n");
+	vmtest_expect_out(out, "pvh: done\n");
 	free(out);
 }
 
@@ -155,7 +149,7 @@ static void test_pvh_module(void **state)
 				 "ramdisk_path = \"ticker\"\n"
 				 "ramdisk_load_addr = 0x8000\n");
 	char *out = run_guest(&cfg, 0);
-	expect_out(out, "pvh: modules=1\n");
+	vmtest_expect_out(out, "pvh: modules=1\n");
 	free(out);
 }
 

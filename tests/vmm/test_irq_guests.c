@@ -59,23 +59,14 @@ static void skip_if_host_cannot_emulate(struct vm *vm)
 static void fail_vm(struct vm *vm, struct capture *cap, const char *what)
 {
 	skip_if_host_cannot_emulate(vm);
-	char last[256] = "";
-	vm_last_error(vm, last, sizeof(last));
-	char *out = capture_copy(cap);
-	fail_msg("%s on %s: state %s, stop reason %d, exit %d (%s); output:\n%s",
-		 what, vmtest_accel_name(), vm_state_name(vm_state(vm)),
-		 vm_stop_reason(vm), vm_exit_code(vm), last, out ? out : "");
+	vmtest_fail_vm(vm, cap, what);
 }
 
 /* Run to the guest's debug-exit; returns its output (caller frees). */
 static char *run_to_exit(const char *name, int want_exit)
 {
-	struct vm_config cfg;
-	vmtest_load_guest_config(name, &cfg, NULL);
 	struct capture cap;
-	struct vm *vm = vmtest_create(&cfg, &cap);
-	struct cv_err err = { 0 };
-	assert_int_equal(vm_start(vm, &err), 0);
+	struct vm *vm = vmtest_start_guest(name, &cap);
 	int rc = vm_wait_stopped(vm, 60 * SEC * vmtest_slowdown());
 	if (rc || vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT ||
 	    vm_exit_code(vm) != want_exit)
@@ -85,47 +76,23 @@ static char *run_to_exit(const char *name, int want_exit)
 	return out;
 }
 
-static void expect_out(const char *out, const char *want)
+/* The image (irqtick, irqtick16, irqtick64) is *state (see main). */
+static void test_irqtick(void **state)
 {
-	if (!out || !strstr(out, want))
-		fail_msg("output lacks \"%s\":\n%s", want, out ? out : "");
-}
-
-/* Wait until the last "irq tick N" is >= n; its time, or 0 on timeout. */
-static uint64_t wait_tick(struct vm *vm, struct capture *cap, long n,
-			  long *seen, uint64_t timeout_ns)
-{
-	uint64_t end = vmtest_now_ns() + timeout_ns;
-	while (vmtest_now_ns() < end) {
-		long t = capture_last_number(cap, 0, "irq tick ");
-		if (t >= n) {
-			*seen = t;
-			return vmtest_now_ns();
-		}
-		if (vm_state(vm) != VM_RUNNING)
-			return 0;
-		usleep(500);
-	}
-	return 0;
-}
-
-static void irqtick(const char *name)
-{
-	struct vm_config cfg;
-	vmtest_load_guest_config(name, &cfg, NULL);
+	const char *name = *state;
 	struct capture cap;
-	struct vm *vm = vmtest_create(&cfg, &cap);
+	struct vm *vm = vmtest_start_guest(name, &cap);
 	struct cv_err err = { 0 };
 	unsigned slow = vmtest_slowdown();
-	assert_int_equal(vm_start(vm, &err), 0);
 	long n1 = 0, n2 = 0;
-	uint64_t t1 = wait_tick(vm, &cap, 20, &n1, 30 * SEC * slow);
+	uint64_t t1 = vmtest_wait_number(vm, &cap, 0, "irq tick ", 20, &n1,
+					 30 * SEC * slow);
 	if (!t1)
 		fail_vm(vm, &cap, "no \"irq tick 20\"");
 	struct vm_stats s1, s2;
 	vm_get_stats(vm, &s1);
-	uint64_t t2 = wait_tick(vm, &cap, n1 + 3 * TICK_HZ, &n2,
-				30 * SEC * slow);
+	uint64_t t2 = vmtest_wait_number(vm, &cap, 0, "irq tick ",
+					 n1 + 3 * TICK_HZ, &n2, 30 * SEC * slow);
 	if (!t2)
 		fail_vm(vm, &cap, "ticks stopped");
 	vm_get_stats(vm, &s2);
@@ -149,7 +116,8 @@ static void irqtick(const char *name)
 	printf("# %s: suspend parked the halted vCPU in %.1f us\n", name,
 	       (double)parked / 1e3);
 	long after = 0;
-	if (!wait_tick(vm, &cap, frozen + 2 * TICK_PRINT, &after, 10 * SEC * slow))
+	if (!vmtest_wait_number(vm, &cap, 0, "irq tick ", frozen + 2 * TICK_PRINT,
+				&after, 10 * SEC * slow))
 		fail_vm(vm, &cap, "no ticks after resume");
 	/* graceful stop: the guest sees the request between two ticks */
 	assert_int_equal(vm_stop(vm, false, 10 * SEC * slow, &err), 0);
@@ -159,68 +127,29 @@ static void irqtick(const char *name)
 	vmtest_destroy(vm, &cap);
 }
 
-static void test_irqtick32(void **state)
-{
-	(void)state;
-	irqtick("irqtick");
-}
-
-static void test_irqtick16(void **state)
-{
-	(void)state;
-	irqtick("irqtick16");
-}
-
-static void test_irqtick64(void **state)
-{
-	(void)state;
-	irqtick("irqtick64");
-}
-
 #define RTC_HZ 64	/* guests/meson.build */
-
-/* Wait until the last "<prefix>N" is >= n; its time, or 0 on timeout. */
-static uint64_t wait_line_number(struct vm *vm, struct capture *cap,
-				 const char *prefix, long n, long *seen,
-				 uint64_t timeout_ns)
-{
-	uint64_t end = vmtest_now_ns() + timeout_ns;
-	while (vmtest_now_ns() < end) {
-		long t = capture_last_number(cap, 0, prefix);
-		if (t >= n) {
-			*seen = t;
-			return vmtest_now_ns();
-		}
-		if (vm_state(vm) != VM_RUNNING)
-			return 0;
-		usleep(500);
-	}
-	return 0;
-}
 
 static void test_rtctick(void **state)
 {
 	(void)state;
-	struct vm_config cfg;
-	vmtest_load_guest_config("rtctick", &cfg, NULL);
 	struct capture cap;
-	struct vm *vm = vmtest_create(&cfg, &cap);
+	struct vm *vm = vmtest_start_guest("rtctick", &cap);
 	struct cv_err err = { 0 };
 	unsigned slow = vmtest_slowdown();
-	assert_int_equal(vm_start(vm, &err), 0);
 	long n1 = 0, n2 = 0, u1 = 0, u2 = 0;
 	/* start at an update line: the window holds whole seconds */
-	if (!wait_line_number(vm, &cap, "rtc update ", 1, &u1, 30 * SEC * slow))
+	if (!vmtest_wait_number(vm, &cap, 0, "rtc update ", 1, &u1,
+				30 * SEC * slow))
 		fail_vm(vm, &cap, "no \"rtc update 1\"");
-	uint64_t t1 = wait_line_number(vm, &cap, "rtc update ", u1 + 1, &u1,
-				       30 * SEC * slow);
+	uint64_t t1 = vmtest_wait_number(vm, &cap, 0, "rtc update ", u1 + 1,
+					 &u1, 30 * SEC * slow);
 	n1 = capture_last_number(&cap, 0, "rtc ticks ");
 	if (!t1)
 		fail_vm(vm, &cap, "no second update");
 	/* 5 s: owed interrupts paid back inside the window (at most 16)
 	 * and the output's latency weigh less */
-	uint64_t t2 = wait_line_number(vm, &cap, "rtc update ", u1 + 5, &u2,
-				       30 * SEC * slow);
+	uint64_t t2 = vmtest_wait_number(vm, &cap, 0, "rtc update ", u1 + 5,
+					 &u2, 30 * SEC * slow);
 	n2 = capture_last_number(&cap, 0, "rtc ticks ");
 	if (!t2 || n1 < 0 || n2 < 0)
 		fail_vm(vm, &cap, "updates or ticks stopped");
@@ -239,36 +168,21 @@ static void test_rtctick(void **state)
 	vmtest_destroy(vm, &cap);
 }
 
-static void exc(const char *name)
+/* The image (exc, exc64) is *state. */
+static void test_exc(void **state)
 {
-	char *out = run_to_exit(name, 0);
-	expect_out(out, "exc: #DE ok\nexc: #BP ok\nexc: int80 ok\nexc: #UD ok\n"
+	char *out = run_to_exit(*state, 0);
+	vmtest_expect_out(out, "exc: #DE ok\nexc: #BP ok\nexc: int80 ok\nexc: #UD ok\n"
 			"exc: all delivered\n");
 	free(out);
-}
-
-static void test_exc32(void **state)
-{
-	(void)state;
-	exc("exc");
-}
-
-static void test_exc64(void **state)
-{
-	(void)state;
-	exc("exc64");
 }
 
 static void test_uartecho(void **state)
 {
 	(void)state;
-	struct vm_config cfg;
-	vmtest_load_guest_config("uartecho", &cfg, NULL);
 	struct capture cap;
-	struct vm *vm = vmtest_create(&cfg, &cap);
-	struct cv_err err = { 0 };
+	struct vm *vm = vmtest_start_guest("uartecho", &cap);
 	unsigned slow = vmtest_slowdown();
-	assert_int_equal(vm_start(vm, &err), 0);
 	if (!capture_wait(&cap, 0, "uartecho: ready\n", 30000 * slow))
 		fail_vm(vm, &cap, "no ready line");
 	struct console *con = vm_console(vm);
@@ -284,8 +198,8 @@ static void test_uartecho(void **state)
 	    vm_stop_reason(vm) != VM_STOP_DEBUG_EXIT || vm_exit_code(vm) != 0)
 		fail_vm(vm, &cap, "uartecho exit");
 	char *out = capture_copy(&cap);
-	expect_out(out, "echo: abcabcabc\n");
-	expect_out(out, "uartecho: bye after ");
+	vmtest_expect_out(out, "echo: abcabcabc\n");
+	vmtest_expect_out(out, "uartecho: bye after ");
 	long rx = -1, tx = -1;
 	const char *bye = strstr(out, "uartecho: bye after ");
 	assert_non_null(bye);
@@ -322,9 +236,9 @@ static void test_rtc(void **state)
 	assert_non_null(bcd);
 	bin = strstr(bcd + 1, "rtc: ");
 	assert_non_null(bin);
-	expect_out(out, " bcd\n");
-	expect_out(out, " bin\n");
-	expect_out(out, "rtc: base memory 640 KiB\n");
+	vmtest_expect_out(out, " bcd\n");
+	vmtest_expect_out(out, " bin\n");
+	vmtest_expect_out(out, "rtc: base memory 640 KiB\n");
 	long long g1 = parse_date(bcd), g2 = parse_date(bin);
 	printf("# guest RTC %lld / %lld, host %lld..%lld\n", g1, g2,
 	       (long long)before, (long long)after);
@@ -369,14 +283,18 @@ static void test_affinity(void **state)
 	vmtest_destroy(vm, &cap);
 }
 
+/* test_<f>NN: f run on guest image `image`, its *state */
+#define IMAGE_TEST(f, nn, image) \
+	{ #f nn, f, NULL, vmtest_teardown, (void *)(image) }
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest irq[] = {
-		cmocka_unit_test_teardown(test_exc32, vmtest_teardown),
-		cmocka_unit_test_teardown(test_exc64, vmtest_teardown),
-		cmocka_unit_test_teardown(test_irqtick32, vmtest_teardown),
-		cmocka_unit_test_teardown(test_irqtick64, vmtest_teardown),
-		cmocka_unit_test_teardown(test_irqtick16, vmtest_teardown),
+		IMAGE_TEST(test_exc, "32", "exc"),
+		IMAGE_TEST(test_exc, "64", "exc64"),
+		IMAGE_TEST(test_irqtick, "32", "irqtick"),
+		IMAGE_TEST(test_irqtick, "64", "irqtick64"),
+		IMAGE_TEST(test_irqtick, "16", "irqtick16"),
 		cmocka_unit_test_teardown(test_uartecho, vmtest_teardown),
 		cmocka_unit_test_teardown(test_rtctick, vmtest_teardown),
 	};

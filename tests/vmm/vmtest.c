@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "builtin.h"
@@ -146,6 +147,41 @@ uint64_t vmtest_median(uint64_t *v, size_t n)
 	return n ? v[n / 2] : 0;
 }
 
+void vmtest_fail_vm(struct vm *vm, struct capture *cap, const char *what)
+{
+	char last[256] = "";
+	vm_last_error(vm, last, sizeof(last));
+	char *out = capture_copy(cap);
+	fail_msg("%s on %s: state %s, stop reason %d, exit %d (%s); output:\n%s",
+		 what, vmtest_accel_name(), vm_state_name(vm_state(vm)),
+		 vm_stop_reason(vm), vm_exit_code(vm), last, out ? out : "");
+}
+
+void vmtest_expect_out(const char *out, const char *want)
+{
+	if (!out || !strstr(out, want))
+		fail_msg("output lacks \"%s\":\n%s", want, out ? out : "");
+}
+
+uint64_t vmtest_wait_number(struct vm *vm, struct capture *cap, size_t from,
+			    const char *prefix, long n, long *seen,
+			    uint64_t timeout_ns)
+{
+	uint64_t end = vmtest_now_ns() + timeout_ns;
+	while (vmtest_now_ns() < end) {
+		long t = capture_last_number(cap, from, prefix);
+		if (t >= n) {
+			if (seen)
+				*seen = t;
+			return vmtest_now_ns();
+		}
+		if (vm_state(vm) != VM_RUNNING)
+			return 0;
+		usleep(500);
+	}
+	return 0;
+}
+
 struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap)
 {
 	/* $VMTEST_NO_SECCOMP: the same tests without filters, to compare */
@@ -170,6 +206,18 @@ void vmtest_destroy(struct vm *vm, struct capture *cap)
 	if (cap)
 		capture_detach(cap);
 	vm_destroy(vm);
+}
+
+struct vm *vmtest_start_guest(const char *name, struct capture *cap)
+{
+	struct vm_config cfg;
+	vmtest_load_guest_config(name, &cfg, NULL);
+	struct vm *vm = vmtest_create(&cfg, cap);
+	struct cv_err err = { 0 };
+	if (vm_start(vm, &err))
+		fail_msg("vm_start(%s) on %s: %s", name, vmtest_accel_name(),
+			 err.msg);
+	return vm;
 }
 
 void vmtest_load_guest_config(const char *name, struct vm_config *cfg,

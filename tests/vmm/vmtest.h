@@ -40,6 +40,12 @@ struct vm *vmtest_create(const struct vm_config *cfg, struct capture *cap);
 void vmtest_destroy(struct vm *vm, struct capture *cap);
 
 /*
+ * vmtest_load_guest_config(name), vmtest_create with `cap` attached, then
+ * vm_start: the running VM.  Fails the test on any error.
+ */
+struct vm *vmtest_start_guest(const char *name, struct capture *cap);
+
+/*
  * cmocka teardown: destroys every VM a failed test left behind, so one
  * failure cannot run into the next test (its capture lived on the failed
  * test's stack).
@@ -60,5 +66,23 @@ bool vmtest_sanitized(void);
 
 /* Median of n samples (sorts them). */
 uint64_t vmtest_median(uint64_t *v, size_t n);
+
+/*
+ * Fail the test: `what` on the backend under test, with the VM's state,
+ * stop reason, exit code, last error and the console output so far.
+ */
+void vmtest_fail_vm(struct vm *vm, struct capture *cap, const char *what);
+
+/* Fail the test unless `out` contains `want`. */
+void vmtest_expect_out(const char *out, const char *want);
+
+/*
+ * Wait until the last "<prefix>N" in the console output from offset
+ * `from` on has N >= n: returns vmtest_now_ns() then, with N in *seen
+ * (when not NULL); 0 once the VM is no longer running or after timeout_ns.
+ */
+uint64_t vmtest_wait_number(struct vm *vm, struct capture *cap, size_t from,
+			    const char *prefix, long n, long *seen,
+			    uint64_t timeout_ns);
 
 #endif
