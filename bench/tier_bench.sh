@@ -28,7 +28,8 @@
 #
 # Usage: bench/tier_bench.sh [--build DIR] [-n RUNS] [--nloop N] [--slines N]
 #                            [--no-linux] [--strace] [--trace] [--norandmaps]
-#                            [--no-seccomp-row] [--baseline EXE] [--peers DIR]
+#                            [--no-seccomp-row] [--auto-row] [--baseline EXE]
+#                            [--peers DIR]
 #   --build DIR   meson build directory (default ./build); needs
 #                 src/cli/cvisor, bench/tierdrv, tests/kvm-tier/kvm-tier-keeper
 #                 and guests/linux-init/initramfs.cpio
@@ -53,6 +54,8 @@
 #                 own work
 #   --no-seccomp-row  a third VMM in the micro group: cvisor run
 #                 --no-seccomp (what the per-thread filters cost)
+#   --auto-row    a third VMM in the micro group: the same config with
+#                 accel = "auto" (the probe's cost on top of accel = "kvm")
 #   --baseline EXE  another cvisor binary (e.g. an older commit's build) as
 #                 a VMM of the micro group, "cvisor-baseline": before/after in
 #                 one run
@@ -65,6 +68,7 @@ BUILD=$SRC/build
 RUNS=10
 TRACE=0
 NOSEC=0
+AUTO=0
 BASELINE=
 NLOOP=5000
 SLINES=20
@@ -84,6 +88,7 @@ while [ $# -gt 0 ]; do
 	--trace) TRACE=1; shift;;
 	--norandmaps) export KVM_TIER_KERNEL_ARGS="${KVM_TIER_KERNEL_ARGS:+$KVM_TIER_KERNEL_ARGS }norandmaps"; shift;;
 	--no-seccomp-row) NOSEC=1; shift;;
+	--auto-row) AUTO=1; shift;;
 	--baseline) BASELINE=$2; shift 2;;
 	--peers) PEERS=$2; shift 2;;
 	-h|--help) usage;;
@@ -140,6 +145,11 @@ fi
 if [ $NOSEC = 1 ]; then
 	sed -i "/^vmm minivmm /a vmm cvisor-noseccomp $CV --no-seccomp $W/micro.toml" "$W/spec"
 	echo "ratio cvisor-noseccomp minivmm" >>"$W/spec"
+fi
+if [ $AUTO = 1 ]; then
+	sed 's/^accel = "kvm"/accel = "auto"/' "$W/micro.toml" >"$W/micro-auto.toml"
+	sed -i "/^vmm minivmm /a vmm cvisor-auto $CV $W/micro-auto.toml" "$W/spec"
+	echo "ratio cvisor-auto minivmm" >>"$W/spec"
 fi
 if [ $TRACE = 1 ]; then
 	# in the micro group, so it alternates with the others

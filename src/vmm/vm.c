@@ -814,6 +814,25 @@ static int init_sync(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Pick the backend (kvm: its prestart starts now if it has not), then
+ * start the VM's threads: they confine themselves and wait parked while
+ * vm_create builds the machine.
+ */
+static int choose_backend(struct vm *vm, enum vm_accel want,
+			  struct cv_err *err)
+{
+	vm->ops = backend_select(want, vm->backend_why,
+				 sizeof(vm->backend_why), err);
+	if (!vm->ops)
+		return -(err && err->code ? err->code : ENODEV);
+	if (vm->ops->prestart)
+		vm->ops->prestart();	/* overlaps vm_create's next steps */
+	int rc = start_runners(vm, err);
+	cv_tmark("vm_create: threads started");
+	return rc;
+}
+
 int vm_create(const struct vm_config *cfg, uint32_t id,
 	      const struct vm_host_opts *opts, struct vm **out,
 	      struct cv_err *err)
@@ -851,18 +870,6 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	vm->nvcpus = cfg->cpu_num;
 	bus_init(&vm->bus);
 
-	enum vm_accel want = cfg->accel;
-	if (want == VM_ACCEL_AUTO && opts)
-		want = opts->accel_default;
-	vm->ops = backend_select(want, vm->backend_why,
-				 sizeof(vm->backend_why), err);
-	if (!vm->ops) {
-		rc = -(err && err->code ? err->code : ENODEV);
-		goto fail;
-	}
-	if (vm->ops->prestart)
-		vm->ops->prestart();	/* overlaps the steps below */
-
 	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		rc = cv_err_set(err, ENOMEM, "out of memory");
@@ -874,14 +881,18 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 		vm->vcpus[i].want = WANT_PARK;
 		vm->vcpus[i].is = IS_PARKED;
 	}
+
 	/*
-	 * The VM's threads start (and confine themselves) while this one
-	 * builds the machine: they wait parked until vm_start.
+	 * The backend and the VM's threads: an explicit choice at once, so
+	 * the threads start while the steps below run; "auto" may wait for
+	 * the kvm probe (the prestarted VM, backend_select), so it comes
+	 * after the steps that need no backend, which overlap that wait.
 	 */
-	rc = start_runners(vm, err);
-	if (rc)
+	enum vm_accel want = cfg->accel;
+	if (want == VM_ACCEL_AUTO && opts)
+		want = opts->accel_default;
+	if (want != VM_ACCEL_AUTO && (rc = choose_backend(vm, want, err)))
 		goto fail;
-	cv_tmark("vm_create: threads started");
 
 	char log_path[PATH_MAX + 16];
 	const char *logp = NULL;
@@ -908,6 +919,9 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	rc = vm_devices_create(&vm->devs, &vm->bus, cfg, vm->console, sink,
 			       err);
 	if (rc)
+		goto fail;
+
+	if (want == VM_ACCEL_AUTO && (rc = choose_backend(vm, want, err)))
 		goto fail;
 	if (wants_irqchip(vm)) {
 		/* kvm brings its own PIC/PIT; emu uses cvisor's models */
