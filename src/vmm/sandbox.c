@@ -235,8 +235,14 @@ static const struct group g_server = RULES(r_server);
 static const struct profile_def {
 	const char *name;
 	const struct group *g[MAX_GROUPS];
+	/*
+	 * The call the thread makes most, checked first: a kvm vCPU thread
+	 * makes one ioctl(KVM_RUN) per exit, which otherwise walked 36 of the
+	 * filter's instructions (in the kvm tier ~1.6 us of a ~47 us exit).
+	 */
+	const char *hot;
 } profiles[SANDBOX_NPROFILES] = {
-	[SANDBOX_VCPU_KVM] = { "vcpu-kvm", { &g_thread, &g_vcpu_kvm } },
+	[SANDBOX_VCPU_KVM] = { "vcpu-kvm", { &g_thread, &g_vcpu_kvm }, "ioctl" },
 	[SANDBOX_VCPU_EMU] = { "vcpu-emu", { &g_thread, &g_vcpu_emu } },
 	[SANDBOX_RESET] = { "reset", { &g_thread, &g_reset } },
 	[SANDBOX_SIGNALS] = { "signals", { &g_thread, &g_signals } },
@@ -417,6 +423,9 @@ static int build_profile(enum sandbox_profile p, struct cv_err *err)
 				  "filter", def->name);
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 				  SCMP_ACT_KILL_PROCESS);
+	if (!rc && def->hot)
+		rc = seccomp_syscall_priority(ctx, seccomp_syscall_resolve_name(
+						   def->hot), 255);
 	for (size_t k = 0; !rc && k < MAX_GROUPS && def->g[k]; k++)
 		for (size_t i = 0; !rc && i < def->g[k]->n; i++) {
 			const struct rule *r = &def->g[k]->r[i];
@@ -731,6 +740,18 @@ int sandbox_enter(enum sandbox_profile p, const char *label,
 const char *sandbox_profile_name(enum sandbox_profile p)
 {
 	return (unsigned)p < SANDBOX_NPROFILES ? profiles[p].name : "?";
+}
+
+int sandbox_program(enum sandbox_profile p, const struct sock_filter **insns,
+		    unsigned *len)
+{
+	struct cv_err err = {0};
+	if ((unsigned)p >= SANDBOX_NPROFILES || sandbox_prepare(&err) ||
+	    !sb.prog[p].filter)
+		return -ENOENT;
+	*insns = sb.prog[p].filter;
+	*len = sb.prog[p].len;
+	return 0;
 }
 
 void sandbox_allowed(enum sandbox_profile p, const char *const **names,

@@ -84,6 +84,15 @@ const char *sandbox_profile_name(enum sandbox_profile p);
 int sandbox_log_mode(void);
 
 /*
+ * The BPF program of profile p as prepared (sandbox_prepare): 0 and
+ * the program in insns and len, or -ENOENT when p was not prepared.
+ * For tests.
+ */
+struct sock_filter;
+int sandbox_program(enum sandbox_profile p, const struct sock_filter **insns,
+		    unsigned *len);
+
+/*
  * The allow-list of profile p: names[0..*n) of the system calls allowed
  * (some only with the argument conditions docs/security.md gives).
  */

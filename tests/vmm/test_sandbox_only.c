@@ -6,16 +6,24 @@
  * profile is built.  And the filters precompiled at build time
  * (sandbox-gen) equal what libseccomp compiles at run time, byte for
  * byte.  Each case runs in a child process: the sandbox is prepared once
- * per process.
+ * per process.  And the kvm vCPU filter checks ioctl first: its one
+ * system call per guest exit, ioctl(KVM_RUN), is allowed after a short
+ * walk of the program (run here by a small BPF interpreter).
  */
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,6 +125,92 @@ static void test_precompiled_equal(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Run a seccomp program on one call; the action, *steps = insns run. */
+static uint32_t bpf_run(const struct sock_filter *f, unsigned len, int nr,
+			uint64_t a0, uint64_t a1, unsigned *steps)
+{
+	struct seccomp_data d = { .nr = nr, .arch = AUDIT_ARCH_X86_64,
+				  .args = { a0, a1 } };
+	uint32_t A = 0;
+	*steps = 0;
+	for (unsigned pc = 0; pc < len; ) {
+		const struct sock_filter *i = &f[pc];
+		++*steps;
+		switch (i->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			if (i->k + 4 > sizeof(d))
+				return 0xdead;
+			memcpy(&A, (const char *)&d + i->k, 4);
+			pc++;
+			break;
+		case BPF_ALU | BPF_AND | BPF_K:
+			A &= i->k;
+			pc++;
+			break;
+		case BPF_JMP | BPF_JA:
+			pc += 1 + i->k;
+			break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			pc += 1 + (A == i->k ? i->jt : i->jf);
+			break;
+		case BPF_JMP | BPF_JGT | BPF_K:
+			pc += 1 + (A > i->k ? i->jt : i->jf);
+			break;
+		case BPF_JMP | BPF_JGE | BPF_K:
+			pc += 1 + (A >= i->k ? i->jt : i->jf);
+			break;
+		case BPF_JMP | BPF_JSET | BPF_K:
+			pc += 1 + ((A & i->k) ? i->jt : i->jf);
+			break;
+		case BPF_RET | BPF_K:
+			return i->k;
+		default:
+			return 0xdead;	/* an instruction this test lacks */
+		}
+	}
+	return 0xdead;
+}
+
+static int hot_path_child(void)
+{
+	const struct sock_filter *f;
+	unsigned len, steps;
+	unsetenv("CVISOR_SECCOMP");
+	if (sandbox_program(SANDBOX_VCPU_KVM, &f, &len))
+		return fprintf(stderr, "no vcpu-kvm program\n"), 1;
+	uint32_t r = bpf_run(f, len, SYS_ioctl, 5, KVM_RUN, &steps);
+	fprintf(stderr, "vcpu-kvm: %u instructions; ioctl(KVM_RUN) allowed "
+		"after %u\n", len, steps);
+	if ((r & SECCOMP_RET_ACTION_FULL) != SECCOMP_RET_ALLOW)
+		return fprintf(stderr, "ioctl(KVM_RUN): action 0x%x\n", r), 1;
+	if (steps > 16)
+		return fprintf(stderr, "ioctl(KVM_RUN) walks %u > 16 "
+			       "instructions: not checked first\n", steps), 1;
+	/* the interpreter is not allow-all: a VM ioctl traps here */
+	r = bpf_run(f, len, SYS_ioctl, 5, KVM_CREATE_VCPU, &steps);
+	if ((r & SECCOMP_RET_ACTION_FULL) != SECCOMP_RET_TRAP)
+		return fprintf(stderr, "ioctl(KVM_CREATE_VCPU): action 0x%x\n",
+			       r), 1;
+	r = bpf_run(f, len, SYS_futex, 0, 0, &steps);
+	if ((r & SECCOMP_RET_ACTION_FULL) != SECCOMP_RET_ALLOW)
+		return fprintf(stderr, "futex: action 0x%x\n", r), 1;
+	return 0;
+}
+
+static void test_vcpu_kvm_ioctl_first(void **state)
+{
+	(void)state;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(hot_path_child());
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_in_mask_enters),
 		cmocka_unit_test(test_outside_mask_refused),
 		cmocka_unit_test(test_default_builds_all),
+		cmocka_unit_test(test_vcpu_kvm_ioctl_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
