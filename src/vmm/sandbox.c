@@ -204,6 +204,7 @@ static const struct rule r_server[] = {
 #endif
 #endif
 #ifdef CV_SANITIZED
+#include <sanitizer/common_interface_defs.h>
 static const struct rule r_sanitizer[] = {
 	{ "ptrace", C_ANY }, { "clone", C_ANY }, { "wait4", C_ANY },
 	{ "open", C_ANY }, { "openat", C_ANY }, { "getdents", C_ANY },
@@ -550,6 +551,30 @@ static int install_handler(struct cv_err *err)
 #include "sandbox_pre.h"
 #endif
 
+/*
+ * Sanitizer builds: the runtime symbolizes stacks for a report, and for
+ * every leak LSan finds at exit, to match it against the suppressions
+ * (tests/lsan.supp).  gcc's runtime does that in the process (libbacktrace);
+ * clang's (compiler-rt) starts an llvm-symbolizer child process on first
+ * use, fork + execve, and on a confined thread that fork is trapped: the
+ * process ended with 159 instead of its report or its status (seen:
+ * `exit` in the shell with an emu VM running, Unicorn's suppressed leaks,
+ * "the shell's main thread made a forbidden system call: fork").  No
+ * filter allows creating processes, and none should in these builds
+ * either: the child would run llvm-symbolizer under the inherited filter.
+ * So start the symbolizer now, while no filter is installed; later
+ * symbolization writes to and reads from its pipes (allowed).  Without an
+ * llvm-symbolizer, or with symbolize=0, the runtime starts none.
+ */
+static void warm_symbolizer(void)
+{
+#if defined(CV_SANITIZED) && defined(__clang__)
+	char buf[64];	/* "%F", a function name: "%p" alone symbolizes nothing */
+	__sanitizer_symbolize_pc((void *)(uintptr_t)warm_symbolizer, "%F",
+				 buf, sizeof(buf));
+#endif
+}
+
 static void prepare_once(void)
 {
 	struct cv_err err = {0};
@@ -591,6 +616,7 @@ static void prepare_once(void)
 	mallopt(M_ARENA_MAX, 8 * (ncpu > 0 ? ncpu : 1));
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	tzset();
+	warm_symbolizer();
 	sb.rc = install_handler(&err);
 	for (int p = 0; !sb.rc && p < SANDBOX_NPROFILES; p++) {
 		if (!(sb.only & (1u << p)))

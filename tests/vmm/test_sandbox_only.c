@@ -5,10 +5,13 @@
  * allow-nothing or uninitialised filter); without sandbox_only every
  * profile is built.  And the filters precompiled at build time
  * (sandbox-gen) equal what libseccomp compiles at run time, byte for
- * byte.  Each case runs in a child process: the sandbox is prepared once
- * per process.  And the kvm vCPU filter checks ioctl first: its one
- * system call per guest exit, ioctl(KVM_RUN), is allowed after a short
- * walk of the program (run here by a small BPF interpreter).
+ * byte.  And the kvm vCPU filter checks ioctl first: its one system call
+ * per guest exit, ioctl(KVM_RUN), is allowed after a short walk of the
+ * program (run here by a small BPF interpreter).  In sanitizer builds, a
+ * thread confined with a profile that ends the process can still have a
+ * stack symbolized (what the runtime does for a report and for LSan's
+ * leak suppressions at exit).  Each case runs in a child process: the
+ * sandbox is prepared once per process.
  */
 #include <errno.h>
 #include <linux/audit.h>
@@ -30,6 +33,17 @@
 #include <cmocka.h>
 
 #include "sandbox.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifdef SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 struct try {
 	enum sandbox_profile p;
@@ -211,6 +225,68 @@ static void test_vcpu_kvm_ioctl_first(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+#ifdef SANITIZED
+struct sym {
+	enum sandbox_profile p;
+	int rc;
+	char out[256];
+};
+
+static void *symbolize_main(void *arg)
+{
+	struct sym *s = arg;
+	struct cv_err err = {0};
+	s->rc = sandbox_enter(s->p, "test thread", &err);
+	if (!s->rc)
+		__sanitizer_symbolize_pc((void *)(uintptr_t)symbolize_main,
+					 "%F %L", s->out, sizeof(s->out));
+	return NULL;
+}
+#endif
+
+/*
+ * clang's runtime symbolizes through an llvm-symbolizer child process it
+ * starts on first use: on a confined thread that fork was trapped (exit
+ * 159), so a report or LSan's suppression matching at exit ended the
+ * process instead.  sandbox.c starts it before any filter.
+ */
+static void test_symbolize_confined(void **state)
+{
+	(void)state;
+#ifndef SANITIZED
+	print_message("not a sanitizer build: no runtime symbolizer to start\n");
+	skip();
+#else
+	const enum sandbox_profile ps[] = {
+		SANDBOX_RUN_MAIN, SANDBOX_SHELL, SANDBOX_SERVER, SANDBOX_WORKER,
+	};
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct cv_err err = {0};
+			if (sandbox_prepare(&err))
+				_exit(3);
+			struct sym s = { .p = ps[i] };
+			pthread_t th;
+			if (pthread_create(&th, NULL, symbolize_main, &s))
+				_exit(4);
+			pthread_join(th, NULL);
+			fprintf(stderr, "%s: symbolized '%s'\n",
+				sandbox_profile_name(ps[i]), s.out);
+			_exit(s.rc ? 2 : 0);
+		}
+		int st = 0;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		if (WEXITSTATUS(st))
+			fail_msg("%s: exit %d (%d: a trapped system call)",
+				 sandbox_profile_name(ps[i]), WEXITSTATUS(st),
+				 SANDBOX_EXIT_STATUS);
+	}
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_outside_mask_refused),
 		cmocka_unit_test(test_default_builds_all),
 		cmocka_unit_test(test_vcpu_kvm_ioctl_first),
+		cmocka_unit_test(test_symbolize_confined),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
