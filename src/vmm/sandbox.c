@@ -244,19 +244,19 @@ static const struct profile_def {
 	const char *hot;
 } profiles[SANDBOX_NPROFILES] = {
 	[SANDBOX_VCPU_KVM] = { "vcpu-kvm", { &g_thread, &g_vcpu_kvm }, "ioctl" },
-	[SANDBOX_VCPU_EMU] = { "vcpu-emu", { &g_thread, &g_vcpu_emu } },
-	[SANDBOX_RESET] = { "reset", { &g_thread, &g_reset } },
-	[SANDBOX_SIGNALS] = { "signals", { &g_thread, &g_signals } },
-	[SANDBOX_RUN_MAIN] = { "run-main", { &g_thread, &g_run_main SAN_GROUP } },
+	[SANDBOX_VCPU_EMU] = { "vcpu-emu", { &g_thread, &g_vcpu_emu }, NULL },
+	[SANDBOX_RESET] = { "reset", { &g_thread, &g_reset }, NULL },
+	[SANDBOX_SIGNALS] = { "signals", { &g_thread, &g_signals }, NULL },
+	[SANDBOX_RUN_MAIN] = { "run-main", { &g_thread, &g_run_main SAN_GROUP }, NULL },
 	[SANDBOX_SHELL] = { "shell", { &g_thread, &g_vcpu_kvm, &g_vcpu_emu,
 			    &g_reset, &g_signals, &g_run_main, &g_shell
-			    SAN_GROUP } },
+			    SAN_GROUP }, NULL },
 	[SANDBOX_SERVER] = { "server", { &g_thread, &g_vcpu_kvm, &g_vcpu_emu,
 			     &g_reset, &g_signals, &g_run_main, &g_shell,
-			     &g_worker, &g_server SAN_GROUP } },
+			     &g_worker, &g_server SAN_GROUP }, NULL },
 	[SANDBOX_WORKER] = { "server-worker", { &g_thread, &g_vcpu_kvm,
 			     &g_vcpu_emu, &g_reset, &g_signals, &g_run_main,
-			     &g_shell, &g_worker SAN_GROUP } },
+			     &g_shell, &g_worker SAN_GROUP }, NULL },
 };
 
 /* ---- process-wide state (see sandbox.h) -------------------------------- */
