@@ -1,0 +1,104 @@
+#!/bin/bash
+# tier_repeat.sh: start `cvisor run` many times inside the kvm tier and
+# report any run that does not reach its marker in time, with every
+# thread's kernel stack and wait channel (a diagnostic for rare hangs, not
+# a test).  Two guests:
+#   micro  the peers' micro-guest (../shared/peers/microguest), to GUEST-DONE
+#   linux  the tier's own kernel + the project's initramfs, to "Probing EDD"
+#
+# Usage: bench/tier_repeat.sh [--build DIR] [-n RUNS] [--timeout SECS]
+#                             [--peers DIR] micro|linux
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(dirname "$HERE")
+BUILD=$SRC/build
+RUNS=50
+TMO=30
+PEERS=$SRC/../shared/peers
+usage() { sed -n '/^# Usage:/,/^set -euo/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build) BUILD=$2; shift 2;;
+	-n) RUNS=$2; shift 2;;
+	--timeout) TMO=$2; shift 2;;
+	--peers) PEERS=$2; shift 2;;
+	-h|--help) usage;;
+	micro|linux) KIND=$1; shift;;
+	*) echo "tier_repeat.sh: unknown argument $1" >&2; usage;;
+	esac
+done
+[ -n "${KIND:-}" ] || usage
+for f in src/cli/cvisor tests/kvm-tier/kvm-tier-keeper; do
+	[ -x "$BUILD/$f" ] || { echo "tier_repeat.sh: $BUILD/$f missing (ninja -C $BUILD)" >&2; exit 1; }
+done
+W=$(mktemp -d /tmp/cvisor-tierrepeat.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+cp "$BUILD/src/cli/cvisor" "$W/"
+if [ "$KIND" = micro ]; then
+	bash "$PEERS/microguest/build.sh" "$W" -DNLOOP=5000 -DSLINES=20 >/dev/null
+	MARK=GUEST-DONE
+	cat >"$W/vm.toml" <<EOT
+[base]
+name = "pioguest"
+cpu_num = 1
+accel = "kvm"
+[kernel]
+kernel_path = "$W/pioguest.bin"
+kernel_load_addr = 0x10000
+entry_point = 0x10000
+boot_protocol = "raw"
+cpu_mode = "real"
+memory_regions = [[0x0, 0x100000, 0x7, 0]]
+EOT
+else
+	cp "$BUILD/guests/linux-init/initramfs.cpio" "$W/"
+	MARK=EDD
+	cat >"$W/vm.toml" <<EOT
+[base]
+name = "linux"
+cpu_num = 1
+accel = "kvm"
+[kernel]
+entry_point = 0x100000
+kernel_path = "/linux/vmlinuz"
+kernel_load_addr = 0x100000
+boot_protocol = "linux"
+cpu_mode = "real"
+cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"
+ramdisk_path = "$W/initramfs.cpio"
+ramdisk_load_addr = 0x8000000
+memory_regions = [[0x0, 0x10000000, 0x7, 0]]
+[devices]
+interrupt_mode = "emu"
+emu_devices = [["com1", 0x3f8, 0x8, 4, 0x2, []]]
+EOT
+fi
+cat >"$W/loop.sh" <<EOT
+#!/bin/bash
+hangs=0
+for i in \$(seq $RUNS); do
+  $W/cvisor run -q --state-dir /tmp/tierrepeat-state $W/vm.toml >$W/out 2>&1 &
+  p=\$!; ok=0
+  for t in \$(seq $((TMO * 10))); do
+    grep -q "$MARK" $W/out && { ok=1; break; }
+    sleep 0.1
+  done
+  if [ \$ok = 0 ]; then
+    hangs=\$((hangs + 1))
+    echo "=== run \$i: no $MARK after $TMO s; output ends: \$(tail -c 200 $W/out | tr '\n' '|')"
+    for t in /proc/\$p/task/*; do
+      echo "--- thread \$(basename \$t): state \$(awk '{print \$3}' \$t/stat), wchan \$(cat \$t/wchan 2>/dev/null)"
+      head -12 \$t/stack 2>/dev/null
+    done
+  fi
+  kill -9 \$p 2>/dev/null; wait \$p 2>/dev/null || true
+done
+echo "tier_repeat: $KIND: $RUNS runs, \$hangs without $MARK in $TMO s"
+[ \$hangs = 0 ]
+EOT
+chmod +x "$W/loop.sh"
+export KVM_TIER_TEST_TIMEOUT=$((RUNS * (TMO + 5) + 60))
+bash "$SRC/tests/kvm-tier/kvm-tier.sh" --timeout $((KVM_TIER_TEST_TIMEOUT + 120)) \
+	--cache "$BUILD/tests/kvm-tier/cache" \
+	--keeper "$BUILD/tests/kvm-tier/kvm-tier-keeper" \
+	--data "$W" "repeat=$(command -v bash):$W/loop.sh"
