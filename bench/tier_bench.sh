@@ -63,6 +63,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/tier_configs.sh"
 SRC=$(dirname "$HERE")
 BUILD=$SRC/build
 RUNS=10
@@ -107,19 +108,7 @@ bash "$PEERS/microguest/build.sh" "$W" -DNLOOP="$NLOOP" -DSLINES="$SLINES" >/dev
 gcc -O2 -o "$W/minivmm" "$PEERS/minivmm/minivmm.c"
 cp "$BUILD/src/cli/cvisor" "$BUILD/bench/tierdrv" "$W/"
 
-cat >"$W/micro.toml" <<EOF
-[base]
-name = "pioguest"
-cpu_num = 1
-accel = "kvm"
-[kernel]
-kernel_path = "$W/pioguest.bin"
-kernel_load_addr = 0x10000
-entry_point = 0x10000
-boot_protocol = "raw"
-cpu_mode = "real"
-memory_regions = [[0x0, 0x100000, 0x7, 0]]
-EOF
+tier_micro_toml "$W/micro.toml" "$W/pioguest.bin"
 
 CV="$W/cvisor run -q --state-dir /tmp/tierbench-state"
 cat >"$W/spec" <<EOF
@@ -161,27 +150,9 @@ if [ $LINUX = 1 ]; then
 	INITRD=$BUILD/guests/linux-init/initramfs.cpio
 	[ -f "$INITRD" ] || { echo "tier_bench.sh: $INITRD missing (ninja -C $BUILD)" >&2; exit 1; }
 	cp "$INITRD" "$W/initramfs.cpio"
-	CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"
+	CMDLINE=$TIER_LINUX_CMDLINE
 	# the tier's own kernel (a stock Debian cloud kernel) is /linux/vmlinuz
-	cat >"$W/linux.toml" <<EOF
-[base]
-name = "linux"
-cpu_num = 1
-accel = "kvm"
-[kernel]
-entry_point = 0x100000
-kernel_path = "/linux/vmlinuz"
-kernel_load_addr = 0x100000
-boot_protocol = "linux"
-cpu_mode = "real"
-cmdline = "$CMDLINE"
-ramdisk_path = "$W/initramfs.cpio"
-ramdisk_load_addr = 0x8000000
-memory_regions = [[0x0, 0x10000000, 0x7, 0]]
-[devices]
-interrupt_mode = "emu"
-emu_devices = [["com1", 0x3f8, 0x8, 4, 0x2, []]]
-EOF
+	tier_linux_toml "$W/linux.toml" "$W/initramfs.cpio"
 	cat >>"$W/spec" <<EOF
 group linux
 marker EDD

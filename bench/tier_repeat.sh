@@ -10,6 +10,7 @@
 #                             [--peers DIR] micro|linux
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/tier_configs.sh"
 SRC=$(dirname "$HERE")
 BUILD=$SRC/build
 RUNS=50
@@ -37,41 +38,11 @@ cp "$BUILD/src/cli/cvisor" "$W/"
 if [ "$KIND" = micro ]; then
 	bash "$PEERS/microguest/build.sh" "$W" -DNLOOP=5000 -DSLINES=20 >/dev/null
 	MARK=GUEST-DONE
-	cat >"$W/vm.toml" <<EOT
-[base]
-name = "pioguest"
-cpu_num = 1
-accel = "kvm"
-[kernel]
-kernel_path = "$W/pioguest.bin"
-kernel_load_addr = 0x10000
-entry_point = 0x10000
-boot_protocol = "raw"
-cpu_mode = "real"
-memory_regions = [[0x0, 0x100000, 0x7, 0]]
-EOT
+	tier_micro_toml "$W/vm.toml" "$W/pioguest.bin"
 else
 	cp "$BUILD/guests/linux-init/initramfs.cpio" "$W/"
 	MARK=EDD
-	cat >"$W/vm.toml" <<EOT
-[base]
-name = "linux"
-cpu_num = 1
-accel = "kvm"
-[kernel]
-entry_point = 0x100000
-kernel_path = "/linux/vmlinuz"
-kernel_load_addr = 0x100000
-boot_protocol = "linux"
-cpu_mode = "real"
-cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr"
-ramdisk_path = "$W/initramfs.cpio"
-ramdisk_load_addr = 0x8000000
-memory_regions = [[0x0, 0x10000000, 0x7, 0]]
-[devices]
-interrupt_mode = "emu"
-emu_devices = [["com1", 0x3f8, 0x8, 4, 0x2, []]]
-EOT
+	tier_linux_toml "$W/vm.toml" "$W/initramfs.cpio"
 fi
 cat >"$W/loop.sh" <<EOT
 #!/bin/bash
