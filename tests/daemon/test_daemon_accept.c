@@ -30,14 +30,7 @@
 #include "dclient.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#if CV_TEST_SANITIZED
 #define CPU_BAR 50.0		/* % of a core: sanitizer builds are slower */
 #else
 #define CPU_BAR 20.0
