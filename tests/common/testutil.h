@@ -39,6 +39,9 @@
 #endif
 #define CV_TEST_SANITIZED (CV_TEST_ASAN || CV_TEST_TSAN)
 
+/* CLOCK_MONOTONIC in seconds. */
+double tu_now(void);
+
 int tu_thread_count(void);
 int tu_fd_count(void);
 long tu_rss_kb(void);
