@@ -46,8 +46,8 @@ run_build() {  # name, dir, test-args, setup args...
 for b in $builds; do
   case $b in
   release) run_build release build-test "" --buildtype=debugoptimized -Dfault_injection=true ;;
+  # (LSan's suppressions, tests/lsan.supp, come from meson: tests/meson.build)
   asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         run_build asan build-test-asan "--no-suite kvm-tier" \
           -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug \
           -Dfault_injection=true ;;

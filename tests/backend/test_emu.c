@@ -25,22 +25,10 @@
 #include "backend.h"
 #include "bus.h"
 #include "memory.h"
+#include "testutil.h"
 #include "vmconfig.h"
 
 #include "emu-guests/ports.h"
-
-/* ASan keeps freed memory in quarantine: RSS is no leak measure there
- * (LeakSanitizer checks for leaks at exit instead). */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 #define RAM_SIZE (4u << 20)
 #define LOG_MAX 64
@@ -1024,7 +1012,9 @@ static void test_create_destroy_cycles(void **state)
 	printf("# 200 create/boot/run/destroy cycles: %.0f us each (create VM+vCPU %.0f us); fds %u -> %u; RSS %ld -> %ld kB\n",
 	       t_all / 200e3, t_create / 200e3, fd0, fd1, rss0, rss1);
 	assert_int_equal(fd1, fd0);
-	if (!UNDER_ASAN)
+	/* ASan keeps freed memory in quarantine: RSS is no leak measure there
+	 * (LeakSanitizer checks for leaks at exit instead). */
+	if (!CV_TEST_ASAN)
 		assert_true(rss1 - rss0 < 4096);
 }
 

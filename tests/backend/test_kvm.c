@@ -30,6 +30,7 @@
 #include "boot.h"
 #include "bus.h"
 #include "memory.h"
+#include "testutil.h"
 
 #define LOAD 0x8000
 #define RAM_SIZE (2u << 20)
@@ -804,19 +805,11 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define KVM_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define KVM_TEST_SANITIZED 1
-#endif
-#endif
-
 /* Latency bounds hold on a real host; scale them where that is not so. */
 static double latency_slowdown(void)
 {
 	const char *tier = getenv("CVISOR_TEST_TIER");
-#ifdef KVM_TEST_SANITIZED
+#if CV_TEST_SANITIZED
 	(void)tier;
 	return 20.0;
 #else

@@ -1,13 +1,46 @@
 /*
  * testutil: helpers every guest-level test program shares — counting the
  * process's threads, fds and RSS (leak checks), and reading "<prefix>N"
- * lines out of captured console output.
+ * lines out of captured console output — and which sanitizer a test is
+ * built with (header only: any test may include it).
  */
 #ifndef CV_TESTUTIL_H
 #define CV_TESTUTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/*
+ * CV_TEST_ASAN, CV_TEST_TSAN: 1 in an AddressSanitizer (ThreadSanitizer)
+ * build, else 0; CV_TEST_SANITIZED: either (UBSan alone does not count:
+ * it neither slows a test much nor keeps freed memory).  Always defined:
+ * test them with #if, not #ifdef.  gcc says so with __SANITIZE_*__,
+ * clang with __has_feature (nested: gcc 12 has no __has_feature).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define CV_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CV_TEST_ASAN 1
+#endif
+#endif
+#ifndef CV_TEST_ASAN
+#define CV_TEST_ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CV_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CV_TEST_TSAN 1
+#endif
+#endif
+#ifndef CV_TEST_TSAN
+#define CV_TEST_TSAN 0
+#endif
+#define CV_TEST_SANITIZED (CV_TEST_ASAN || CV_TEST_TSAN)
+
+/* CLOCK_MONOTONIC in seconds. */
+double tu_now(void);
 
 int tu_thread_count(void);
 int tu_fd_count(void);

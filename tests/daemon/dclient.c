@@ -26,9 +26,13 @@ int dc_daemon_start(struct dc_daemon *d, const char *cvisor, const char *accel)
 	if (d->pid < 0)
 		return -errno;
 	if (d->pid == 0) {
+		/* the log becomes stderr; its own fd must not reach the
+		 * daemon as one more open file */
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
+		if (fd >= 0 && fd != 2) {
 			dup2(fd, 2);
+			close(fd);
+		}
 		execl(cvisor, cvisor, "serve", "--socket", d->sock, "--state-dir",
 		      d->state, "--accel", accel, "--stop-timeout", "5",
 		      "--log-level", "warn", (char *)NULL);

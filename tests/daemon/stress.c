@@ -40,13 +40,6 @@ static atomic_long ops[9];
 static const char *const op_names[9] = { "create", "start", "suspend",
 	"resume", "stop", "restart", "delete", "list", "show" };
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void failure(const char *fmt, ...)
 {
@@ -96,7 +89,7 @@ static void *client(void *arg)
 		return NULL;
 	}
 	static const int weights[9] = { 15, 15, 10, 10, 12, 8, 10, 10, 10 };
-	while (now() < deadline) {
+	while (tu_now() < deadline) {
 		int r = (int)(rand_r(&seed) % 100), op = 0;
 		while (r >= weights[op])
 			r -= weights[op++];
@@ -314,7 +307,7 @@ int main(int argc, char **argv)
 	       tu_pid_thread_count(daemon_.pid), CLIENTS, VMS, secs);
 	fflush(stdout);
 
-	deadline = now() + secs;
+	deadline = tu_now() + secs;
 	pthread_t t[CLIENTS];
 	for (uintptr_t i = 0; i < CLIENTS; i++)
 		pthread_create(&t[i], NULL, client, (void *)i);
@@ -334,13 +327,13 @@ int main(int argc, char **argv)
 		failure("the daemon died");
 		goto out;
 	}
-	double t0 = now();
+	double t0 = tu_now();
 	int ids[VMS + 1], n = 0;
 	char names[VMS + 1][64];
 	bool settled = false;
 	if (!list_vms(&c, ids, names, &n, &settled))
 		failure("the daemon does not answer vm list after the run");
-	double rtt = now() - t0;
+	double rtt = tu_now() - t0;
 	printf("vm list after the run answered in %.1f ms (%d VMs)\n",
 	       rtt * 1e3, n);
 	if (rtt > 5.0)

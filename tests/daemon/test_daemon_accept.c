@@ -30,14 +30,7 @@
 #include "dclient.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#if CV_TEST_SANITIZED
 #define CPU_BAR 50.0		/* % of a core: sanitizer builds are slower */
 #else
 #define CPU_BAR 20.0
@@ -64,13 +57,6 @@ static void failure(const char *fmt, ...)
 	va_end(ap);
 	fflush(stdout);
 	failures++;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void sleep_ms(int ms)
@@ -218,7 +204,7 @@ static struct dc_conn *exhaust(struct dc_conn *cl, int *ncl)
 /* The queued client gets its answer within SERVE_DEADLINE of now. */
 static void check_served(struct dc_conn *queued, const char *after)
 {
-	double t0 = now();
+	double t0 = tu_now();
 	int rc;
 	if (!readable(queued, SERVE_DEADLINE))
 		failure("the queued client got no answer %.0f s after %s",
@@ -227,20 +213,20 @@ static void check_served(struct dc_conn *queued, const char *after)
 		failure("the queued client: bad answer: %s", strerror(-rc));
 	else
 		printf("the queued client was served %.0f ms after %s\n",
-		       (now() - t0) * 1000, after);
+		       (tu_now() - t0) * 1000, after);
 }
 
 /* How the daemon behaves while the queued client waits (~1 s). */
 static void check_idle(void)
 {
-	double end = now() + SERVE_DEADLINE;
-	while (!scan_log() && now() < end)
+	double end = tu_now() + SERVE_DEADLINE;
+	while (!scan_log() && tu_now() < end)
 		sleep_ms(20);
-	double c0 = cpu_seconds(daemon_.pid), t0 = now();
+	double c0 = cpu_seconds(daemon_.pid), t0 = tu_now();
 	int l0 = scan_log();
 	struct timespec ts = { 1, 0 };	/* a measuring window, not a wait */
 	nanosleep(&ts, NULL);
-	double c1 = cpu_seconds(daemon_.pid), t1 = now();
+	double c1 = cpu_seconds(daemon_.pid), t1 = tu_now();
 	int l1 = scan_log();
 	double pct = (c1 - c0) / (t1 - t0) * 100;
 	printf("out of fds: the daemon used %.0f%% of a core over %.2f s, "
@@ -321,11 +307,11 @@ int main(int argc, char **argv)
 	if (queued && (queued = exhaust(cl, &ncl))) {
 		printf("out of fds again (%d clients); SIGTERM\n", ncl);
 		kill(daemon_.pid, SIGTERM);
-		double end = now() + 20;
+		double end = tu_now() + 20;
 		int st = 0;
 		pid_t w;
 		while ((w = waitpid(daemon_.pid, &st, WNOHANG)) == 0 &&
-		       now() < end) {
+		       tu_now() < end) {
 			sleep_ms(20);
 		}
 		if (w != daemon_.pid) {

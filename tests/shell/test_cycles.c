@@ -20,18 +20,6 @@
 #define WARMUP 30
 #define RSS_SLACK_KB (8 * 1024)
 
-/* ASan's quarantine and TSan's shadow hold freed memory: RSS means little */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 /* Poll `vm log` until the guest printed its first line. */
 static void wait_for_output(struct shtest *t)
 {
@@ -78,7 +66,7 @@ static void test_cycles(void **state)
 		      fds, fds2, rss, rss2);
 	assert_int_equal(threads2, threads);
 	assert_int_equal(fds2, fds);
-#if SANITIZED
+#if CV_TEST_SANITIZED	/* ASan's quarantine, TSan's shadow hold freed memory */
 	print_message("RSS not checked: the sanitizer keeps freed memory\n");
 #else
 	assert_true(rss2 <= rss + RSS_SLACK_KB);

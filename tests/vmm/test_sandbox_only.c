@@ -33,15 +33,9 @@
 #include <cmocka.h>
 
 #include "sandbox.h"
+#include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#if CV_TEST_SANITIZED
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -225,7 +219,7 @@ static void test_vcpu_kvm_ioctl_first(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-#ifdef SANITIZED
+#if CV_TEST_SANITIZED
 struct sym {
 	enum sandbox_profile p;
 	int rc;
@@ -253,7 +247,7 @@ static void *symbolize_main(void *arg)
 static void test_symbolize_confined(void **state)
 {
 	(void)state;
-#ifndef SANITIZED
+#if !CV_TEST_SANITIZED
 	print_message("not a sanitizer build: no runtime symbolizer to start\n");
 	skip();
 #else

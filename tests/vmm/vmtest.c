@@ -21,17 +21,9 @@ uint64_t vmtest_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define VMTEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define VMTEST_SANITIZED 1
-#endif
-#endif
-
 bool vmtest_sanitized(void)
 {
-#ifdef VMTEST_SANITIZED
+#if CV_TEST_SANITIZED
 	return true;
 #else
 	return false;
