@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -422,7 +423,8 @@ static void crash_def(uint32_t id, unsigned gen, char *name, char *cfg,
 	d->autostart = gen % 2;
 }
 
-static void child_writer(const char *sd)
+/* Writes definitions until killed; a byte on ready after the first. */
+static void child_writer(const char *sd, int ready)
 {
 	struct cv_store *s;
 	if (store_open(sd, &s, NULL))
@@ -434,6 +436,12 @@ static void child_writer(const char *sd)
 		crash_def(gen % 8, gen, name, cfg, &d);
 		if (store_put(s, &d, NULL))
 			_exit(3);
+		if (ready >= 0) {
+			if (write(ready, "w", 1) != 1)
+				_exit(4);
+			close(ready);
+			ready = -1;
+		}
 		if (gen % 5 == 0)
 			store_remove(s, (gen + 3) % 8, NULL);
 	}
@@ -477,10 +485,25 @@ static void test_crash_safety(void **state)
 	srand(seed);
 	int rounds = 60, loaded = 0, temps_seen = 0;
 	for (int r = 0; r < rounds; r++) {
+		/*
+		 * The kill lands 1-21 ms after the writer's first definition
+		 * is in place, not after the fork: under TSan on a loaded
+		 * host the child once wrote nothing before any of 60 kills.
+		 */
+		int p[2];
+		assert_int_equal(pipe(p), 0);
 		pid_t pid = fork();
 		assert_true(pid >= 0);
-		if (pid == 0)
-			child_writer(sd);
+		if (pid == 0) {
+			close(p[0]);
+			child_writer(sd, p[1]);
+		}
+		close(p[1]);
+		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+		char c;
+		if (poll(&pf, 1, 30000) != 1 || read(p[0], &c, 1) != 1)
+			fail_msg("round %d: the writer stored nothing in 30 s", r);
+		close(p[0]);
 		usleep(1000 + (useconds_t)(rand() % 20000));
 		kill(pid, SIGKILL);
 		int st;
