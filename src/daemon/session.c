@@ -376,7 +376,7 @@ static bool console_stream(struct daemon *d, int fd,
 		return true;
 	int fl = fcntl(fd, F_GETFL);
 	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	int ofd = dup(fd);
+	int ofd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	FILE *out = ofd >= 0 ? fdopen(ofd, "w") : NULL;
 	if (!out) {
 		if (ofd >= 0)

@@ -439,7 +439,7 @@ static int put_locked(struct cv_store *s, const struct store_def *d,
 
 static void remove_temp_files(struct cv_store *s)
 {
-	int fd = dup(s->dir_fd);
+	int fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return;
 	DIR *d = fdopendir(fd);
@@ -586,7 +586,7 @@ int store_load_all(struct cv_store *s, struct store_def **defs, size_t *n,
 	*defs = NULL;
 	*n = 0;
 	pthread_mutex_lock(&s->lock);
-	int fd = dup(s->dir_fd);
+	int fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 0);
 	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!dir) {
 		int e = errno;
