@@ -1,7 +1,8 @@
 /*
- * ioapic: I/O APIC model (see ioapic.h).  Messages are collected under
- * the lock and sent after it is dropped, so the deliver hook may take the
- * owner's locks and a LAPIC's EOI may come back here.
+ * ioapic: I/O APIC model (see ioapic.h).  Messages (and the acked and
+ * unmasked notes) are collected under the lock and sent after it is
+ * dropped, so the hooks may take the owner's locks and a LAPIC's EOI may
+ * come back here.
  */
 #include "ioapic.h"
 
@@ -126,6 +127,7 @@ void ioapic_write(struct ioapic *io, uint64_t off, unsigned size,
 {
 	struct lapic_ipi m;
 	bool fire = false;
+	int unmasked = -1;
 	pthread_mutex_lock(&io->lock);
 	if (off == 0 && size >= 1) {
 		io->sel = (uint8_t)val;
@@ -143,6 +145,8 @@ void ioapic_write(struct ioapic *io, uint64_t off, unsigned size,
 			uint64_t nv = (r & 1)
 				? (*e & 0xffffffffull) | (uint64_t)v << 32
 				: (*e & ~0xffffffffull) | v;
+			if ((*e & IOAPIC_RTE_MASKED) && !(nv & IOAPIC_RTE_MASKED))
+				unmasked = (int)pin;
 			*e = (nv & RTE_WRITABLE) | keep;
 			if (!(*e & IOAPIC_RTE_LEVEL))
 				*e &= ~IOAPIC_RTE_REMOTE_IRR;
@@ -152,6 +156,8 @@ void ioapic_write(struct ioapic *io, uint64_t off, unsigned size,
 		}
 	}
 	pthread_mutex_unlock(&io->lock);
+	if (unmasked >= 0 && io->h.unmasked)
+		io->h.unmasked(io->h.ctx, (unsigned)unmasked);
 	if (fire)
 		send(io, &m);
 }
@@ -174,21 +180,31 @@ void ioapic_set_irq(struct ioapic *io, unsigned pin, bool level)
 		send(io, &m);
 }
 
-void ioapic_eoi(struct ioapic *io, uint8_t vector)
+void ioapic_eoi(struct ioapic *io, uint8_t vector, bool level)
 {
 	struct lapic_ipi msgs[IOAPIC_PINS];
 	unsigned n = 0;
+	uint32_t acked = 0;	/* edge pins whose interrupt ended */
 	pthread_mutex_lock(&io->lock);
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
 		uint64_t *e = &io->rte[pin];
-		if ((uint8_t)*e != vector || !(*e & IOAPIC_RTE_LEVEL) ||
-		    !(*e & IOAPIC_RTE_REMOTE_IRR))
+		if ((uint8_t)*e != vector)
+			continue;
+		if (!(*e & IOAPIC_RTE_LEVEL)) {
+			if (!level && !(*e & IOAPIC_RTE_MASKED))
+				acked |= 1u << pin;
+			continue;
+		}
+		if (!level || !(*e & IOAPIC_RTE_REMOTE_IRR))
 			continue;
 		*e &= ~IOAPIC_RTE_REMOTE_IRR;
 		if (fire_locked(io, pin, &msgs[n]))
 			n++;
 	}
 	pthread_mutex_unlock(&io->lock);
+	for (unsigned pin = 0; acked && io->h.acked; pin++, acked >>= 1)
+		if (acked & 1)
+			io->h.acked(io->h.ctx, pin);
 	for (unsigned i = 0; i < n; i++)
 		send(io, &msgs[i]);
 }

@@ -13,7 +13,10 @@
  * unmasked with remote IRR clear, set remote IRR, and send again after
  * the LAPIC's EOI broadcast (ioapic_eoi) if still asserted.  Unmasking an
  * asserted level pin sends.  Messages go to hooks.deliver, which the
- * owner routes to the LAPICs (lapic_accepts/lapic_deliver).
+ * owner routes to the LAPICs (lapic_accepts/lapic_deliver).  Like KVM's
+ * IOAPIC, it also reports the EOI of an edge pin's vector (hooks.acked:
+ * the PIT's reinjection counts them) and a pin's unmasking
+ * (hooks.unmasked); ioapic_eoi takes every EOI for that.
  *
  * Pure: no backend calls.  Each instance locks itself; the hook runs
  * without the lock held.
@@ -44,6 +47,10 @@
 
 struct ioapic_hooks {
 	void (*deliver)(void *ctx, const struct lapic_ipi *m);
+	/* a LAPIC's EOI of the vector of edge pin `pin` (NULL: not told) */
+	void (*acked)(void *ctx, unsigned pin);
+	/* the guest cleared pin's mask bit (NULL: not told) */
+	void (*unmasked)(void *ctx, unsigned pin);
 	void *ctx;
 };
 
@@ -60,7 +67,11 @@ void ioapic_write(struct ioapic *io, uint64_t off, unsigned size,
 
 /* Drive pin (GSI) to level (asserted = true).  Pins >= 24 are ignored. */
 void ioapic_set_irq(struct ioapic *io, unsigned pin, bool level);
-/* A LAPIC's EOI of a level-triggered vector. */
-void ioapic_eoi(struct ioapic *io, uint8_t vector);
+/*
+ * A LAPIC's EOI of vector; level: the vector was level-triggered (its TMR
+ * bit: the EOI broadcast that clears remote IRR).  Unmasked edge pins
+ * with that vector get hooks.acked.
+ */
+void ioapic_eoi(struct ioapic *io, uint8_t vector, bool level);
 
 #endif

@@ -319,14 +319,15 @@ uint64_t lapic_read(struct lapic *a, uint64_t off, unsigned size)
 	return size >= 4 ? v : v & ((1ull << (8 * size)) - 1);
 }
 
-/* EOI: the highest in-service vector ends; its number if level-triggered. */
-static int eoi_locked(struct lapic *a)
+/* EOI: the highest in-service vector ends (-1: none); *level: its TMR. */
+static int eoi_locked(struct lapic *a, bool *level)
 {
 	int v = highest(a->isr);
 	if (v < 0)
 		return -1;
 	clr_bit(a->isr, (unsigned)v);
-	return get_bit(a->tmr, (unsigned)v) ? v : -1;
+	*level = get_bit(a->tmr, (unsigned)v);
+	return v;
 }
 
 static void icr_message(const struct lapic *a, struct lapic_ipi *m)
@@ -354,6 +355,7 @@ bool lapic_write(struct lapic *a, uint64_t off, unsigned size, uint64_t val,
 	uint64_t reg = off;
 	bool sent = false;
 	int eoi = -1;
+	bool eoi_level = false;
 	pthread_mutex_lock(&a->lock);
 	int lvt = lvt_index(reg);
 	if (lvt >= 0) {
@@ -367,7 +369,7 @@ bool lapic_write(struct lapic *a, uint64_t off, unsigned size, uint64_t val,
 		break;
 	case LAPIC_REG_ID: a->id = v & 0xff000000u; break;
 	case LAPIC_REG_TPR: a->tpr = v & 0xff; break;
-	case LAPIC_REG_EOI: eoi = eoi_locked(a); break;
+	case LAPIC_REG_EOI: eoi = eoi_locked(a, &eoi_level); break;
 	case LAPIC_REG_LDR: a->ldr = v & 0xff000000u; break;
 	case LAPIC_REG_DFR: a->dfr = v | 0x0fffffffu; break;
 	case LAPIC_REG_SVR:
@@ -415,7 +417,7 @@ bool lapic_write(struct lapic *a, uint64_t off, unsigned size, uint64_t val,
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (eoi >= 0 && a->h.eoi)
-		a->h.eoi(a->h.ctx, (uint8_t)eoi);
+		a->h.eoi(a->h.ctx, (uint8_t)eoi, eoi_level);
 	return sent;
 }
 

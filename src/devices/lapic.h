@@ -6,8 +6,9 @@
  * the IPIs lapic_write() reports to the target LAPICs, and starts an AP
  * whose lapic_take_sipi() says so.
  *
- * Modelled: ID, version (0x14, 6 LVT entries), TPR/APR/PPR, EOI (EOI
- * broadcast through hooks.eoi for level-triggered vectors), LDR/DFR,
+ * Modelled: ID, version (0x14, 6 LVT entries), TPR/APR/PPR, EOI (every
+ * vector's through hooks.eoi, which says whether it was level-triggered:
+ * the EOI broadcast; the IOAPIC's edge pins count the others), LDR/DFR,
  * SVR (software enable; disabling masks every LVT), ISR/TMR/IRR, ESR
  * (illegal vectors), ICR (fixed, lowest priority, INIT, start-up, with
  * the destination shorthands; delivery is instant so the busy bit always
@@ -101,8 +102,8 @@ struct lapic_ipi {
 struct lapic_hooks {
 	/* an interrupt, INIT or SIPI became pending (wake the vCPU) */
 	void (*raised)(void *ctx);
-	/* EOI of a level-triggered vector (IOAPIC remote IRR) */
-	void (*eoi)(void *ctx, uint8_t vector);
+	/* EOI of vector; level: its TMR bit was set (IOAPIC remote IRR) */
+	void (*eoi)(void *ctx, uint8_t vector, bool level);
 	/* the clock (CLOCK_MONOTONIC ns when NULL); tests pass their own */
 	uint64_t (*now)(void *ctx);
 	void *ctx;

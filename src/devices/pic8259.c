@@ -78,11 +78,26 @@ static void update(struct pic *p)
 		p->out.raised(p->out.ctx);
 }
 
-static void chip_ack(struct chip *s, int irq)
+/* ISA line of the chip's irq (0-7). */
+static unsigned line_of(const struct pic *p, const struct chip *s, int irq)
+{
+	return (unsigned)irq + (s == &p->c[0] ? 0 : 8);
+}
+
+/* The interrupt of irq on chip s ended (edge lines only: a level line's
+ * device acknowledges its own source). */
+static void ended(struct pic *p, struct chip *s, int irq)
+{
+	if (p->out.acked && !(s->elcr & (1u << irq)))
+		p->out.acked(p->out.ctx, line_of(p, s, irq));
+}
+
+static void chip_ack(struct pic *p, struct chip *s, int irq)
 {
 	if (s->auto_eoi) {
 		if (s->rotate_on_aeoi)
 			s->priority_add = (uint8_t)((irq + 1) & 7);
+		ended(p, s, irq);
 	} else {
 		s->isr |= (uint8_t)(1u << irq);
 	}
@@ -90,10 +105,14 @@ static void chip_ack(struct chip *s, int irq)
 		s->irr &= (uint8_t)~(1u << irq);
 }
 
-static void chip_init_reset(struct chip *s)
+static void chip_init_reset(struct pic *p, struct chip *s)
 {
 	uint8_t elcr = s->elcr, elcr_mask = s->elcr_mask;
 	bool master = s->master;
+	uint8_t dropped = (uint8_t)((s->irr & ~elcr) | s->isr);
+	for (int irq = 0; irq < 8; irq++)
+		if (dropped & (1u << irq))
+			ended(p, s, irq);
 	s->irr &= elcr;
 	uint8_t irr = s->irr;
 	memset(s, 0, sizeof(*s));
@@ -103,11 +122,21 @@ static void chip_init_reset(struct chip *s)
 	s->master = master;
 }
 
-static void chip_write(struct chip *s, uint64_t port, uint8_t v)
+/* A specific EOI ends irq if it was in service. */
+static void eoi_specific(struct pic *p, struct chip *s, unsigned irq)
+{
+	if (!(s->isr & (1u << irq)))
+		return;
+	s->isr &= (uint8_t)~(1u << irq);
+	ended(p, s, (int)irq);
+}
+
+static void chip_write(struct pic *p, struct chip *s, uint64_t port,
+		       uint8_t v)
 {
 	if ((port & 1) == 0) {
 		if (v & 0x10) {			/* ICW1 */
-			chip_init_reset(s);
+			chip_init_reset(p, s);
 			s->init_state = 1;
 			s->init4 = v & 1;
 			s->single = v & 2;
@@ -132,16 +161,17 @@ static void chip_write(struct chip *s, uint64_t port, uint8_t v)
 					s->isr &= (uint8_t)~(1u << irq);
 					if (cmd == 5)
 						s->priority_add = (uint8_t)((irq + 1) & 7);
+					ended(p, s, (int)irq);
 				}
 				break;
 			case 3:			/* specific EOI */
-				s->isr &= (uint8_t)~(1u << irq);
+				eoi_specific(p, s, irq);
 				break;
 			case 6:			/* set priority */
 				s->priority_add = (uint8_t)((irq + 1) & 7);
 				break;
 			case 7:			/* specific EOI + rotate */
-				s->isr &= (uint8_t)~(1u << irq);
+				eoi_specific(p, s, irq);
 				s->priority_add = (uint8_t)((irq + 1) & 7);
 				break;
 			default:
@@ -151,9 +181,14 @@ static void chip_write(struct chip *s, uint64_t port, uint8_t v)
 		return;
 	}
 	switch (s->init_state) {
-	case 0:
-		s->imr = v;			/* OCW1 */
+	case 0: {				/* OCW1 */
+		uint8_t cleared = s->imr & (uint8_t)~v;
+		s->imr = v;
+		for (int irq = 0; irq < 8 && p->out.unmasked; irq++)
+			if (cleared & (1u << irq))
+				p->out.unmasked(p->out.ctx, line_of(p, s, irq));
 		break;
+	}
 	case 1:
 		s->irq_base = v & 0xf8;		/* ICW2 */
 		s->init_state = s->single ? (s->init4 ? 3 : 0) : 2;
@@ -176,7 +211,7 @@ static uint8_t chip_poll(struct pic *p, int idx)
 	int irq = chip_irq(s);
 	if (irq < 0)
 		return 0;
-	chip_ack(s, irq);	/* a cascade request: poll the slave next */
+	chip_ack(p, s, irq);	/* a cascade request: poll the slave next */
 	return (uint8_t)(0x80 | irq);
 }
 
@@ -208,7 +243,7 @@ static enum bus_action pic_write(struct pic *p, int idx, uint64_t off,
 {
 	pthread_mutex_lock(&p->lock);
 	for (unsigned i = 0; i < size && i < 8; i++)
-		chip_write(&p->c[idx], off + i, (uint8_t)(v >> (8 * i)));
+		chip_write(p, &p->c[idx], off + i, (uint8_t)(v >> (8 * i)));
 	update(p);
 	pthread_mutex_unlock(&p->lock);
 	return BUS_CONTINUE;
@@ -339,12 +374,12 @@ int pic_intack(struct pic *p)
 		} else if (irq == PIC_CASCADE_IRQ) {
 			int irq2 = chip_irq(s);
 			if (irq2 >= 0)
-				chip_ack(s, irq2);
+				chip_ack(p, s, irq2);
 			vec = s->irq_base + (irq2 >= 0 ? irq2 : 7);
-			chip_ack(m, irq);
+			chip_ack(p, m, irq);
 		} else {
 			vec = m->irq_base + irq;
-			chip_ack(m, irq);
+			chip_ack(p, m, irq);
 		}
 		update(p);
 	}

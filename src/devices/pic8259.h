@@ -27,9 +27,18 @@
 #define PIC_CASCADE_IRQ 2
 #define PIC_NO_VECTOR (-1)
 
-/* The master's INT output: raised(ctx) on every rise (or re-raise). */
+/*
+ * The CPU side.  raised(ctx): the master's INT output rose (or a re-poll
+ * is wanted).  acked(ctx, irq): an edge-triggered irq's interrupt ended -
+ * its EOI (specific or not), auto-EOI at the acknowledge, or an ICW1 that
+ * dropped it from IRR/ISR - so a source that counts acknowledgements (the
+ * PIT's reinjection) may send the next.  unmasked(ctx, irq): OCW1 cleared
+ * irq's mask bit.  Each may be NULL; all run with the PIC locked.
+ */
 struct pic_output {
 	void (*raised)(void *ctx);
+	void (*acked)(void *ctx, unsigned irq);
+	void (*unmasked)(void *ctx, unsigned irq);
 	void *ctx;
 };
 

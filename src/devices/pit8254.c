@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,12 +31,28 @@ struct chan {
 	bool fired;		/* channel 0, modes 0/4: terminal count seen */
 };
 
+/*
+ * Reinjection (channel 0, modes 2/3, when enabled): periods that passed
+ * while the last edge was unacknowledged are owed, and paid one edge per
+ * acknowledgement.  The interrupt controllers report acks and unmasks
+ * with their own locks held, so those two only set flags (pit_ack,
+ * pit_irq_unmasked); pit_poll, under the lock, takes them.
+ */
+struct reinj {
+	bool on;
+	bool waiting;		/* an edge went out, its ack has not come */
+	atomic_uint owed;	/* written under the lock; pit_ack reads it */
+	atomic_bool acked;	/* set by pit_ack, taken by pit_poll */
+	atomic_bool unmasked;	/* set by pit_irq_unmasked, taken likewise */
+};
+
 struct pit {
 	pthread_mutex_t lock;
 	struct pit_hooks h;
 	struct chan c[3];
 	uint8_t port61;		/* bits 0-3 as written */
 	bool line;		/* IRQ0 level */
+	struct reinj ri;
 };
 
 static uint64_t clock_now(const struct pit *p)
@@ -100,6 +117,22 @@ static bool get_out(const struct chan *s, uint64_t now)
 	}
 }
 
+/* Nothing owed or in flight (a reprogram, a reset, an unmask of IRQ0). */
+static void reinj_clear(struct reinj *ri)
+{
+	ri->waiting = false;
+	atomic_store(&ri->owed, 0);
+	atomic_store(&ri->acked, false);
+	atomic_store(&ri->unmasked, false);
+}
+
+/* One IRQ0 edge (the line stays high until the next). */
+static void edge(struct pit *p)
+{
+	set_line(p, false);
+	set_line(p, true);
+}
+
 static void load_count(struct pit *p, int ch, uint32_t v, uint64_t now)
 {
 	struct chan *s = &p->c[ch];
@@ -109,6 +142,7 @@ static void load_count(struct pit *p, int ch, uint32_t v, uint64_t now)
 	s->ticks_done = 0;
 	s->fired = false;
 	if (ch == 0) {
+		reinj_clear(&p->ri);
 		/* modes 2/3: the line only moves at each period's edge */
 		if (s->mode == 0 || s->mode == 4)
 			set_line(p, false);
@@ -295,6 +329,31 @@ static enum bus_action p61_write(void *o, uint64_t off, unsigned size,
 const struct bus_device_ops pit_ops = { pit_read, pit_write };
 const struct bus_device_ops pit_port61_ops = { p61_read, p61_write };
 
+/*
+ * due periods just passed (modes 2/3, reinjection on): owe them, and
+ * send one edge when the last one was acknowledged (or none is out).
+ */
+static void reinject(struct pit *p, uint64_t due)
+{
+	struct reinj *ri = &p->ri;
+	if (atomic_exchange(&ri->unmasked, false)) {
+		ri->waiting = false;	/* what was owed went nowhere */
+		atomic_store(&ri->owed, 0);
+	}
+	if (atomic_exchange(&ri->acked, false))
+		ri->waiting = false;
+	uint64_t owed = atomic_load(&ri->owed) + due;
+	if (owed > PIT_REINJECT_MAX)
+		owed = PIT_REINJECT_MAX;
+	if (owed && !ri->waiting) {
+		owed--;
+		ri->waiting = true;
+		atomic_store(&ri->acked, false);  /* only an ack of this edge */
+		edge(p);
+	}
+	atomic_store(&ri->owed, (unsigned)owed);
+}
+
 uint64_t pit_poll(struct pit *p, uint64_t now)
 {
 	if (!p)
@@ -307,11 +366,12 @@ uint64_t pit_poll(struct pit *p, uint64_t now)
 		switch (s->mode) {
 		case 2: case 3: {
 			uint64_t ticks = d / s->count;
-			if (ticks > s->ticks_done) {
-				s->ticks_done = ticks;
-				set_line(p, false);	/* one edge per poll */
-				set_line(p, true);
-			}
+			uint64_t due = ticks - s->ticks_done;
+			s->ticks_done = ticks;
+			if (p->ri.on)
+				reinject(p, due);
+			else if (due)
+				edge(p);	/* one edge per poll: merged */
 			next = s->load_ns +
 			       clocks_to_ns((s->ticks_done + 1) * s->count);
 			break;
@@ -343,6 +403,7 @@ static void reset_locked(struct pit *p)
 	}
 	p->port61 = 0;
 	p->line = false;
+	reinj_clear(&p->ri);
 }
 
 struct pit *pit_create(struct pit_hooks hooks, struct cv_err *err)
@@ -373,4 +434,26 @@ void pit_reset(struct pit *p)
 	pthread_mutex_lock(&p->lock);
 	reset_locked(p);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void pit_set_reinject(struct pit *p, bool on)
+{
+	pthread_mutex_lock(&p->lock);
+	p->ri.on = on;
+	reinj_clear(&p->ri);
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool pit_ack(struct pit *p)
+{
+	if (!p)
+		return false;
+	atomic_store(&p->ri.acked, true);
+	return atomic_load(&p->ri.owed) > 0;
+}
+
+void pit_irq_unmasked(struct pit *p)
+{
+	if (p)
+		atomic_store(&p->ri.unmasked, true);
 }

@@ -452,6 +452,7 @@ static void test_builtin_table(void **state)
 		"acpi_reset", "acpi_sci", "cpuid",
 		"hostile_io", "hostile_uart", "hostile_flood", "hostile_triple",
 		"hostile_hlt", "smp_sipi", "lapictimer", "ioapictick",
+		"pitreinj", "pitreinj_ioapic",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct builtin_image *b = builtin_find(want[i]);

@@ -2,7 +2,8 @@
  * test_ioapic: the I/O APIC model - reset state, IOREGSEL/IOWIN, ID and
  * version, redirection entries (read-only bits), edge pins (one message
  * per rising edge, masked pins silent), level pins (remote IRR, EOI
- * re-send while asserted, unmask of an asserted pin), message fields.
+ * re-send while asserted, unmask of an asserted pin), message fields,
+ * and the acked/unmasked hooks (an edge pin's EOI, a pin's unmasking).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@ struct fx {
 	struct ioapic *io;
 	int sent;
 	struct lapic_ipi last;
+	unsigned acked[IOAPIC_PINS], unmasked[IOAPIC_PINS];
 };
 
 static void on_deliver(void *ctx, const struct lapic_ipi *m)
@@ -25,11 +27,22 @@ static void on_deliver(void *ctx, const struct lapic_ipi *m)
 	f->last = *m;
 }
 
+static void on_acked(void *ctx, unsigned pin)
+{
+	((struct fx *)ctx)->acked[pin]++;
+}
+
+static void on_unmasked(void *ctx, unsigned pin)
+{
+	((struct fx *)ctx)->unmasked[pin]++;
+}
+
 static int setup(void **state)
 {
 	static struct fx f;
 	f = (struct fx){ 0 };
-	f.io = ioapic_create((struct ioapic_hooks){ on_deliver, &f }, NULL);
+	f.io = ioapic_create((struct ioapic_hooks){ on_deliver, on_acked,
+						    on_unmasked, &f }, NULL);
 	assert_non_null(f.io);
 	*state = &f;
 	return 0;
@@ -127,12 +140,14 @@ static void test_level(void **state)
 	/* still asserted: nothing more until the EOI */
 	ioapic_set_irq(f->io, 9, true);
 	assert_int_equal(f->sent, 1);
-	ioapic_eoi(f->io, 0x48);	/* another vector */
+	ioapic_eoi(f->io, 0x48, true);	/* another vector */
 	assert_int_equal(f->sent, 1);
-	ioapic_eoi(f->io, 0x49);	/* still asserted: again */
+	ioapic_eoi(f->io, 0x49, false);	/* not an EOI broadcast */
+	assert_int_equal(f->sent, 1);
+	ioapic_eoi(f->io, 0x49, true);	/* still asserted: again */
 	assert_int_equal(f->sent, 2);
 	ioapic_set_irq(f->io, 9, false);
-	ioapic_eoi(f->io, 0x49);
+	ioapic_eoi(f->io, 0x49, true);
 	assert_int_equal(f->sent, 2);
 	assert_false(reg_rd(f->io, r) & IOAPIC_RTE_REMOTE_IRR);
 	ioapic_set_irq(f->io, 9, true);
@@ -142,12 +157,42 @@ static void test_level(void **state)
 	assert_false(reg_rd(f->io, r) & IOAPIC_RTE_REMOTE_IRR);
 }
 
+/* The PIT's reinjection hears of its pin's EOIs and unmasking. */
+static void test_ack_and_unmask_hooks(void **state)
+{
+	struct fx *f = *state;
+	unsigned r2 = IOAPIC_REG_REDIR + 2 * 2, r9 = IOAPIC_REG_REDIR + 2 * 9;
+	reg_wr(f->io, r2, IOAPIC_RTE_MASKED | 0x30);
+	assert_int_equal(f->unmasked[2], 0);
+	reg_wr(f->io, r2, 0x30);			/* edge, unmasked */
+	reg_wr(f->io, r2, 0x30);
+	assert_int_equal(f->unmasked[2], 1);
+	reg_wr(f->io, r2 + 1, 0x01000000u);		/* high half: no change */
+	assert_int_equal(f->unmasked[2], 1);
+	reg_wr(f->io, r9, IOAPIC_RTE_LEVEL | 0x30);	/* same vector, level */
+	assert_int_equal(f->unmasked[9], 1);
+
+	ioapic_set_irq(f->io, 2, true);
+	assert_int_equal(f->sent, 1);
+	ioapic_eoi(f->io, 0x31, false);			/* another vector */
+	assert_int_equal(f->acked[2], 0);
+	ioapic_eoi(f->io, 0x30, false);
+	assert_int_equal(f->acked[2], 1);
+	assert_int_equal(f->acked[9], 0);		/* level: not an edge end */
+	ioapic_eoi(f->io, 0x30, true);			/* a level vector's EOI */
+	assert_int_equal(f->acked[2], 1);
+	reg_wr(f->io, r2, IOAPIC_RTE_MASKED | 0x30);
+	ioapic_eoi(f->io, 0x30, false);			/* masked: not ours */
+	assert_int_equal(f->acked[2], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_registers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_and_unmask_hooks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

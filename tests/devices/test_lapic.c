@@ -18,16 +18,22 @@ struct fx {
 	struct lapic *bsp, *ap;
 	uint64_t now;
 	int raised;
-	int eois, last_eoi;
+	int eois, last_eoi;		/* level-triggered (EOI broadcast) */
+	int edge_eois, last_edge;	/* the others */
 };
 
 static uint64_t fake_now(void *ctx) { return ((struct fx *)ctx)->now; }
 static void on_raised(void *ctx) { ((struct fx *)ctx)->raised++; }
-static void on_eoi(void *ctx, uint8_t v)
+static void on_eoi(void *ctx, uint8_t v, bool level)
 {
 	struct fx *f = ctx;
-	f->eois++;
-	f->last_eoi = v;
+	if (level) {
+		f->eois++;
+		f->last_eoi = v;
+	} else {
+		f->edge_eois++;
+		f->last_edge = v;
+	}
 }
 
 static int setup(void **state)
@@ -112,12 +118,16 @@ static void test_fixed_priority_eoi(void **state)
 	assert_int_equal(lapic_pending(f->bsp), -1);
 	wr(f->bsp, LAPIC_REG_EOI, 0, NULL);
 	assert_int_equal(f->eois, 0);	/* edge: no broadcast */
+	assert_int_equal(f->edge_eois, 1);	/* (the IOAPIC's edge pins) */
+	assert_int_equal(f->last_edge, 0x61);
 	assert_int_equal(rd(f->bsp, LAPIC_REG_PPR), 0x50);
 	wr(f->bsp, LAPIC_REG_TPR, 0, NULL);
 	assert_int_equal(lapic_intack(f->bsp), 0x40);
 	assert_int_equal(lapic_intack(f->bsp), -1);
 	wr(f->bsp, LAPIC_REG_EOI, 0, NULL);
 	assert_int_equal(rd(f->bsp, LAPIC_REG_ISR + 0x20), 0);
+	assert_int_equal(f->edge_eois, 2);
+	assert_int_equal(f->last_edge, 0x40);
 	/* level-triggered: TMR set, EOI broadcast with the vector */
 	m.vector = 0x33;
 	m.level_trig = true;
@@ -127,6 +137,7 @@ static void test_fixed_priority_eoi(void **state)
 	wr(f->bsp, LAPIC_REG_EOI, 0, NULL);
 	assert_int_equal(f->eois, 1);
 	assert_int_equal(f->last_eoi, 0x33);
+	assert_int_equal(f->edge_eois, 2);
 }
 
 static void test_illegal_vector(void **state)
@@ -325,8 +336,10 @@ static void test_odd_accesses(void **state)
 	assert_int_equal(rd(f->ap, LAPIC_REG_VER), LAPIC_VERSION);
 	assert_int_equal(rd(f->ap, LAPIC_REG_PPR), 0);
 	/* EOI with nothing in service */
+	int edge = f->edge_eois;
 	wr(f->ap, LAPIC_REG_EOI, 0, NULL);
 	assert_int_equal(f->eois, 0);
+	assert_int_equal(f->edge_eois, edge);
 }
 
 int main(void)

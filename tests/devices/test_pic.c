@@ -2,7 +2,8 @@
  * test_pic: the 8259 pair through its ports - ICW init, masking, edge and
  * level (ELCR) lines, priority and nesting, cascade through IRQ2,
  * specific and non-specific EOI, auto-EOI, rotation, poll, reading IRR
- * and ISR, spurious IRQ7, and the output hook.
+ * and ISR, spurious IRQ7, and the output hooks (raised; acked and
+ * unmasked, which the PIT's reinjection counts on).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,11 +18,30 @@
 struct fx {
 	struct pic *p;
 	int raised;
+	unsigned acked[16], unmasked[16];	/* per ISA line */
 };
 
 static void on_raise(void *ctx)
 {
 	((struct fx *)ctx)->raised++;
+}
+
+static void on_acked(void *ctx, unsigned irq)
+{
+	((struct fx *)ctx)->acked[irq]++;
+}
+
+static void on_unmasked(void *ctx, unsigned irq)
+{
+	((struct fx *)ctx)->unmasked[irq]++;
+}
+
+static unsigned total(const unsigned *n)
+{
+	unsigned t = 0;
+	for (int i = 0; i < 16; i++)
+		t += n[i];
+	return t;
 }
 
 static void mw(struct fx *f, unsigned port, uint8_t v)
@@ -51,7 +71,8 @@ static void init_pair(struct fx *f, bool aeoi)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	f->p = pic_create((struct pic_output){ on_raise, f }, NULL);
+	f->p = pic_create((struct pic_output){ on_raise, on_acked, on_unmasked,
+						f }, NULL);
 	*state = f;
 	return f->p ? 0 : -1;
 }
@@ -224,6 +245,71 @@ static void test_spurious_and_reset(void **state)
 	assert_true(v == PIC_NO_VECTOR || (v >= 0 && v < 256));
 }
 
+/*
+ * acked: an edge line's interrupt ended (EOI of an in-service line,
+ * auto-EOI, ICW1 dropping it); unmasked: OCW1 cleared its mask bit.
+ */
+static void test_ack_and_unmask_hooks(void **state)
+{
+	struct fx *f = *state;
+	init_pair(f, false);
+	assert_int_equal(total(f->acked), 0);
+	assert_int_equal(total(f->unmasked), 0);	/* IMR was 0 already */
+	mw(f, 0x21, 0x01);
+	mw(f, 0x21, 0x01);
+	assert_int_equal(total(f->unmasked), 0);
+	mw(f, 0x21, 0x00);
+	mw(f, 0x21, 0x00);
+	assert_int_equal(f->unmasked[0], 1);		/* 1 -> 0 only */
+	mw(f, 0xa1, 0x80);
+	mw(f, 0xa1, 0x00);
+	assert_int_equal(f->unmasked[15], 1);
+	assert_int_equal(total(f->unmasked), 2);
+
+	/* non-specific EOI: at the EOI, not at the acknowledge */
+	pic_set_irq(f->p, 0, true);
+	assert_int_equal(pic_intack(f->p), 0x20);
+	assert_int_equal(total(f->acked), 0);
+	mw(f, 0x20, 0x20);
+	assert_int_equal(f->acked[0], 1);
+	mw(f, 0x20, 0x20);				/* nothing in service */
+	mw(f, 0x20, 0x63);				/* IRQ3 not in service */
+	assert_int_equal(total(f->acked), 1);
+	/* specific EOI */
+	pic_set_irq(f->p, 0, false);
+	pic_set_irq(f->p, 0, true);
+	assert_int_equal(pic_intack(f->p), 0x20);
+	mw(f, 0x20, 0x60);
+	assert_int_equal(f->acked[0], 2);
+	/* cascade: the slave's line and the master's IRQ2 each end */
+	pic_set_irq(f->p, 8, true);
+	assert_int_equal(pic_intack(f->p), 0x28);
+	mw(f, 0xa0, 0x20);
+	mw(f, 0x20, 0x20);
+	assert_int_equal(f->acked[8], 1);
+	assert_int_equal(f->acked[2], 1);
+	/* a level line's EOI is not an edge's end */
+	pic_elcr_ops.write(f->p, 0, 1, 0x20);		/* IRQ5 level */
+	pic_set_irq(f->p, 5, true);
+	assert_int_equal(pic_intack(f->p), 0x25);
+	pic_set_irq(f->p, 5, false);
+	mw(f, 0x20, 0x20);
+	assert_int_equal(f->acked[5], 0);
+	pic_elcr_ops.write(f->p, 0, 1, 0x00);
+
+	/* ICW1 drops IRQ0 from IRR: it ended too */
+	pic_set_irq(f->p, 0, false);
+	pic_set_irq(f->p, 0, true);
+	assert_int_equal(f->acked[0], 2);
+	init_pair(f, true);
+	assert_int_equal(f->acked[0], 3);
+	/* auto-EOI: at the acknowledge */
+	pic_set_irq(f->p, 0, false);
+	pic_set_irq(f->p, 0, true);
+	assert_int_equal(pic_intack(f->p), 0x20);
+	assert_int_equal(f->acked[0], 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cascade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_eoi_rotate_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spurious_and_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_and_unmask_hooks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /*
  * test_pit: the 8254 on a fake clock - counter reads in modes 0, 2 and 3,
  * lobyte/hibyte/word access, the latch and read-back commands, channel 0's
- * IRQ0 edges and deadlines from pit_poll (periodic and one-shot), and the
- * port 0x61 gate/OUT2 bits a calibration loop uses.
+ * IRQ0 edges and deadlines from pit_poll (periodic and one-shot),
+ * reinjection (owed edges paid one per pit_ack, the bound, unmask and
+ * reprogram forget them), and the port 0x61 gate/OUT2 bits a calibration
+ * loop uses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,7 +106,7 @@ static void test_mode2_periodic_irq(void **state)
 	assert_int_equal(f->rises, 1);
 	assert_true(n2 > next + clk(div) - 2 && n2 <= next + clk(div) + 2);
 
-	/* 100 periods in one go: the line still gives one edge (merged) */
+	/* 100 periods in one go: one edge (merged: reinjection is off) */
 	f->now = t0 + clk((uint64_t)div * 101) + 10;
 	pit_poll(f->p, f->now);
 	assert_int_equal(f->rises, 2);
@@ -112,6 +114,93 @@ static void test_mode2_periodic_irq(void **state)
 	f->now = t0 + clk((uint64_t)div * 200 + div / 2) + 1;
 	uint16_t c = r16(f, 0);
 	assert_true(c >= div / 2 - 2 && c <= div / 2 + 2);
+}
+
+/*
+ * Reinjection on: periods that end while the last edge is unacknowledged
+ * are owed, not merged; each ack lets the next poll send one.
+ */
+static void test_reinject(void **state)
+{
+	struct fx *f = *state;
+	const uint16_t div = 11932;		/* ~100 Hz */
+	pit_set_reinject(f->p, true);
+	assert_false(pit_ack(f->p));		/* nothing owed: no re-poll */
+	w(f, 3, 0x34);
+	w(f, 0, div & 0xff);
+	w(f, 0, div >> 8);
+	uint64_t t0 = f->now;
+	f->now = t0 + clk(div) + 1;
+	pit_poll(f->p, f->now);
+	assert_int_equal(f->rises, 1);
+	/* 100 more periods unacknowledged: no edge, 100 owed */
+	f->now = t0 + clk((uint64_t)div * 101) + 1;
+	uint64_t next = pit_poll(f->p, f->now);
+	assert_int_equal(f->rises, 1);
+	assert_true(next > f->now && next <= f->now + clk(div) + 2);
+	pit_poll(f->p, f->now);
+	assert_int_equal(f->rises, 1);
+	/* an ack before any edge of this poll's does not count */
+	for (int i = 0; i < 100; i++) {
+		assert_true(pit_ack(f->p));	/* owed: poll again */
+		pit_poll(f->p, f->now);
+		assert_int_equal(f->rises, 2 + i);
+		pit_poll(f->p, f->now);		/* no second edge unacked */
+		assert_int_equal(f->rises, 2 + i);
+	}
+	assert_false(pit_ack(f->p));		/* paid: 101 edges for 101 */
+	pit_poll(f->p, f->now);
+	assert_int_equal(f->rises, 101);
+	f->now = t0 + clk((uint64_t)div * 102) + 1;
+	pit_poll(f->p, f->now);			/* the next period: at once */
+	assert_int_equal(f->rises, 102);
+	assert_int_equal(f->falls, 101);	/* each one an edge (low first) */
+
+	/* the bound: 1000 periods unacknowledged owe PIT_REINJECT_MAX */
+	f->now = t0 + clk((uint64_t)div * 1102) + 1;
+	pit_poll(f->p, f->now);
+	int base = f->rises, paid = 0;
+	while (pit_ack(f->p)) {
+		pit_poll(f->p, f->now);
+		paid++;
+		assert_true(paid <= 2 * (int)PIT_REINJECT_MAX);
+	}
+	assert_int_equal(paid, PIT_REINJECT_MAX);
+	assert_int_equal(f->rises, base + PIT_REINJECT_MAX);
+
+	/* unmasking IRQ0 forgets what is owed (the edges went nowhere) */
+	f->now = t0 + clk((uint64_t)div * 1112) + 1;
+	pit_poll(f->p, f->now);			/* 10 owed */
+	base = f->rises;
+	pit_irq_unmasked(f->p);
+	f->now = t0 + clk((uint64_t)div * 1113) + 1;
+	pit_poll(f->p, f->now);			/* this period's edge */
+	assert_int_equal(f->rises, base + 1);
+	assert_false(pit_ack(f->p));
+	/* and so does reprogramming channel 0 */
+	f->now = t0 + clk((uint64_t)div * 1120) + 1;
+	pit_poll(f->p, f->now);			/* 7 owed */
+	assert_true(pit_ack(f->p));
+	w(f, 3, 0x34);
+	w(f, 0, div & 0xff);
+	w(f, 0, div >> 8);
+	assert_false(pit_ack(f->p));
+	base = f->rises;
+	uint64_t t1 = f->now;
+	f->now = t1 + clk(div) + 1;
+	pit_poll(f->p, f->now);
+	assert_int_equal(f->rises, base + 1);
+
+	/* one-shot (mode 0): one edge, acks or not */
+	w(f, 3, 0x30);
+	w(f, 0, 0x00);
+	w(f, 0, 0x10);
+	base = f->rises;
+	f->now += clk(0x1000 * 5);
+	pit_poll(f->p, f->now);
+	assert_false(pit_ack(f->p));
+	pit_poll(f->p, f->now);
+	assert_int_equal(f->rises, base + 1);
 }
 
 static void test_mode3_and_latch(void **state)
@@ -224,6 +313,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_mode2_periodic_irq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reinject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode3_and_latch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode0_oneshot_and_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readback, setup, teardown),

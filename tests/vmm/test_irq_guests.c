@@ -13,7 +13,10 @@
  *                         console input; rtctick: the RTC's periodic
  *                         interrupt (IRQ8) at the programmed 64 Hz within
  *                         10% over ~5 s, and one update-ended interrupt
- *                         per second.
+ *                         per second; pitreinj/pitreinj_ioapic: 30 PIT
+ *                         periods with interrupts off lose no tick over
+ *                         3 s (the PIT reinjects them, through the 8259
+ *                         or IOAPIC pin 2).
  *   test_irq_guests rtc   rtcdate: the guest's CMOS date equals the
  *                         host's (UTC) within 2 s, BCD and binary; vCPU
  *                         thread affinity from phys_cpu_sets (kvm: one
@@ -41,6 +44,7 @@
 #define SEC 1000000000ull
 #define TICK_HZ 100
 #define TICK_PRINT 10	/* guests/meson.build: a line every 10 ticks */
+#define PITREINJ_SLACK 10	/* ticks (see test_pitreinj) */
 
 /* The nested-PVM host limitation (see the header): skip, never elsewhere. */
 static void skip_if_host_cannot_emulate(struct vm *vm)
@@ -168,6 +172,51 @@ static void test_rtctick(void **state)
 	vmtest_destroy(vm, &cap);
 }
 
+/*
+ * *state is a pitreinj_case: pitreinj (IRQ0 through the 8259, 100 Hz) or
+ * pitreinj_ioapic (through IOAPIC pin 2, 50 Hz as ioapictick: the loaded
+ * kvm tier cannot take 100 Hz that way, see guests/meson.build).  The
+ * guest keeps interrupts off for 30 PIT periods and counts its IRQ0s
+ * over 3 RTC seconds around that: the periodic edges that came while the
+ * previous one was unacknowledged are reinjected after its EOI (KVM's
+ * `reinject` mode, measured in the kvm tier: 100/100 through the 8259
+ * and 92-101/100 through the IOAPIC over 1 s at 100 Hz; cvisor's emu
+ * PIT), so the count matches the periods elapsed.  Merging them loses 29
+ * (emu before reinjection: 171/200 over 2 s at 100 Hz, either path),
+ * which PITREINJ_SLACK must not allow.
+ */
+struct pitreinj_case {
+	const char *image;
+	long hz;		/* guests/meson.build */
+};
+
+static void test_pitreinj(void **state)
+{
+	const struct pitreinj_case *c = *state;
+	const char *name = c->image;
+	char *out = run_to_exit(name, 0);
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "%s: ", name);
+	const char *line = strstr(out, " ticks in ");
+	while (line && line > out && line[-1] != '\n')
+		line--;
+	if (!line || strncmp(line, prefix, strlen(prefix)))
+		fail_msg("%s: no report line in:\n%s", name, out);
+	long ticks = -1, secs = -1, periods = -1, off = -1;
+	char fmt[128];
+	snprintf(fmt, sizeof(fmt),
+		 "%s%%ld ticks in %%ld s (%%ld periods), %%ld periods with interrupts off",
+		 prefix);
+	assert_int_equal(sscanf(line, fmt, &ticks, &secs, &periods, &off), 4);
+	printf("# %s on %s: %ld ticks in %ld s (%ld periods at %ld Hz), %ld periods with interrupts off\n",
+	       name, vmtest_accel_name(), ticks, secs, periods, c->hz, off);
+	assert_true(secs >= 3 && periods == secs * c->hz);
+	assert_true(off >= 30);
+	assert_true(ticks >= periods - PITREINJ_SLACK &&
+		    ticks <= periods + PITREINJ_SLACK);
+	free(out);
+}
+
 /* The image (exc, exc64) is *state. */
 static void test_exc(void **state)
 {
@@ -289,6 +338,9 @@ static void test_affinity(void **state)
 
 int main(int argc, char **argv)
 {
+	static const struct pitreinj_case pitreinj_8259 = { "pitreinj", 100 };
+	static const struct pitreinj_case pitreinj_ioapic = {
+		"pitreinj_ioapic", 50 };
 	const struct CMUnitTest irq[] = {
 		IMAGE_TEST(test_exc, "32", "exc"),
 		IMAGE_TEST(test_exc, "64", "exc64"),
@@ -297,6 +349,10 @@ int main(int argc, char **argv)
 		IMAGE_TEST(test_irqtick, "16", "irqtick16"),
 		cmocka_unit_test_teardown(test_uartecho, vmtest_teardown),
 		cmocka_unit_test_teardown(test_rtctick, vmtest_teardown),
+		{ "test_pitreinj", test_pitreinj, NULL, vmtest_teardown,
+		  (void *)&pitreinj_8259 },
+		{ "test_pitreinj_ioapic", test_pitreinj, NULL, vmtest_teardown,
+		  (void *)&pitreinj_ioapic },
 	};
 	const struct CMUnitTest rtc[] = {
 		cmocka_unit_test_teardown(test_rtc, vmtest_teardown),

@@ -127,13 +127,23 @@ static int emu_vm_create(const struct backend_vm_params *p,
 		vm->pit = p->pit;
 		vm->dev_poll = p->dev_poll;
 		vm->dev_ctx = p->dev_ctx;
-		pic_set_output(vm->pic, (struct pic_output){ emu_irq_raised, vm });
+		pic_set_output(vm->pic, (struct pic_output){
+					.raised = emu_irq_raised,
+					.acked = emu_pic_acked,
+					.unmasked = emu_pic_unmasked,
+					.ctx = vm });
 		vm->ioapic = ioapic_create((struct ioapic_hooks){
-						   emu_ioapic_deliver, vm }, err);
+						   .deliver = emu_ioapic_deliver,
+						   .acked = emu_ioapic_acked,
+						   .unmasked = emu_ioapic_unmasked,
+						   .ctx = vm }, err);
 		if (!vm->ioapic) {
 			emu_vm_destroy((struct backend_vm *)(void *)vm);
 			return -ENOMEM;
 		}
+		/* as KVM's in-kernel PIT: the acks above pay owed ticks */
+		if (vm->pit)
+			pit_set_reinject(vm->pit, true);
 	}
 	*out = (struct backend_vm *)(void *)vm;
 	return 0;
@@ -742,7 +752,8 @@ static int emu_set_irq(struct backend_vm *bvm, unsigned gsi, bool level)
 	if (gsi < 16)
 		pic_set_irq(vm->pic, gsi, level);
 	if (gsi != 2)
-		ioapic_set_irq(vm->ioapic, gsi == 0 ? 2 : gsi, level);
+		ioapic_set_irq(vm->ioapic, gsi == 0 ? EMU_PIT_IOAPIC_PIN : gsi,
+			       level);
 	return 0;
 }
 

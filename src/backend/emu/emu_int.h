@@ -22,6 +22,7 @@
 /* RAM regions + the trampoline pages split the address space in at most
  * this many unassigned gaps, each one uc_mmio_map'ed to the bus. */
 #define EMU_MAX_GAPS (VMCFG_MAX_REGIONS + 2)
+#define EMU_PIT_IOAPIC_PIN 2	/* ISA IRQ 0 (the MADT's override) */
 #define EMU_MAX_DIRTY 8		/* pending code_written ranges per vCPU */
 #define EMU_MIN_PHYS_BITS 36	/* MMIO/unassigned space covered: 64 GiB */
 #define EMU_CHECK_FIRST 32	/* blocks between the first two clock reads */
@@ -152,8 +153,13 @@ uint64_t emu_irq_prepare(struct emu_vcpu *v);
 bool emu_irq_pending(struct emu_vcpu *v, uint64_t *next);
 void emu_lapic_raised(void *ctx);
 void emu_lapic_ipi(struct emu_vcpu *v, const struct lapic_ipi *m);
-void emu_lapic_eoi(void *ctx, uint8_t vector);
+void emu_lapic_eoi(void *ctx, uint8_t vector, bool level);
 void emu_ioapic_deliver(void *ctx, const struct lapic_ipi *m);
+/* IRQ0's acks and unmasks for the PIT's reinjection (ctx = the emu_vm) */
+void emu_pic_acked(void *ctx, unsigned irq);
+void emu_pic_unmasked(void *ctx, unsigned irq);
+void emu_ioapic_acked(void *ctx, unsigned pin);
+void emu_ioapic_unmasked(void *ctx, unsigned pin);
 /* emu.c: fire due PIT edges and device (RTC) events; the next deadline */
 uint64_t emu_timers_poll(struct emu_vm *vm, uint64_t now);
 void emu_irq_raised(void *ctx);

@@ -363,12 +363,50 @@ void emu_ioapic_deliver(void *ctx, const struct lapic_ipi *m)
 	route(ctx, m);
 }
 
-/* A LAPIC's EOI of a level-triggered vector: the IOAPIC's remote IRR. */
-void emu_lapic_eoi(void *ctx, uint8_t vector)
+/* A LAPIC's EOI: the IOAPIC's remote IRR (level), its edge pins' acks. */
+void emu_lapic_eoi(void *ctx, uint8_t vector, bool level)
 {
 	struct emu_vcpu *v = ctx;
 	if (v->vm->ioapic)
-		ioapic_eoi(v->vm->ioapic, vector);
+		ioapic_eoi(v->vm->ioapic, vector, level);
+}
+
+/*
+ * ISA IRQ 0 reaches the CPU through the 8259 (line 0) and IOAPIC pin 2
+ * (emu_set_irq): its end (EOI) and its unmasking on either go to the
+ * PIT's reinjection.  An ack that leaves edges owed makes the BSP's run
+ * end so the loop polls the PIT again (any lock held: atomics only).
+ */
+static void pit_acked(struct emu_vm *vm)
+{
+	if (pit_ack(vm->pit))
+		emu_irq_raised(vm);
+}
+
+void emu_pic_acked(void *ctx, unsigned irq)
+{
+	if (irq == PIT_IRQ)
+		pit_acked(ctx);
+}
+
+void emu_pic_unmasked(void *ctx, unsigned irq)
+{
+	struct emu_vm *vm = ctx;
+	if (irq == PIT_IRQ)
+		pit_irq_unmasked(vm->pit);
+}
+
+void emu_ioapic_acked(void *ctx, unsigned pin)
+{
+	if (pin == EMU_PIT_IOAPIC_PIN)
+		pit_acked(ctx);
+}
+
+void emu_ioapic_unmasked(void *ctx, unsigned pin)
+{
+	struct emu_vm *vm = ctx;
+	if (pin == EMU_PIT_IOAPIC_PIN)
+		pit_irq_unmasked(vm->pit);
 }
 
 /* The PIC's output rose or the PIT was reprogrammed (any thread). */
