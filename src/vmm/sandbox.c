@@ -513,9 +513,16 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	n = put_num(line, n, sizeof(line), nr);
 	n = put(line, n, sizeof(line), "); exiting (--no-seccomp turns the "
 		"filters off)\n");
-	ssize_t w = write(STDERR_FILENO, line, n);
+	/*
+	 * Raw system calls, not write() and _exit(): in sanitizer builds
+	 * those are the runtime's interceptors, and a trap can happen inside
+	 * the runtime (a report on a confined thread) while it holds its
+	 * locks: TSan's _exit() takes its thread registry lock to finalize,
+	 * and the process hung there instead of exiting.
+	 */
+	long w = syscall(SYS_write, STDERR_FILENO, line, n);
 	(void)w;
-	_exit(SANDBOX_EXIT_STATUS);
+	syscall(SYS_exit_group, SANDBOX_EXIT_STATUS);
 }
 
 /*
