@@ -472,8 +472,9 @@ static int bug_child(void *arg)
  * Devices run on the vCPU thread, so that is where a memory bug in one
  * would be reported: the report (and, in clang builds, its symbolization
  * through the llvm-symbolizer process) must work on a thread confined
- * with any profile.  Before the vCPU, reset and signals profiles had the
- * sanitizer rules, the report's first file read trapped (exit 159).
+ * with any profile.  Before every profile had the report rules, the
+ * report trapped (isatty's ioctl on all but shell and server, then
+ * readlink, open of /proc/self/maps, libbacktrace's fcntl and fstat).
  */
 static void expect_report(enum bug bug)
 {
