@@ -54,7 +54,9 @@ enum cond {
 	C_VCPU_IOCTL,	/* ioctl: KVM_RUN, KVM_GET_(S)REGS, KVM_IRQ_LINE(_STATUS) */
 	C_KVM_IOCTL,	/* ioctl: any KVM request (type 0xAE) */
 	C_TTY_IOCTL,	/* ioctl: KVM or terminal requests (not TIOCSTI) */
-	C_OPEN_RO,	/* openat: no O_WRONLY/O_RDWR/O_CREAT/O_TRUNC */
+	C_ISATTY,	/* ioctl: TCGETS only (isatty) */
+	C_SETFD,	/* fcntl: F_SETFD only (close-on-exec) */
+	C_OPEN_RO,	/* openat, open: no O_WRONLY/O_RDWR/O_CREAT/O_TRUNC */
 	C_OPEN_NOCREAT,	/* openat: no O_WRONLY/O_CREAT/O_TRUNC (RDWR ok) */
 	C_THREAD,	/* clone: CLONE_THREAD set (threads, not processes) */
 	C_UNIX,		/* socket/socketpair: AF_UNIX only */
@@ -189,12 +191,18 @@ static const struct rule r_server[] = {
 };
 
 /*
- * Sanitizer builds only (ASan/TSan, for the test suite), for the threads
- * that end the process (run-main, shell, server): at exit LSan stops the
- * world from the main thread — a tracer process (clone without
- * CLONE_THREAD) that ptrace()s every thread and reads /proc/self/task —
- * and the runtimes read /proc on other occasions.  Release builds never
- * allow these.
+ * Sanitizer builds only (ASan/UBSan/TSan, for the test suite).  Every
+ * thread: the runtime writes a report on the thread that made the bug
+ * (devices run on the vCPU threads) and symbolizes its stacks there:
+ * isatty(stderr) for colours, the executable's name (readlink
+ * /proc/self/exe), /proc/self/maps and, in gcc's runtime, the binaries'
+ * debug information (libbacktrace), all read-only.  clang's runtime reads
+ * its llvm-symbolizer's pipe instead (see warm_symbolizer).  And the
+ * threads that end the process (run-main, shell, server) also: at exit
+ * LSan stops the world from the main thread — a tracer process (clone
+ * without CLONE_THREAD) that ptrace()s every thread and reads
+ * /proc/self/task — and the runtimes read /proc on other occasions.
+ * Release builds never allow these.
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CV_SANITIZED 1
@@ -205,6 +213,11 @@ static const struct rule r_server[] = {
 #endif
 #ifdef CV_SANITIZED
 #include <sanitizer/common_interface_defs.h>
+static const struct rule r_san_report[] = {
+	{ "ioctl", C_ISATTY }, { "readlink", C_ANY }, { "open", C_OPEN_RO },
+	{ "openat", C_OPEN_RO }, { "read", C_ANY }, { "close", C_ANY },
+	{ "fcntl", C_SETFD }, { "fstat", C_ANY }, { "newfstatat", C_ANY },
+};
 static const struct rule r_sanitizer[] = {
 	{ "ptrace", C_ANY }, { "clone", C_ANY }, { "wait4", C_ANY },
 	{ "open", C_ANY }, { "openat", C_ANY }, { "getdents", C_ANY },
@@ -216,9 +229,12 @@ static const struct rule r_sanitizer[] = {
 	{ "mmap", C_ANY }, { "mprotect", C_ANY }, { "pipe2", C_ANY },
 	{ "dup2", C_ANY }, { "getrlimit", C_ANY }, { "prlimit64", C_ANY },
 };
+static const struct group g_san_report = RULES(r_san_report);
 static const struct group g_sanitizer = RULES(r_sanitizer);
-#define SAN_GROUP , &g_sanitizer
+#define SAN_REPORT , &g_san_report
+#define SAN_GROUP , &g_san_report, &g_sanitizer
 #else
+#define SAN_REPORT
 #define SAN_GROUP
 #endif
 
@@ -243,10 +259,13 @@ static const struct profile_def {
 	 */
 	const char *hot;
 } profiles[SANDBOX_NPROFILES] = {
-	[SANDBOX_VCPU_KVM] = { "vcpu-kvm", { &g_thread, &g_vcpu_kvm }, "ioctl" },
-	[SANDBOX_VCPU_EMU] = { "vcpu-emu", { &g_thread, &g_vcpu_emu }, NULL },
-	[SANDBOX_RESET] = { "reset", { &g_thread, &g_reset }, NULL },
-	[SANDBOX_SIGNALS] = { "signals", { &g_thread, &g_signals }, NULL },
+	[SANDBOX_VCPU_KVM] = { "vcpu-kvm", { &g_thread, &g_vcpu_kvm SAN_REPORT },
+			       "ioctl" },
+	[SANDBOX_VCPU_EMU] = { "vcpu-emu", { &g_thread, &g_vcpu_emu SAN_REPORT },
+			       NULL },
+	[SANDBOX_RESET] = { "reset", { &g_thread, &g_reset SAN_REPORT }, NULL },
+	[SANDBOX_SIGNALS] = { "signals", { &g_thread, &g_signals SAN_REPORT },
+			      NULL },
 	[SANDBOX_RUN_MAIN] = { "run-main", { &g_thread, &g_run_main SAN_GROUP }, NULL },
 	[SANDBOX_SHELL] = { "shell", { &g_thread, &g_vcpu_kvm, &g_vcpu_emu,
 			    &g_reset, &g_signals, &g_run_main, &g_shell
@@ -353,9 +372,18 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 	case C_KVM_IOCTL:
 		a = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, (scmp_datum_t)KVMIO << 8);
 		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
-	case C_OPEN_RO:
-		a = SCMP_A2(SCMP_CMP_MASKED_EQ,
-			    O_WRONLY | O_RDWR | O_CREAT | O_TRUNC, 0);
+	case C_ISATTY:
+		a = SCMP_A1(SCMP_CMP_EQ, TCGETS, 0);
+		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
+	case C_SETFD:
+		a = SCMP_A1(SCMP_CMP_EQ, F_SETFD, 0);
+		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
+	case C_OPEN_RO:		/* the flags: open's second argument */
+		a = nr == SCMP_SYS(open)
+		    ? SCMP_A1(SCMP_CMP_MASKED_EQ,
+			      O_WRONLY | O_RDWR | O_CREAT | O_TRUNC, 0)
+		    : SCMP_A2(SCMP_CMP_MASKED_EQ,
+			      O_WRONLY | O_RDWR | O_CREAT | O_TRUNC, 0);
 		return add(ctx, SCMP_ACT_ALLOW, nr, 1, &a);
 	case C_OPEN_NOCREAT:
 		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_WRONLY | O_CREAT | O_TRUNC, 0);
@@ -400,7 +428,8 @@ static bool covered(const struct profile_def *p, size_t k0, size_t i0)
 			if (o->cond == C_RUN_SIG && r->cond == C_KICK_SIG)
 				return true;
 			if (o->cond == C_TTY_IOCTL &&
-			    (r->cond == C_KVM_IOCTL || r->cond == C_VCPU_IOCTL))
+			    (r->cond == C_KVM_IOCTL || r->cond == C_VCPU_IOCTL ||
+			     r->cond == C_ISATTY))
 				return true;
 			if (o->cond == C_KVM_IOCTL && r->cond == C_VCPU_IOCTL)
 				return true;
@@ -513,9 +542,16 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	n = put_num(line, n, sizeof(line), nr);
 	n = put(line, n, sizeof(line), "); exiting (--no-seccomp turns the "
 		"filters off)\n");
-	ssize_t w = write(STDERR_FILENO, line, n);
+	/*
+	 * Raw system calls, not write() and _exit(): in sanitizer builds
+	 * those are the runtime's interceptors, and a trap can happen inside
+	 * the runtime (a report on a confined thread) while it holds its
+	 * locks: TSan's _exit() takes its thread registry lock to finalize,
+	 * and the process hung there instead of exiting.
+	 */
+	long w = syscall(SYS_write, STDERR_FILENO, line, n);
 	(void)w;
-	_exit(SANDBOX_EXIT_STATUS);
+	syscall(SYS_exit_group, SANDBOX_EXIT_STATUS);
 }
 
 /*

@@ -10,24 +10,34 @@
  * program (run here by a small BPF interpreter).  In sanitizer builds, a
  * thread confined with a profile that ends the process can still have a
  * stack symbolized (what the runtime does for a report and for LSan's
- * leak suppressions at exit).  Each case runs in a child process: the
- * sandbox is prepared once per process.
+ * leak suppressions at exit), and a bug on a thread confined with ANY
+ * profile (a device model's, on a vCPU thread) gets the sanitizer's
+ * report with symbolized frames, not a SIGSYS.  On every profile, a
+ * forbidden call still ends the process with the trap handler's line.
+ * Each case runs in a child process: the sandbox is prepared once per
+ * process.
  */
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,6 +47,10 @@
 
 #if CV_TEST_SANITIZED
 #include <sanitizer/common_interface_defs.h>
+#endif
+/* meson defines it when b_sanitize has "undefined" (no macro says) */
+#ifndef CV_TEST_UBSAN
+#define CV_TEST_UBSAN 0
 #endif
 
 struct try {
@@ -281,6 +295,296 @@ static void test_symbolize_confined(void **state)
 #endif
 }
 
+/*
+ * Run fn(arg) in a child process with stderr into out (NUL-terminated);
+ * the child's wait status.  A child still writing or alive after 60 s is
+ * killed (a trap inside a sanitizer runtime once hung the process).
+ */
+static int run_captured(int (*fn)(void *), void *arg, char *out, size_t len)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		_exit(fn(arg));
+	}
+	close(pfd[1]);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	size_t n = 0;
+	bool hung = false;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = 60000 - ((t.tv_sec - t0.tv_sec) * 1000 +
+				     (t.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
+			hung = true;
+			break;
+		}
+		ssize_t r = read(pfd[0], out + n, len - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if ((n += (size_t)r) + 1 == len)
+			n = len / 2;	/* keep the head, overwrite the tail */
+	}
+	out[n] = '\0';
+	close(pfd[0]);
+	/* stderr closed (or hung): the child ends now or is made to */
+	int st = 0;
+	for (int i = 0; !hung && i < 6000; i++) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		assert_true(w >= 0);
+		if (w == pid)
+			return st;
+		struct timespec ms = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ms, NULL);
+	}
+	print_message("child %d hung: killed\n", (int)pid);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	fail_msg("the child hung (stderr so far:\n%s)", out);
+	return st;
+}
+
+/* A trapped call on the test thread, as on_sigsys reports it. */
+#define TRAP_LINE "cvisor: seccomp: test thread made a forbidden system call: "
+
+#if CV_TEST_ASAN || CV_TEST_UBSAN || CV_TEST_TSAN
+/*
+ * The bugs, one per report a sanitizer build makes; each in a function of
+ * its own whose name the report's symbolized frames must show.
+ */
+enum bug { BUG_HEAP_OVERFLOW, BUG_SIGNED_OVERFLOW, BUG_RACE };
+
+static const struct {
+	const char *headline, *frame;
+} bugs[] = {
+	[BUG_HEAP_OVERFLOW] = { "ERROR: AddressSanitizer: heap-buffer-overflow",
+				"san_bug_heap_overflow" },
+	[BUG_SIGNED_OVERFLOW] = { "runtime error: signed integer overflow",
+				  "san_bug_signed_overflow" },
+	[BUG_RACE] = { "WARNING: ThreadSanitizer: data race", "san_bug_race" },
+};
+
+#if CV_TEST_UBSAN
+/* the frames of a UBSan report (meson test sets no UBSAN_OPTIONS) */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "print_stacktrace=1";
+}
+#endif
+
+static __attribute__((noinline)) int san_bug_heap_overflow(void)
+{
+	volatile size_t end = 8;	/* opaque: no warning at build time */
+	char *p = malloc(end);
+	if (p)
+		p[end] = 1;	/* one past the end */
+	free(p);
+	return p != NULL;
+}
+
+static __attribute__((noinline)) int san_bug_signed_overflow(int a)
+{
+	return a + 1;
+}
+
+/*
+ * The race: the main thread writes race_x, then tells the confined
+ * thread through a relaxed atomic (no happens-before for TSan), which
+ * writes race_x too: TSan reports on the confined thread, the second
+ * access.
+ */
+static int race_x;
+static atomic_int race_go;
+
+static __attribute__((noinline)) void san_bug_race(void)
+{
+	race_x = 2;
+}
+
+struct bug_run {
+	enum sandbox_profile p;
+	enum bug bug;
+	int rc;		/* 0: entered, and the bug ran (or timed out: 5) */
+};
+
+static void *bug_main(void *arg)
+{
+	struct bug_run *b = arg;
+	struct cv_err err = {0};
+	if ((b->rc = sandbox_enter(b->p, "test thread", &err)) != 0)
+		return NULL;
+	volatile int big = 0x7fffffff, sink;
+	switch (b->bug) {
+	case BUG_HEAP_OVERFLOW:
+		sink = san_bug_heap_overflow();
+		break;
+	case BUG_SIGNED_OVERFLOW:
+		sink = san_bug_signed_overflow(big);
+		break;
+	case BUG_RACE: {
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (!atomic_load_explicit(&race_go, memory_order_relaxed)) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec > 10) {
+				b->rc = 5;
+				return NULL;
+			}
+			sched_yield();
+		}
+		san_bug_race();
+		break;
+	}
+	}
+	(void)sink;
+	return NULL;
+}
+
+static int bug_child(void *arg)
+{
+	struct bug_run *b = arg;
+	struct cv_err err = {0};
+	if (sandbox_prepare(&err))
+		return fprintf(stderr, "prepare: %s\n", err.msg), 3;
+	pthread_t th;
+	if (pthread_create(&th, NULL, bug_main, b))
+		return 4;
+	if (b->bug == BUG_RACE) {
+		race_x = 1;
+		atomic_store_explicit(&race_go, 1, memory_order_relaxed);
+	}
+	pthread_join(th, NULL);
+	return b->rc ? (b->rc == 5 ? 5 : 2) : 0;
+}
+
+/*
+ * Devices run on the vCPU thread, so that is where a memory bug in one
+ * would be reported: the report (and, in clang builds, its symbolization
+ * through the llvm-symbolizer process) must work on a thread confined
+ * with any profile.  Before every profile had the report rules, the
+ * report trapped (isatty's ioctl on all but shell and server, then
+ * readlink, open of /proc/self/maps, libbacktrace's fcntl and fstat).
+ */
+static void expect_report(enum bug bug)
+{
+	static char out[64 << 10];
+	char failed[256] = "";
+	for (int p = 0; p < SANDBOX_NPROFILES; p++) {
+		struct bug_run b = { .p = (enum sandbox_profile)p, .bug = bug };
+		int st = run_captured(bug_child, &b, out, sizeof(out));
+		const char *name = sandbox_profile_name(b.p);
+		bool sigsys = (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) ||
+			      (WIFEXITED(st) &&
+			       WEXITSTATUS(st) == SANDBOX_EXIT_STATUS) ||
+			      strstr(out, TRAP_LINE);
+		bool headline = strstr(out, bugs[bug].headline) != NULL;
+		bool frame = strstr(out, bugs[bug].frame) != NULL;
+		print_message("%s: %s: status 0x%x, report %s, frame %s%s\n",
+			      name, bugs[bug].frame, st,
+			      headline ? "yes" : "no", frame ? "yes" : "no",
+			      sigsys ? ", trapped" : "");
+		if (sigsys || !headline || !frame || (WIFEXITED(st) &&
+		    WEXITSTATUS(st) >= 2 && WEXITSTATUS(st) <= 5)) {
+			print_message("the child's stderr:\n%s\n", out);
+			snprintf(failed + strlen(failed),
+				 sizeof(failed) - strlen(failed), " %s", name);
+		}
+	}
+	if (failed[0])
+		fail_msg("no symbolized %s report on:%s", bugs[bug].frame,
+			 failed);
+}
+#endif
+
+static void test_asan_report_confined(void **state)
+{
+	(void)state;
+#if !CV_TEST_ASAN
+	print_message("not an AddressSanitizer build\n");
+	skip();
+#else
+	expect_report(BUG_HEAP_OVERFLOW);
+#endif
+}
+
+static void test_ubsan_report_confined(void **state)
+{
+	(void)state;
+#if !CV_TEST_UBSAN
+	print_message("not an UndefinedBehaviorSanitizer build\n");
+	skip();
+#else
+	expect_report(BUG_SIGNED_OVERFLOW);
+#endif
+}
+
+static void test_tsan_report_confined(void **state)
+{
+	(void)state;
+#if !CV_TEST_TSAN
+	print_message("not a ThreadSanitizer build\n");
+	skip();
+#else
+	expect_report(BUG_RACE);
+#endif
+}
+
+struct trap_run {
+	enum sandbox_profile p;
+	int rc;
+};
+
+static void *trap_main(void *arg)
+{
+	struct trap_run *t = arg;
+	struct cv_err err = {0};
+	if ((t->rc = sandbox_enter(t->p, "test thread", &err)) != 0)
+		return NULL;
+	/* no profile allows creating a socket */
+	long fd = syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (fd >= 0)
+		close((int)fd);
+	return NULL;
+}
+
+static int trap_child(void *arg)
+{
+	struct trap_run *t = arg;
+	pthread_t th;
+	if (pthread_create(&th, NULL, trap_main, t))
+		return 4;
+	pthread_join(th, NULL);
+	return t->rc ? 2 : 0;	/* not reached if the call trapped */
+}
+
+/* on_sigsys reports on a thread of every profile (sanitizer builds too). */
+static void test_trap_reported(void **state)
+{
+	(void)state;
+	char out[4096], want[128];
+	snprintf(want, sizeof(want), TRAP_LINE "socket (%d)", SYS_socket);
+	for (int p = 0; p < SANDBOX_NPROFILES; p++) {
+		struct trap_run t = { .p = (enum sandbox_profile)p };
+		int st = run_captured(trap_child, &t, out, sizeof(out));
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != SANDBOX_EXIT_STATUS ||
+		    !strstr(out, want))
+			fail_msg("profile %s: status 0x%x, stderr:\n%s",
+				 sandbox_profile_name((enum sandbox_profile)p),
+				 st, out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +594,10 @@ int main(void)
 		cmocka_unit_test(test_default_builds_all),
 		cmocka_unit_test(test_vcpu_kvm_ioctl_first),
 		cmocka_unit_test(test_symbolize_confined),
+		cmocka_unit_test(test_asan_report_confined),
+		cmocka_unit_test(test_ubsan_report_confined),
+		cmocka_unit_test(test_tsan_report_confined),
+		cmocka_unit_test(test_trap_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
