@@ -614,6 +614,18 @@ static int setup(struct server *s, struct cv_err *err)
 	struct registry_opts ro = { .state_dir = d->o.state_dir,
 				    .accel_default = d->o.accel };
 	registry_opts_set_host(&ro, &d->o.host);
+	/*
+	 * SIGTERM/SIGINT go to the event loop's signalfd.  Blocked before
+	 * the socket listens: a client may connect (and its user send
+	 * SIGTERM) from then on, while the store and the registry are still
+	 * being set up, and the default action would kill the daemon.
+	 * Threads made from here on inherit the mask.
+	 */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	int rc = cv_mkdir_p(d->o.state_dir, err);
 	if (rc)
 		return rc;
@@ -625,11 +637,6 @@ static int setup(struct server *s, struct cv_err *err)
 		return rc;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->epfd < 0 || s->evfd < 0 || s->sigfd < 0)
 		return cv_err_set(err, errno, "cannot set up the event loop: %s",
