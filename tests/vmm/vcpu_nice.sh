@@ -16,8 +16,11 @@ ok() { echo "ok   $1"; pass=$((pass+1)); }
 bad() { echo "FAIL $1"; shift; for f in "$@"; do sed 's/^/  | /' "$f" | head -30; done; fail=$((fail+1)); }
 
 nices() {  # "tid nice" of every thread of $rpid (stat field 19)
+  local st
   for t in /proc/"$rpid"/task/*; do
-    echo "$(basename "$t") $(sed 's/.*) //' "$t/stat" | awk '{print $17}')"
+    # a thread that ended since the listing (the prestart helpers) is gone
+    st=$(cat "$t/stat" 2>/dev/null) || continue
+    echo "$(basename "$t") $(echo "$st" | sed 's/.*) //' | awk '{print $17}')"
   done
 }
 # smp4: 4 vCPUs (kvm: 4 vCPU threads; emu: one runner for all of them)
