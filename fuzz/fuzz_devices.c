@@ -175,13 +175,21 @@ static void ioapic_out(void *ctx, const struct lapic_ipi *m)
 	apic_route(ctx, m);
 }
 
-static void lapic_eoi(void *ctx, uint8_t vector)
+static void lapic_eoi(void *ctx, uint8_t vector, bool level)
 {
 	struct apics *a = ctx;
 	if (++a->depth > 64)	/* an EOI re-sends at most once per pin */
 		__builtin_trap();
-	ioapic_eoi(a->io, vector);
+	ioapic_eoi(a->io, vector, level);
 	a->depth--;
+}
+
+/* The IOAPIC's reports for the PIT's reinjection: pins in range only. */
+static void ioapic_pin_report(void *ctx, unsigned pin)
+{
+	(void)ctx;
+	if (pin >= 24)
+		__builtin_trap();
 }
 
 static void check_vector(int v)
@@ -276,7 +284,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lapic_hooks lh = { apic_raised, lapic_eoi, apic_now, ap };
 	ap->l[0] = lapic_create(0, true, lh, NULL);
 	ap->l[1] = lapic_create(1, false, lh, NULL);
-	ap->io = ioapic_create((struct ioapic_hooks){ ioapic_out, ap }, NULL);
+	ap->io = ioapic_create((struct ioapic_hooks){
+				       .deliver = ioapic_out,
+				       .acked = ioapic_pin_report,
+				       .unmasked = ioapic_pin_report,
+				       .ctx = ap }, NULL);
 	if (!ap->l[0] || !ap->l[1] || !ap->io)
 		__builtin_trap();
 
