@@ -50,6 +50,25 @@ check "two configs: status 2" 2 $?
 if [ "$accel" = emu ]; then
   CVISOR_LIBUNICORN=/nonexistent/libunicorn.so run --image exitcode >"$tmp/nolib.out" 2>&1
   check "emu without libunicorn: status 1, says why" 1 $? "cannot load /nonexistent/libunicorn.so" "$tmp/nolib.out"
+  # which Unicorn a running emu VM loaded: cvisor's module beside the
+  # executable (src/backend/emu/ucmod.c) when built, else libunicorn.so.2
+  unicorn_maps() {  # -> the unicorn files mapped by a ticking `cvisor run`
+    ( exec "$cv" run --accel emu --state-dir "$tmp/state" --image ticker >"$tmp/uc.out" 2>&1 ) &
+    local p=$!
+    for _ in $(seq 100); do grep -q "tick 1" "$tmp/uc.out" && break; sleep 0.1; done
+    grep -q "tick 1" "$tmp/uc.out" && grep -oE '[^/ ]*unicorn[^/ ]*$' /proc/$p/maps | sort -u | tr '\n' ' '
+    kill -TERM $p; wait $p
+  }
+  if [ -e "$(dirname "$cv")/cvisor-unicorn.so" ]; then
+    got=$(unicorn_maps)
+    [ "$got" = "cvisor-unicorn.so " ] && { echo "ok   emu loads cvisor-unicorn.so"; pass=$((pass+1)); } \
+      || { echo "FAIL emu should load only cvisor-unicorn.so, mapped: '$got'"; fail=$((fail+1)); }
+  else
+    echo "skip emu module: not built (-Demu_module, libunicorn.a missing)"
+  fi
+  got=$(CVISOR_LIBUNICORN=libunicorn.so.2 unicorn_maps)
+  [ "$got" = "libunicorn.so.2 " ] && { echo "ok   emu on \$CVISOR_LIBUNICORN=libunicorn.so.2"; pass=$((pass+1)); } \
+    || { echo "FAIL emu on libunicorn.so.2, mapped: '$got'"; fail=$((fail+1)); }
 fi
 
 "$cv" run --help >"$tmp/help.out" 2>&1

@@ -62,6 +62,7 @@
 #include "uc_lazy.h"
 #include "emu_tramp.h"
 #include "fault.h"
+#include "tmark.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -191,11 +192,13 @@ static int vcpu_open_engine(struct emu_vcpu *v, struct cv_err *err)
 				  uc_strerror(e));
 	}
 	int rc = emu_map_memory(v, err);
+	cv_tmark("emu: engine mapped (unicorn initialised)");
 	if (!rc)
 		rc = emu_add_hooks(v, err);
 	if (rc)
 		return rc;
 	emu_latch_init(v);	/* before the trampoline is written */
+	cv_tmark("emu: latch calibrated");
 	emu_tramp_init(v);
 	if ((e = uc_context_alloc(v->uc, &v->reset_ctx)) != UC_ERR_OK ||
 	    (e = uc_context_save(v->uc, v->reset_ctx)) != UC_ERR_OK ||

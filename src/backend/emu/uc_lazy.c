@@ -1,13 +1,18 @@
 #include "uc_lazy.h"
+#include "tmark.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <unicorn/unicorn.h>
 
 #define UC_LIBRARY "libunicorn.so.2"
+#define UCMOD_NAME "cvisor-unicorn.so"
 
 /*
  * The resolved entry points.  Process-wide by nature: a library is loaded
@@ -36,6 +41,7 @@ static struct {
 } api;
 static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 static char api_error[256];
+static char api_path[PATH_MAX];	/* what was loaded */
 static int api_ok;
 
 #define RESOLVE(h, field, name)                                              \
@@ -48,13 +54,45 @@ static int api_ok;
 		}                                                            \
 	} while (0)
 
+/*
+ * cvisor's Unicorn module (ucmod.c), beside the executable (a build tree,
+ * an unpacked tarball) or where `meson install` put it; NULL when absent.
+ */
+static void *open_module(char *path, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash = NULL;
+	if (n > 0) {
+		exe[n] = 0;
+		slash = strrchr(exe, '/');
+	}
+	if (slash) {
+		*slash = 0;
+		snprintf(path, len, "%s/" UCMOD_NAME, exe);
+		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (h)
+			return h;
+	}
+	snprintf(path, len, "%s", CV_UCMOD_INSTALLED);
+	return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
 static void load_once(void)
 {
 	/* $CVISOR_LIBUNICORN: another build of the library (or a test's) */
 	const char *lib = getenv("CVISOR_LIBUNICORN");
-	if (!lib || !*lib)
+	cv_tmark("uc: load start");
+	void *h = NULL;
+	if (!lib || !*lib) {
+		h = open_module(api_path, sizeof(api_path));
 		lib = UC_LIBRARY;
-	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	}
+	if (!h) {
+		snprintf(api_path, sizeof(api_path), "%s", lib);
+		h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	}
+	cv_tmark("uc: loaded");
 	if (!h) {
 		snprintf(api_error, sizeof(api_error), "cannot load %s: %s",
 			 lib, dlerror());
@@ -215,4 +253,9 @@ uc_err uc_context_restore(uc_engine *uc, uc_context *context)
 size_t uc_context_size(uc_engine *uc)
 {
 	return ready() ? api.context_size(uc) : 0;
+}
+
+const char *uc_lazy_path(void)
+{
+	return api_ok ? api_path : NULL;
 }
