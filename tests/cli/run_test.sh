@@ -66,6 +66,12 @@ if [ "$accel" = emu ]; then
   else
     echo "skip emu module: not built (-Demu_module, libunicorn.a missing)"
   fi
+  # exceptions after a delivered one stay themselves (src/backend/emu/
+  # emu_latch.c): with the offset the module carries, and as found
+  run --image exc64 >"$tmp/exc.out" 2>&1
+  check "emu: exceptions delivered (default Unicorn)" 0 $? "exc: all delivered" "$tmp/exc.out"
+  CVISOR_LIBUNICORN=libunicorn.so.2 run --image exc64 >"$tmp/exc2.out" 2>&1
+  check "emu: exceptions delivered (libunicorn.so.2)" 0 $? "exc: all delivered" "$tmp/exc2.out"
   got=$(CVISOR_LIBUNICORN=libunicorn.so.2 unicorn_maps)
   [ "$got" = "libunicorn.so.2 " ] && { echo "ok   emu on \$CVISOR_LIBUNICORN=libunicorn.so.2"; pass=$((pass+1)); } \
     || { echo "FAIL emu on libunicorn.so.2, mapped: '$got'"; fail=$((fail+1)); }

@@ -193,12 +193,13 @@ static int vcpu_open_engine(struct emu_vcpu *v, struct cv_err *err)
 	}
 	int rc = emu_map_memory(v, err);
 	cv_tmark("emu: engine mapped (unicorn initialised)");
-	if (!rc)
-		rc = emu_add_hooks(v, err);
 	if (rc)
 		return rc;
-	emu_latch_init(v);	/* before the trampoline is written */
-	cv_tmark("emu: latch calibrated");
+	/* on the fresh engine: before cvisor's hooks and the trampoline */
+	emu_latch_init(v);
+	cv_tmark("emu: latch known");
+	if ((rc = emu_add_hooks(v, err)))
+		return rc;
 	emu_tramp_init(v);
 	if ((e = uc_context_alloc(v->uc, &v->reset_ctx)) != UC_ERR_OK ||
 	    (e = uc_context_save(v->uc, v->reset_ctx)) != UC_ERR_OK ||

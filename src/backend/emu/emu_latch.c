@@ -20,111 +20,49 @@
  * restores it.  If the experiment finds no unique slot (another unicorn
  * build) the work-around stays off and exceptions behave as before.
  *
- * Process-wide state: the offset, computed once (a fact about the loaded
+ * (uc_latch.c; cvisor's own Unicorn module, ucmod.c, carries the offset
+ * its build found the same way, and saves every process the ~3 ms the
+ * experiment costs.)
+ *
+ * Process-wide state: the offset, found once (a fact about the loaded
  * libunicorn), like kvm.c's supported-CPUID cache.
  */
 #include "emu_int.h"
 #include "emu_tramp.h"
+#include "uc_lazy.h"
+#include "uc_latch.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LATCH_UNKNOWN (-2)
-#define LATCH_NONE (-1)		/* calibration failed: work-around off */
+#define LATCH_UNSET (-3)	/* not found yet */
 
-static atomic_long latch_off = LATCH_UNKNOWN;
+static atomic_long latch_off = LATCH_UNSET;
 static pthread_mutex_t latch_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Where the code under test goes: the trampoline page, which
- * emu_tramp_init rewrites afterwards (offsets past its code; one per
- * probe, since the engine keeps its translations between runs). */
-#define PROBE_OFF(vec) (0xf00u + 0x40u * ((vec) != 0))
-
-/* Run one faulting instruction; the hooks record the vector (booting). */
-static bool probe(struct emu_vcpu *v, const uint8_t *code, size_t len,
-		  uint32_t want_vec)
-{
-	uint64_t at = v->vm->tramp_gpa + PROBE_OFF(want_vec);
-	memcpy(v->tramp + PROBE_OFF(want_vec), code, len);
-	uint64_t zero = 0, one = 1, sel = 0x1234;
-	uc_reg_write(v->uc, UC_X86_REG_RCX, &zero);
-	uc_reg_write(v->uc, UC_X86_REG_RDX, &zero);
-	uc_reg_write(v->uc, UC_X86_REG_RAX, want_vec == 0 ? &one : &sel);
-	memset(&v->trap, 0, sizeof(v->trap));
-	v->booting = true;
-	v->boot_exit = 0;
-	/*
-	 * No instruction count: a count > 0 installs unicorn's counting hook,
-	 * and the next start without one removes it and flushes every
-	 * translation (tb_flush -> tcg_region_reset_all), which memsets the
-	 * whole 1 GiB code buffer: ~1-2 s and 1 GiB RSS per process.  The
-	 * fault stops the engine (booting mode), or `until` does.
-	 */
-	uc_emu_start(v->uc, at, at + len, 0, 0);
-	v->booting = false;
-	uc_ctl_remove_cache(v->uc, at, at + len);	/* the page changes */
-	bool ok = v->trap.exception && v->trap.vector == want_vec;
-	memset(&v->trap, 0, sizeof(v->trap));
-	return ok;
-}
-
-static int32_t slot(const uint8_t *b, size_t off)
-{
-	int32_t x;
-	memcpy(&x, b + off, 4);
-	return x;
-}
-
+/*
+ * cvisor's own Unicorn module knows its offset (the build found it, the
+ * same way); other builds are probed on this fresh engine, in the
+ * trampoline page (past its code; emu_tramp_init rewrites it afterwards).
+ */
 static long calibrate(struct emu_vcpu *v)
 {
-	static const uint8_t div_ecx[] = { 0xf7, 0xf1 };	/* #DE */
-	static const uint8_t mov_ds_ax[] = { 0x8e, 0xd8 };	/* #GP */
-	size_t size = uc_context_size(v->uc);
-	uc_context *c0 = NULL, *c1 = NULL, *c2 = NULL;
-	long found = LATCH_UNKNOWN;	/* out of memory: the next engine tries */
-	if (!size || uc_context_alloc(v->uc, &c0) ||
-	    uc_context_alloc(v->uc, &c1) || uc_context_alloc(v->uc, &c2) ||
-	    uc_context_save(v->uc, c0))
-		goto out;
-	found = LATCH_NONE;
-	bool ok = probe(v, div_ecx, sizeof(div_ecx), 0) &&
-		  !uc_context_save(v->uc, c1) &&
-		  !uc_context_restore(v->uc, c0) &&
-		  probe(v, mov_ds_ax, sizeof(mov_ds_ax), 13) &&
-		  !uc_context_save(v->uc, c2);
-	uc_context_restore(v->uc, c0);
-	if (!ok)
-		goto out;
-	const uint8_t *b0 = (const uint8_t *)c0, *b1 = (const uint8_t *)c1,
-		      *b2 = (const uint8_t *)c2;
-	for (size_t off = 0; off + 4 <= size; off += 4) {
-		if (slot(b0, off) != -1 || slot(b1, off) != 0 ||
-		    slot(b2, off) != 13)
-			continue;
-		if (found != LATCH_NONE) {	/* not unique: do not guess */
-			found = LATCH_NONE;
-			break;
-		}
-		found = (long)off;
-	}
-out:
-	if (c0)
-		uc_context_free(c0);
-	if (c1)
-		uc_context_free(c1);
-	if (c2)
-		uc_context_free(c2);
-	return found;
+	long off = uc_lazy_latch_offset();
+	if (off != UC_LATCH_UNKNOWN)
+		return off;
+	off = uc_latch_find(v->uc, v->vm->tramp_gpa + 0xf00, v->tramp + 0xf00);
+	/* out of memory: unset, the next engine tries again */
+	return off == UC_LATCH_UNKNOWN ? LATCH_UNSET : off;
 }
 
 void emu_latch_init(struct emu_vcpu *v)
 {
-	if (atomic_load(&latch_off) != LATCH_UNKNOWN)
+	if (atomic_load(&latch_off) != LATCH_UNSET)
 		return;
 	pthread_mutex_lock(&latch_lock);
-	if (atomic_load(&latch_off) == LATCH_UNKNOWN)
+	if (atomic_load(&latch_off) == LATCH_UNSET)
 		atomic_store(&latch_off, calibrate(v));
 	pthread_mutex_unlock(&latch_lock);
 }
@@ -145,7 +83,9 @@ void emu_latch_clear(struct emu_vcpu *v, uint32_t vector)
 		return;
 	uint8_t *b = (uint8_t *)v->scratch_ctx;
 	int32_t none = -1;
-	if (slot(b, (size_t)off) == none)
+	int32_t now;
+	memcpy(&now, b + off, 4);
+	if (now == none)
 		return;
 	memcpy(b + off, &none, 4);
 	uc_context_restore(v->uc, v->scratch_ctx);

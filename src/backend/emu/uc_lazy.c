@@ -1,4 +1,5 @@
 #include "uc_lazy.h"
+#include "uc_latch.h"
 #include "tmark.h"
 
 #include <dlfcn.h>
@@ -28,6 +29,7 @@ static struct {
 	uc_err (*reg_read)(uc_engine *, int, void *);
 	uc_err (*emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
 	uc_err (*emu_stop)(uc_engine *);
+	uc_err (*hook_del)(uc_engine *, uc_hook);
 	uc_err (*hook_add)(uc_engine *, uc_hook *, int, void *, void *,
 			   uint64_t, uint64_t, ...);
 	uc_err (*mem_map_ptr)(uc_engine *, uint64_t, size_t, uint32_t, void *);
@@ -42,6 +44,7 @@ static struct {
 static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 static char api_error[256];
 static char api_path[PATH_MAX];	/* what was loaded */
+static long api_latch = UC_LATCH_UNKNOWN;	/* the module's (uc_latch.h) */
 static int api_ok;
 
 #define RESOLVE(h, field, name)                                              \
@@ -108,6 +111,7 @@ static void load_once(void)
 	RESOLVE(h, emu_start, "uc_emu_start");
 	RESOLVE(h, emu_stop, "uc_emu_stop");
 	RESOLVE(h, hook_add, "uc_hook_add");
+	RESOLVE(h, hook_del, "uc_hook_del");
 	RESOLVE(h, mem_map_ptr, "uc_mem_map_ptr");
 	RESOLVE(h, mmio_map, "uc_mmio_map");
 	RESOLVE(h, context_alloc, "uc_context_alloc");
@@ -115,6 +119,9 @@ static void load_once(void)
 	RESOLVE(h, context_save, "uc_context_save");
 	RESOLVE(h, context_restore, "uc_context_restore");
 	RESOLVE(h, context_size, "uc_context_size");
+	const long *latch = dlsym(h, "uc_cvisor_latch_offset");
+	if (latch)
+		api_latch = *latch;
 	api_ok = 1;	/* the handle stays open for the process's life */
 }
 
@@ -214,6 +221,11 @@ uc_err uc_hook_add(uc_engine *uc, uc_hook *hh, int type, void *callback,
 	return api.hook_add(uc, hh, type, callback, user_data, begin, end);
 }
 
+uc_err uc_hook_del(uc_engine *uc, uc_hook hh)
+{
+	return ready() ? api.hook_del(uc, hh) : UC_ERR_HANDLE;
+}
+
 uc_err uc_mem_map_ptr(uc_engine *uc, uint64_t address, size_t size,
 		      uint32_t perms, void *ptr)
 {
@@ -258,4 +270,9 @@ size_t uc_context_size(uc_engine *uc)
 const char *uc_lazy_path(void)
 {
 	return api_ok ? api_path : NULL;
+}
+
+long uc_lazy_latch_offset(void)
+{
+	return ready() ? api_latch : UC_LATCH_UNKNOWN;
 }

@@ -17,5 +17,10 @@
 int uc_lazy_load(char *err, size_t errlen);
 /* The file loaded (the module's path or the library's name); NULL before. */
 const char *uc_lazy_path(void);
+/*
+ * The latch offset (uc_latch.h) the loaded library carries: cvisor's
+ * module does; UC_LATCH_UNKNOWN for others.
+ */
+long uc_lazy_latch_offset(void);
 
 #endif
