@@ -17,7 +17,7 @@
  *   dispatch  what follows KVM_RUN for an OUT to an unassigned port (the
  *             benchmarks' exit-overhead loop): minivmm's switch on the
  *             exit reason and port, against cvisor's kvm_decode_exit() +
- *             the bus lookup + its two counters (kvm.c run_loop and
+ *             the bus lookup + its two counters (kvm.c run_loop's and
  *             handle_exit, replicated here: they are static there), on a
  *             fabricated struct kvm_run and the bus of a VM's default
  *             devices.
@@ -188,7 +188,9 @@ static __attribute__((noinline)) int cvisor_dispatch(struct kvm_run *run,
 	int rc = kvm_decode_exit(run, run_size, &a);
 	if (rc < 0 || a.kind != KVM_ACT_IO)
 		return -1;
-	atomic_fetch_add_explicit(st, 1, memory_order_relaxed);
+	/* kvm.c stat_inc: single writer, no locked read-modify-write */
+	atomic_store_explicit(st, atomic_load_explicit(st, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	uint8_t *data = (uint8_t *)run + a.io.data_offset;
 	enum bus_action act = BUS_CONTINUE;
 	for (uint32_t i = 0; i < a.io.count; i++) {
