@@ -154,7 +154,8 @@ struct backend_ops {
 
 	/*
 	 * Start, in the background, what this process's first vm_create
-	 * will need (kvm: the VM fd itself and the supported-CPUID table), so
+	 * will need (kvm: the VM fd itself and the supported-CPUID table;
+	 * emu: loading libunicorn), so
 	 * it overlaps the caller's own start-up work; the first vm_create
 	 * takes it.  Once per process; best effort.  May be NULL.
 	 */
@@ -177,8 +178,9 @@ const struct backend_ops *backend_select(enum vm_accel want, char *why,
 /*
  * The caller will create a VM with accel `hint` (as the command line says;
  * the config may still choose): where that may mean kvm and /dev/kvm is
- * there, prestart the kvm backend (see backend_ops.prestart).  A later
- * backend_select() that picks emu releases it.
+ * there, prestart the kvm backend (see backend_ops.prestart), and a later
+ * backend_select() that picks emu releases it; otherwise (emu, no
+ * /dev/kvm, a nested PVM host) prestart the emu backend.
  */
 void backend_prestart(enum vm_accel hint);
 

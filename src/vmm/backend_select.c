@@ -47,6 +47,8 @@ void backend_prestart(enum vm_accel hint)
 	if (hint != VM_ACCEL_EMU && !host_kvm_is_pvm() &&
 	    !access("/dev/kvm", R_OK | W_OK))
 		kvm_backend_ops.prestart();
+	else	/* the VM will be emu's (or fail): load its library */
+		emu_backend_ops.prestart();
 }
 
 static const struct backend_ops *select_ops(enum vm_accel want, char *why,

@@ -883,15 +883,17 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	}
 
 	/*
-	 * The backend and the VM's threads: an explicit choice at once, so
-	 * the threads start while the steps below run; "auto" may wait for
-	 * the kvm probe (the prestarted VM, backend_select), so it comes
-	 * after the steps that need no backend, which overlap that wait.
+	 * The backend and the VM's threads: kvm at once, so the threads
+	 * start while the steps below run; "auto" may wait for the kvm probe
+	 * (the prestarted VM, backend_select) and emu for its library (the
+	 * prestart's dlopen, ~11 ms), so they come after the steps that need
+	 * no backend, which overlap that wait.
 	 */
 	enum vm_accel want = cfg->accel;
 	if (want == VM_ACCEL_AUTO && opts)
 		want = opts->accel_default;
-	if (want != VM_ACCEL_AUTO && (rc = choose_backend(vm, want, err)))
+	bool early = want == VM_ACCEL_KVM;
+	if (early && (rc = choose_backend(vm, want, err)))
 		goto fail;
 
 	char log_path[PATH_MAX + 16];
@@ -921,7 +923,7 @@ int vm_create(const struct vm_config *cfg, uint32_t id,
 	if (rc)
 		goto fail;
 
-	if (want == VM_ACCEL_AUTO && (rc = choose_backend(vm, want, err)))
+	if (!early && (rc = choose_backend(vm, want, err)))
 		goto fail;
 	if (wants_irqchip(vm)) {
 		/* kvm brings its own PIC/PIT; emu uses cvisor's models */

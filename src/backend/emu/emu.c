@@ -183,8 +183,12 @@ static void vcpu_free(struct emu_vcpu *v)
 
 static int vcpu_open_engine(struct emu_vcpu *v, struct cv_err *err)
 {
-	uc_err e = CV_FAULT("emu.uc_open") ? UC_ERR_NOMEM
-					   : uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc);
+	/* the prestart's spare, already initialised (uc_lazy.h), or a new one */
+	uc_err e = UC_ERR_OK;
+	if (CV_FAULT("emu.uc_open"))
+		e = UC_ERR_NOMEM;
+	else if (!(v->uc = uc_lazy_take_spare()))
+		e = uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc);
 	if (e != UC_ERR_OK) {
 		v->uc = NULL;
 		return cv_err_set(err, ENODEV,
@@ -766,6 +770,7 @@ const struct backend_ops emu_backend_ops = {
 	.single_thread = true,
 	.userspace_irqchip = true,
 	.probe = emu_probe,
+	.prestart = uc_lazy_preload,
 	.vm_create = emu_vm_create,
 	.vm_destroy = emu_vm_destroy,
 	.vcpu_create = emu_vcpu_create,

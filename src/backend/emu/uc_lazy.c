@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,8 @@ static char api_error[256];
 static char api_path[PATH_MAX];	/* what was loaded */
 static long api_latch = UC_LATCH_UNKNOWN;	/* the module's (uc_latch.h) */
 static int api_ok;
+static atomic_bool api_done;	/* load_once has returned */
+static atomic_bool preload_started;
 
 #define RESOLVE(h, field, name)                                              \
 	do {                                                                 \
@@ -81,7 +85,15 @@ static void *open_module(char *path, size_t len)
 	return dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 
+static void load(void);
+
 static void load_once(void)
+{
+	load();
+	atomic_store(&api_done, true);
+}
+
+static void load(void)
 {
 	/* $CVISOR_LIBUNICORN: another build of the library (or a test's) */
 	const char *lib = getenv("CVISOR_LIBUNICORN");
@@ -131,6 +143,76 @@ int uc_lazy_load(char *err, size_t errlen)
 	if (!api_ok && err)
 		snprintf(err, errlen, "%s", api_error);
 	return api_ok ? 0 : -1;
+}
+
+bool uc_lazy_done(void)
+{
+	return atomic_load(&api_done);
+}
+
+/*
+ * The preload's spare engine: an x86-64 engine already through unicorn's
+ * first-use initialisation (~3-5 ms: its translator, the CPU model), for
+ * the first vCPU to take.  Process-wide, like the library.
+ */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spare_cond = PTHREAD_COND_INITIALIZER;
+static enum { SPARE_NONE, SPARE_PENDING, SPARE_READY } spare_state;
+static uc_engine *spare;
+
+static void *preload_main(void *arg)
+{
+	(void)arg;
+	uc_engine *e = NULL;
+	uint64_t zero = 0;
+	/* any register access runs the engine's deferred initialisation */
+	if (!uc_lazy_load(NULL, 0) &&
+	    (api.open(UC_ARCH_X86, UC_MODE_64, &e) ||
+	     api.reg_write(e, UC_X86_REG_RAX, &zero))) {
+		if (e)
+			api.close(e);
+		e = NULL;
+	}
+	cv_tmark("uc: spare engine ready");
+	pthread_mutex_lock(&spare_lock);
+	spare = e;
+	spare_state = SPARE_READY;
+	pthread_cond_broadcast(&spare_cond);
+	pthread_mutex_unlock(&spare_lock);
+	return NULL;
+}
+
+uc_engine *uc_lazy_take_spare(void)
+{
+	pthread_mutex_lock(&spare_lock);
+	while (spare_state == SPARE_PENDING)
+		pthread_cond_wait(&spare_cond, &spare_lock);
+	uc_engine *e = spare;
+	spare = NULL;
+	pthread_mutex_unlock(&spare_lock);
+	return e;
+}
+
+void uc_lazy_preload(void)
+{
+	if (uc_lazy_done() || atomic_exchange(&preload_started, true))
+		return;
+	pthread_attr_t a;
+	pthread_t t;
+	if (pthread_attr_init(&a))
+		return;
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* the caller's signals are for its own threads (cvisor run's waiter) */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&spare_lock);
+	spare_state = SPARE_PENDING;
+	if (pthread_create(&t, &a, preload_main, NULL))
+		spare_state = SPARE_NONE;
+	pthread_mutex_unlock(&spare_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
 }
 
 static int ready(void)
