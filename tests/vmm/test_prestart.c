@@ -2,7 +2,8 @@
  * backend_prestart() for VMs that will run on emu: libunicorn (a 19 MB
  * library, ~11 ms of dlopen) starts loading on a helper thread at once,
  * so `cvisor run` overlaps it with its config and the VM's
- * backend-independent set-up.  Each case runs in a fresh child process:
+ * backend-independent set-up, then makes the first vCPU's engine (its
+ * first-use initialisation, ~4 ms).  Each case runs in a fresh child process:
  * the load happens once per process.
  */
 #include <stdarg.h>
@@ -22,7 +23,8 @@
 #include "vmconfig.h"
 
 /* Exit codes of the child. */
-enum { OK, LOADED_BEFORE, NOT_LOADED, LOAD_FAILED };
+enum { OK, LOADED_BEFORE, NOT_LOADED, LOAD_FAILED, NO_SPARE, SPARE_TWICE,
+       SPARE_UNUSABLE };
 
 static int child(enum vm_accel hint)
 {
@@ -39,7 +41,18 @@ static int child(enum vm_accel hint)
 		nanosleep(&ms, NULL);
 	}
 	char err[256];
-	return uc_lazy_load(err, sizeof(err)) ? LOAD_FAILED : OK;
+	if (uc_lazy_load(err, sizeof(err)))
+		return LOAD_FAILED;
+	/* and the spare engine, initialised, for the first vCPU, once */
+	uc_engine *e = uc_lazy_take_spare();
+	if (!e)
+		return NO_SPARE;
+	uint64_t rip = 0;
+	bool usable = uc_reg_read(e, UC_X86_REG_RIP, &rip) == UC_ERR_OK;
+	uc_close(e);
+	if (!usable)
+		return SPARE_UNUSABLE;
+	return uc_lazy_take_spare() ? SPARE_TWICE : OK;
 }
 
 static void run_child(enum vm_accel hint)
@@ -73,11 +86,27 @@ static void test_auto_without_kvm_loads_unicorn(void **state)
 	run_child(VM_ACCEL_AUTO);
 }
 
+/* Without a preload there is no spare, and asking does not wait. */
+static void test_no_preload_no_spare(void **state)
+{
+	(void)state;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(uc_lazy_take_spare() ? SPARE_TWICE : OK);
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_emu_hint_loads_unicorn),
 		cmocka_unit_test(test_auto_without_kvm_loads_unicorn),
+		cmocka_unit_test(test_no_preload_no_spare),
 	};
 	return cmocka_run_group_tests_name("backend-prestart", tests, NULL,
 					   NULL);
