@@ -12,13 +12,18 @@ client connected:
      voluntary context switches in IDLE_S s.  Blocked threads switch only
      when woken: the old attach loop woke every 50 ms and the old events
      stream every 500 ms (~22 in 1 s, measured); now nothing wakes them;
-  3. `vm stop --force` from another client ends the attach ("VM stopped;
+  3. (first, before the streams connect) `vm wait 0 --timeout 1` on the
+     running VM: the daemon's threads make at
+     most WAIT_MAX voluntary context switches over the whole request
+     (accepting, reading, handing it to a worker and answering take a
+     few; measured 4-6).  The old `vm wait` looked every 50 ms (+20);
+  4. `vm stop --force` from another client ends the attach ("VM stopped;
      left ...") at once: the registry's event wakes the loop, which used
      to see the state at its next 50 ms tick (>= SLOW_MS in ~80% of runs).
      At most SLOW_MAX of RUNS may take >= SLOW_MS after the stop command
      returned (the old code passes that with p < 1%);
-  4. `vm delete --force` ends an attach with "VM deleted; left ...";
-  5. SIGTERM to the daemon ends the events stream within END_MAX_MS.
+  5. `vm delete --force` ends an attach with "VM deleted; left ...";
+  6. SIGTERM to the daemon ends the events stream within END_MAX_MS.
 """
 import os
 import select
@@ -30,6 +35,7 @@ import time
 
 IDLE_S = 1.0
 IDLE_MAX = 4
+WAIT_MAX = 12
 RUNS = 5
 SLOW_MS = 10
 SLOW_MAX = 1
@@ -130,6 +136,18 @@ if r.returncode != 0:
     print("cannot create the prompt VM: " + r.stdout + r.stderr)
     daemon.kill()
     sys.exit(1)
+
+# vm wait, alone (no stream connected)
+c("vm", "start", "0")
+time.sleep(0.3)
+v0 = vol_switches_all(daemon.pid)
+w = c("vm", "wait", "0", "--timeout", "1")
+v1 = vol_switches_all(daemon.pid)
+report(w.returncode == 1 and "did not reach Stopped within 1 s" in w.stderr
+       and v1 - v0 <= WAIT_MAX,
+       f"'vm wait 0 --timeout 1' on the running VM: status {w.returncode}, "
+       f"{v1 - v0} voluntary context switches of the daemon (<= {WAIT_MAX})")
+c("vm", "stop", "--force", "0")
 
 ev = Stream("events")
 time.sleep(0.2)
