@@ -23,11 +23,17 @@ client connected:
      At most SLOW_MAX of RUNS may take >= SLOW_MS after the stop command
      returned (the old code passes that with p < 1%);
   5. `vm delete --force` ends an attach with "VM deleted; left ...";
-  6. SIGTERM to the daemon ends the events stream within END_MAX_MS.
+  6. SIGTERM to the daemon ends the events stream within END_MAX_MS;
+  7. while a request still runs in the shutdown's grace time (a `vm wait`
+     for GRACE_WAIT_S s) and an idle connection is open, the daemon sleeps:
+     at most GRACE_TICKS_MAX CPU ticks (1/100 s) in 1 s.  The old grace
+     loop left the idle connection, readable at EOF once its reading
+     side was shut, in its epoll set: a busy loop (~100 ticks in 1 s).
 """
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +46,8 @@ RUNS = 5
 SLOW_MS = 10
 SLOW_MAX = 1
 END_MAX_MS = 2000
+GRACE_WAIT_S = 3
+GRACE_TICKS_MAX = 10
 
 cv = os.path.realpath(sys.argv[1])
 cfg = sys.argv[2]
@@ -67,6 +75,12 @@ def vol_switches_all(pid):
         except OSError:
             pass		# a thread that just ended
     return n
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])	# utime + stime
 
 
 def c(*args):
@@ -198,15 +212,38 @@ report(r.returncode == 0 and t is not None and st == 0,
        f"vm delete --force ends the attach: 'VM deleted; left' "
        f"(status {st})")
 
-# the daemon's shutdown ends the events stream
+# the daemon's shutdown ends the events stream; with a request still
+# running (a wait for a state that never comes) and an idle connection, it
+# sleeps through its grace time rather than spinning
+c("vm", "create", cfg + "/prompt.toml")
+idle = socket.socket(socket.AF_UNIX)
+idle.connect(sock)
+waiter = subprocess.Popen([cv, "vm", "wait", "0", "--state", "Running",
+                           "--timeout", str(GRACE_WAIT_S)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+time.sleep(0.5)
 t0 = time.monotonic()
 daemon.send_signal(signal.SIGTERM)
 t = ev.wait_for(None, 30.0)
 ev.finish()
-daemon.wait(timeout=60)
 ms = (t - t0) * 1000 if t is not None else -1
 report(t is not None and ms < END_MAX_MS, f"SIGTERM to the daemon ends the "
        f"events stream in {ms:.1f} ms (< {END_MAX_MS})")
+time.sleep(0.2)
+c0 = cpu_ticks(daemon.pid)
+time.sleep(1.0)
+c1 = cpu_ticks(daemon.pid)
+report(c1 - c0 <= GRACE_TICKS_MAX, f"shutdown grace with a running request "
+       f"and an idle connection: {c1 - c0} CPU ticks of "
+       f"{os.sysconf('SC_CLK_TCK')}/s in 1 s (<= {GRACE_TICKS_MAX})")
+wo, we = waiter.communicate(timeout=60)
+report(waiter.returncode == 1 and "did not reach Running" in we,
+       f"the running request finished in the grace time: status "
+       f"{waiter.returncode} {we.strip()!r}")
+report(idle.recv(1) == b"", "the idle connection was closed")
+idle.close()
+daemon.wait(timeout=60)
 report(daemon.returncode == 0, f"daemon status {daemon.returncode}")
 
 subprocess.run(["rm", "-rf", tmp])
