@@ -98,8 +98,9 @@ static int wait_for(struct sh_ctx *c, struct reg_vm *v, enum vm_state want,
 	struct waiter w = { .id = reg_vm_id(v), .want = want };
 	pthread_condattr_t ca;
 	int rc = -pthread_condattr_init(&ca);
-	if (!rc)
-		rc = -pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc)
+		return rc;
+	rc = -pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (!rc)
 		rc = -pthread_cond_init(&w.cond, &ca);
 	pthread_condattr_destroy(&ca);
