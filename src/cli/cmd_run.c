@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -126,9 +127,80 @@ static void print_diags(const struct vmcfg_diags *d)
 			d->items[i].msg);
 }
 
+/*
+ * What the main thread waits for (run_wait): the VM reached Stopped (the
+ * VM's on_state hook), the first stop signal (the signal thread), a
+ * partial console line to flush (the console's partial-line notice).
+ * All three wake it through cond; nothing wakes it on a timer.
+ * Lock order: the VM's and the console's locks (held by the hooks), then
+ * this one; the main thread calls no vm_ or console_ function holding it.
+ */
+struct run_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* CLOCK_MONOTONIC */
+	bool stopped;
+	bool partial;
+	bool signalled;
+};
+
+static int run_wait_init(struct run_wait *rw)
+{
+	pthread_condattr_t ca;
+	int rc = pthread_condattr_init(&ca);
+	if (rc)
+		return -rc;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!rc)
+		rc = pthread_cond_init(&rw->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc)
+		return -rc;
+	rc = pthread_mutex_init(&rw->lock, NULL);
+	if (rc) {
+		pthread_cond_destroy(&rw->cond);
+		return -rc;
+	}
+	rw->stopped = rw->partial = rw->signalled = false;
+	return 0;
+}
+
+static void run_wait_destroy(struct run_wait *rw)
+{
+	pthread_cond_destroy(&rw->cond);
+	pthread_mutex_destroy(&rw->lock);
+}
+
+/* Set *flag and wake the main thread. */
+static void run_wake(struct run_wait *rw, bool *flag)
+{
+	pthread_mutex_lock(&rw->lock);
+	*flag = true;
+	pthread_cond_signal(&rw->cond);
+	pthread_mutex_unlock(&rw->lock);
+}
+
+/* vm_host_opts.on_state (the VM's lock held) */
+static void on_vm_state(void *ctx, struct vm *vm, enum vm_state old_state,
+			enum vm_state new_state, enum vm_stop_reason reason,
+			int exit_code)
+{
+	struct run_wait *rw = ctx;
+	(void)vm, (void)old_state, (void)reason, (void)exit_code;
+	if (new_state == VM_STOPPED)
+		run_wake(rw, &rw->stopped);
+}
+
+/* console_watch_partial (the console's lock held) */
+static void on_partial(void *ctx)
+{
+	struct run_wait *rw = ctx;
+	run_wake(rw, &rw->partial);
+}
+
 struct sigwaiter {
 	pthread_t thread;
 	struct vm *vm;
+	struct run_wait *rw;
 	atomic_int signo;	/* the first stop signal, 0 if none */
 	bool sandbox;
 };
@@ -155,44 +227,87 @@ static void *sigwait_main(void *arg)
 	int sig = 0;
 	while (sigwait(&set, &sig) == 0 && sig != SIGUSR2) {
 		int first = 0;
-		if (!atomic_compare_exchange_strong(&w->signo, &first, sig))
+		if (atomic_compare_exchange_strong(&w->signo, &first, sig))
+			run_wake(w->rw, &w->rw->signalled);
+		else
 			vm_stop(w->vm, true, 0, NULL);
 	}
 	return NULL;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* On the first stop signal: stop the VM gracefully, then force. */
+static void stop_on_signal(struct vm *vm, int sig, uint64_t timeout_ns,
+			   bool quiet)
+{
+	if (!quiet)
+		fprintf(stderr, "cvisor: %s: stopping VM '%s' (up to "
+			"%.3g s for the guest to shut down; a second "
+			"signal forces)\n", strsignal(sig),
+			vm_config(vm)->name, (double)timeout_ns / 1e9);
+	/*
+	 * vm.c: 0 means its default; "--stop-timeout 0" means at once.
+	 * Refused: the guest is stopping by itself already (or a second
+	 * signal forced it); the caller waits for it.
+	 */
+	if (vm_stop(vm, timeout_ns == 0, timeout_ns ? timeout_ns : 1,
+		    NULL) == 0 && !quiet)
+		fprintf(stderr, "cvisor: VM '%s' %s\n", vm_config(vm)->name,
+			vm_stop_reason(vm) == VM_STOP_REQUESTED
+			? "forced to stop" : "shut down");
+}
+
 /*
- * The main thread's wait for the VM: flush the console every 50 ms (a
- * partial line, a prompt, shows), and on the first stop signal stop the
- * VM gracefully, up to timeout_ns, then force.
+ * The main thread's wait for the VM: it sleeps until the VM stopped, a
+ * stop signal came or a partial console line (a prompt) is due for its
+ * flush, CONSOLE_PARTIAL_FLUSH_MS after the console said it waits.
  */
-static void wait_vm(struct vm *vm, struct sigwaiter *w, uint64_t timeout_ns,
-		    bool quiet)
+static void wait_vm(struct vm *vm, struct run_wait *rw,
+		    const struct sigwaiter *w, uint64_t timeout_ns, bool quiet)
 {
 	bool stopping = false;
-	while (vm_wait_stopped(vm, 50 * 1000000ull) == -ETIMEDOUT) {
-		console_flush(vm_console(vm));
-		int sig = atomic_load(&w->signo);
-		if (!sig || stopping)
+	uint64_t flush_at = 0;		/* 0: no partial line waiting */
+	pthread_mutex_lock(&rw->lock);
+	while (!rw->stopped) {
+		if (rw->partial && !flush_at) {
+			rw->partial = false;
+			flush_at = mono_ns() +
+				   CONSOLE_PARTIAL_FLUSH_MS * 1000000ull;
+		}
+		bool sig = rw->signalled && !stopping;
+		bool due = flush_at && mono_ns() >= flush_at;
+		if (!sig && !due) {
+			if (!flush_at) {
+				pthread_cond_wait(&rw->cond, &rw->lock);
+			} else {
+				struct timespec ts = {
+					.tv_sec = (time_t)(flush_at / 1000000000ull),
+					.tv_nsec = (long)(flush_at % 1000000000ull),
+				};
+				pthread_cond_timedwait(&rw->cond, &rw->lock,
+						       &ts);
+			}
 			continue;
-		stopping = true;
-		if (!quiet)
-			fprintf(stderr, "cvisor: %s: stopping VM '%s' (up to "
-				"%.3g s for the guest to shut down; a second "
-				"signal forces)\n", strsignal(sig),
-				vm_config(vm)->name, (double)timeout_ns / 1e9);
-		/*
-		 * vm.c: 0 means its default; "--stop-timeout 0" means at
-		 * once.  Refused: the guest is stopping by itself already (or
-		 * a second signal forced it); the loop waits for it.
-		 */
-		if (vm_stop(vm, timeout_ns == 0, timeout_ns ? timeout_ns : 1,
-			    NULL) == 0 && !quiet)
-			fprintf(stderr, "cvisor: VM '%s' %s\n",
-				vm_config(vm)->name,
-				vm_stop_reason(vm) == VM_STOP_REQUESTED
-				? "forced to stop" : "shut down");
+		}
+		pthread_mutex_unlock(&rw->lock);
+		if (due) {
+			flush_at = 0;
+			console_flush(vm_console(vm));
+		}
+		if (sig) {
+			stopping = true;
+			stop_on_signal(vm, atomic_load(&w->signo), timeout_ns,
+				       quiet);
+		}
+		pthread_mutex_lock(&rw->lock);
 	}
+	pthread_mutex_unlock(&rw->lock);
 }
 
 static int exit_status(struct vm *vm, int signo)
@@ -378,12 +493,23 @@ int cmd_run(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 
 	struct cv_err err = {0};
+	struct run_wait rw;
+	rc = run_wait_init(&rw);
+	if (rc) {
+		fprintf(stderr, "cvisor run: cannot create a lock: %s\n",
+			strerror(-rc));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	hopts.on_state = on_vm_state;
+	hopts.state_ctx = &rw;
 	struct vm *vm = NULL;
 	rc = vm_create(&cfg, 0, &hopts, &vm, &err);
 	if (rc) {
 		fprintf(stderr, "cvisor run: cannot create VM '%s': %s\n",
 			cfg.name, err.msg);
 		cv_remove_tree(data_dir);
+		run_wait_destroy(&rw);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return 1;
 	}
@@ -391,14 +517,17 @@ int cmd_run(int argc, char **argv)
 	if (!quiet)
 		fprintf(stderr, "cvisor: VM '%s' on %s (%s)\n", cfg.name,
 			vm_backend_name(vm), vm_backend_why(vm));
-	int lid = console_add_listener(vm_console(vm), to_stdout, NULL);
+	int lid = console_add_listener(vm_console(vm), to_stdout, &rw);
+	if (lid >= 0)
+		console_watch_partial(vm_console(vm), lid, on_partial);
 
 	/*
 	 * The signal waiter comes after vm_start (off the path to the
 	 * guest's first byte): until then the signals stay blocked and
 	 * pending, and it takes them as soon as it runs.
 	 */
-	struct sigwaiter w = { .vm = vm, .sandbox = !host.no_seccomp };
+	struct sigwaiter w = { .vm = vm, .rw = &rw,
+			       .sandbox = !host.no_seccomp };
 	bool waiter = false;
 
 	int status;
@@ -416,7 +545,7 @@ int cmd_run(int argc, char **argv)
 		rc = -1;
 		status = 1;
 	} else {
-		wait_vm(vm, &w, stop_timeout_ns, quiet);
+		wait_vm(vm, &rw, &w, stop_timeout_ns, quiet);
 		status = waiter ? 0 : 1;
 	}
 	if (waiter) {
@@ -434,6 +563,7 @@ int cmd_run(int argc, char **argv)
 	if (lid >= 0)
 		console_remove_listener(vm_console(vm), lid);
 	vm_destroy(vm);
+	run_wait_destroy(&rw);
 	if (keep) {
 		if (!quiet)
 			fprintf(stderr, "cvisor: data kept in %s\n", data_dir);

@@ -675,9 +675,18 @@ static bool shutdown_all(struct server *s)
 	close(s->lfd);
 	s->lfd = -1;
 	unlink(s->d.o.socket_path);
-	/* streams (console, events) end when their client's side reads EOF */
-	for (struct conn *c = s->conns; c; c = c->next)
+	/*
+	 * Streams (console, events) end when their side reads EOF.  An idle
+	 * connection is closed now: it would be at the end anyway, and left
+	 * in the epoll set at EOF it kept the wait below from sleeping (a
+	 * busy loop for the whole grace time).
+	 */
+	for (struct conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
 		shutdown(c->fd, SHUT_RD);
+		if (!c->busy)
+			conn_close(s, c);
+	}
 	persist_stop_all(&s->d);
 	/*
 	 * Commands on stopped VMs return promptly; one that waits for
@@ -697,8 +706,16 @@ static bool shutdown_all(struct server *s)
 			      (uint64_t)((t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (!busy || ms > SHUTDOWN_GRACE_MS)
 			break;
-		struct epoll_event ev;
-		epoll_wait(s->epfd, &ev, 1, 100);
+		/* a worker's end posts evfd; the rest is the grace deadline */
+		struct epoll_event evs[4];
+		int n = epoll_wait(s->epfd, evs, 4,
+				   (int)(SHUTDOWN_GRACE_MS - ms) + 1);
+		for (int i = 0; i < n; i++) {
+			struct signalfd_siginfo si;
+			if (evs[i].data.ptr == &s->sigfd)
+				while (read(s->sigfd, &si, sizeof(si)) > 0)
+					;	/* another SIGTERM: no news */
+		}
 	}
 	if (busy) {
 		char n[16];

@@ -435,10 +435,15 @@ static bool events_stream(struct daemon *d, int fd,
 	}
 	bool alive = send_line(fd, proto_encode_response(&r)) && !lrc;
 	char buf[16384];
+	/*
+	 * No timeout: the daemon's shutdown shuts the socket's reading side
+	 * (server.c shutdown_all, after it set `stopping`), which makes fd
+	 * readable at EOF; a stream that starts after that sees EOF at once.
+	 */
 	while (alive && !atomic_load(&d->stopping)) {
 		struct pollfd pf[2] = { { .fd = fd, .events = POLLIN },
 					{ .fd = s.rd, .events = POLLIN } };
-		if (poll(pf, 2, 500) < 0 && errno != EINTR)
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents) {
 			ssize_t n = read(fd, buf, sizeof(buf));

@@ -26,6 +26,7 @@ struct listener {
 	console_listener_fn fn;	/* NULL = free slot */
 	void *ctx;
 	int id;
+	console_partial_fn partial;	/* NULL = not told of partial lines */
 };
 
 struct console {
@@ -35,6 +36,7 @@ struct console {
 	uint8_t line[CONSOLE_LINE_SIZE];
 	size_t line_len;
 	bool line_has_nl;
+	bool partial_told;	/* the partial line in `line` was announced */
 
 	uint8_t ring[CONSOLE_RING_SIZE];
 	size_t ring_head;	/* where the next byte goes */
@@ -195,6 +197,17 @@ static void call_listeners(struct console *c, const void *buf, size_t n)
 	}
 }
 
+/* A partial line waits: once per episode (until a flush takes it). */
+static void tell_partial_locked(struct console *c)
+{
+	c->partial_told = true;
+	for (size_t i = 0; i < CONSOLE_MAX_LISTENERS; i++) {
+		struct listener *l = &c->listeners[i];
+		if (l->fn && l->partial)
+			l->partial(l->ctx);
+	}
+}
+
 static void flush_locked(struct console *c)
 {
 	if (c->flushing || c->line_len == 0)
@@ -205,6 +218,7 @@ static void flush_locked(struct console *c)
 	call_listeners(c, c->line, c->line_len);
 	c->line_len = 0;
 	c->line_has_nl = false;
+	c->partial_told = false;
 	c->flushes++;
 	c->flushing = false;
 }
@@ -238,6 +252,8 @@ void console_write(struct console *c, const void *buf, size_t len)
 	/* One flush per call however many lines it held. */
 	if (c->line_has_nl)
 		flush_locked(c);
+	if (c->line_len && !c->partial_told)
+		tell_partial_locked(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -259,6 +275,7 @@ static int add_listener_locked(struct console *c, console_listener_fn fn,
 			continue;
 		l->fn = fn;
 		l->ctx = ctx;
+		l->partial = NULL;
 		l->id = c->next_id;
 		c->next_id = c->next_id == INT32_MAX ? 0 : c->next_id + 1;
 		return l->id;
@@ -323,9 +340,30 @@ void console_remove_listener(struct console *c, int id)
 		if (l->fn && l->id == id) {
 			l->fn = NULL;
 			l->ctx = NULL;
+			l->partial = NULL;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+int console_watch_partial(struct console *c, int id, console_partial_fn fn)
+{
+	if (!c || id < 0 || !fn)
+		return -EINVAL;
+	int rc = -ENOENT;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < CONSOLE_MAX_LISTENERS; i++) {
+		struct listener *l = &c->listeners[i];
+		if (l->fn && l->id == id) {
+			l->partial = fn;
+			rc = 0;
+			/* announced before this watcher came: tell it now */
+			if (c->partial_told)
+				fn(l->ctx);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 size_t console_snapshot(struct console *c, void *buf, size_t cap)

@@ -8,10 +8,12 @@
  * and one listener call per flush.  A flush happens when a '\n' was
  * written, when the line buffer is full, and on console_flush() (the VM
  * layer calls it whenever a vCPU leaves guest execution and on stop).
- * A guest that prints a prompt without '\n' and then idles inside KVM is
- * only seen after the next flush, so whoever shows output live (`cvisor
- * run`, `vm console`) should also call console_flush() on a short timer
- * (e.g. every 50 ms) - a flush with nothing pending costs one lock.
+ * A guest that prints a prompt without '\n' and then idles inside KVM (or
+ * spins) is only seen after the next flush.  So whoever shows output live
+ * (`cvisor run`, `vm console`) watches for partial lines
+ * (console_watch_partial): it is told once when a write leaves one
+ * behind, and flushes CONSOLE_PARTIAL_FLUSH_MS later (the rest of the
+ * line usually comes meanwhile).  No timer: an idle console wakes no one.
  *
  * Every function is thread-safe.  Listeners run on the flushing thread
  * with the console locked: they must be quick, they may add or remove
@@ -60,6 +62,19 @@ int console_add_listener_replay(struct console *c, console_listener_fn fn,
 				void *ctx);
 /* After this returns, fn is never called again for that id. */
 void console_remove_listener(struct console *c, int id);
+
+/*
+ * Partial lines, for live viewers: fn(ctx of listener id) runs when a
+ * write leaves bytes without a '\n' in the line buffer, once per such
+ * episode (not again until a flush took them), and at once when one is
+ * waiting as it is registered.  It runs like a listener (on the writing
+ * thread, console locked) and must only note it and wake the viewer,
+ * which then calls console_flush() after CONSOLE_PARTIAL_FLUSH_MS.
+ * Removing the listener removes fn.  0, -EINVAL, or -ENOENT (no such id).
+ */
+#define CONSOLE_PARTIAL_FLUSH_MS 30
+typedef void (*console_partial_fn)(void *ctx);
+int console_watch_partial(struct console *c, int id, console_partial_fn fn);
 
 /*
  * Flush, then copy the ring's content, oldest first, into buf.  When cap

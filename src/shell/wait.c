@@ -4,11 +4,11 @@
  * of a guest that powers itself off.  Gives up when the VM is deleted.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "shell_int.h"
-
-#define SLICE_NS (50ull * 1000000ull)	/* how often `deleted` is seen */
 
 enum { O_STATE, O_TIMEOUT };
 static const struct sh_opt opts[] = {
@@ -16,26 +16,106 @@ static const struct sh_opt opts[] = {
 	[O_TIMEOUT] = { "timeout", 't', SH_VALUE, "SECONDS", "give up after this long (default: never)" },
 };
 
-/* 0 reached; -ETIMEDOUT; -ENOENT deleted (or its load failed). */
-static int wait_for(struct reg_vm *v, enum vm_state want, uint64_t timeout)
+/*
+ * Woken by the registry's events of this VM (every state change, the
+ * delete): `seq` counts them, so one that comes between a look at the
+ * state and the sleep is not lost.  No timer but the caller's deadline.
+ */
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* CLOCK_MONOTONIC */
+	uint32_t id;
+	enum vm_state want;
+	uint64_t seq;
+	bool reached;		/* an event said the VM entered `want` */
+};
+
+/* registry listener (its delivery lock, maybe a VM's lock, held) */
+static void on_event(void *ctx, const struct reg_event *e)
 {
-	uint64_t deadline = timeout ? sh_now_ns() + timeout : 0;
+	struct waiter *w = ctx;
+	if (e->id != w->id)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->seq++;
+	if (e->kind == REG_EVENT_STATE && e->new_state == w->want)
+		w->reached = true;	/* even if it left it again since */
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Sleep until an event after `seen` or the deadline (0 = none). */
+static void sleep_until_event(struct waiter *w, uint64_t seen,
+			      uint64_t deadline)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / 1000000000ull),
+		.tv_nsec = (long)(deadline % 1000000000ull),
+	};
+	pthread_mutex_lock(&w->lock);
+	while (w->seq == seen) {
+		if (!deadline)
+			pthread_cond_wait(&w->cond, &w->lock);
+		else if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
+			 ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static uint64_t seq_of(struct waiter *w, bool *reached)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t s = w->seq;
+	*reached = w->reached;
+	pthread_mutex_unlock(&w->lock);
+	return s;
+}
+
+/* 0 reached; -ETIMEDOUT; -ENOENT deleted (or its load failed). */
+static int wait_events(struct reg_vm *v, struct waiter *w, enum vm_state want,
+		       uint64_t deadline)
+{
 	if (want != VM_LOADING && reg_vm_wait_loaded(v))
 		return -ENOENT;
 	for (;;) {
+		bool reached;
+		uint64_t seen = seq_of(w, &reached);
 		if (reg_vm_deleted(v))
 			return -ENOENT;
-		if (reg_vm_state(v) == want)
+		if (reached || reg_vm_state(v) == want)
 			return 0;
-		uint64_t now = sh_now_ns(), slice = SLICE_NS;
-		if (deadline && now >= deadline)
+		if (deadline && sh_now_ns() >= deadline)
 			return -ETIMEDOUT;
-		if (deadline && deadline - now < slice)
-			slice = deadline - now;
-		struct vm *vm = reg_vm_vm(v);
-		if (vm && vm_wait_state(vm, want, slice) == 0)
-			return reg_vm_deleted(v) ? -ENOENT : 0;
+		sleep_until_event(w, seen, deadline);
 	}
+}
+
+static int wait_for(struct sh_ctx *c, struct reg_vm *v, enum vm_state want,
+		    uint64_t timeout)
+{
+	uint64_t deadline = timeout ? sh_now_ns() + timeout : 0;
+	struct waiter w = { .id = reg_vm_id(v), .want = want };
+	pthread_condattr_t ca;
+	int rc = -pthread_condattr_init(&ca);
+	if (rc)
+		return rc;
+	rc = -pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!rc)
+		rc = -pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc)
+		return rc;
+	pthread_mutex_init(&w.lock, NULL);
+	/* before the first look at the state: no change goes unseen */
+	rc = registry_add_listener(c->reg, on_event, &w);
+	if (!rc) {
+		rc = wait_events(v, &w, want, deadline);
+		registry_remove_listener(c->reg, on_event, &w);
+	}
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.cond);
+	return rc;
 }
 
 static int run(struct sh_ctx *c, const struct sh_args *a)
@@ -59,11 +139,14 @@ static int run(struct sh_ctx *c, const struct sh_args *a)
 	if (sh_lookup(c, a->pos[0], &v))
 		return SH_FAILED;
 	uint32_t id = reg_vm_id(v);
-	int rc = wait_for(v, want, timeout);
+	int rc = wait_for(c, v, want, timeout);
 	if (!rc)
 		sh_out(c, "✓ VM[%u] is %s\n", id, vm_state_name(want));
 	else if (rc == -ENOENT)
 		sh_err(c, "✗ VM[%u] was deleted while waiting\n", id);
+	else if (rc != -ETIMEDOUT)
+		sh_err(c, "✗ Cannot wait for VM[%u]: %s\n", id,
+		       strerror(-rc));
 	else
 		sh_err(c, "✗ VM[%u] did not reach %s within %s s (it is %s)\n",
 		       id, vm_state_name(want), a->value[O_TIMEOUT],

@@ -43,6 +43,7 @@ struct reg_vm {
 	struct vm *vm;
 	unsigned refs;
 	bool listed, loading, deleted;
+	bool deleting;			/* a delete passed its checks */
 };
 
 struct registry {
@@ -177,6 +178,14 @@ bool reg_vm_deleted(struct reg_vm *v)
 {
 	pthread_mutex_lock(&v->reg->lock);
 	bool d = v->deleted;
+	pthread_mutex_unlock(&v->reg->lock);
+	return d;
+}
+
+bool reg_vm_deleting(struct reg_vm *v)
+{
+	pthread_mutex_lock(&v->reg->lock);
+	bool d = v->deleting || v->deleted;
 	pthread_mutex_unlock(&v->reg->lock);
 	return d;
 }
@@ -632,6 +641,11 @@ static int unlist_for_delete(struct registry *r, struct reg_vm *v, bool force,
 		reg_vm_unlock_op(v);
 		return cv_err_set(err, ENOENT, "VM %u failed to load", v->id);
 	}
+	/* from here on it is deleted: watchers that see it stop (an
+	   attached console) tell the delete, not the stop */
+	pthread_mutex_lock(&r->lock);
+	v->deleting = true;
+	pthread_mutex_unlock(&r->lock);
 	struct vm *vm = reg_vm_vm(v);
 	s = vm_state(vm);
 	/* signal shutdown: no vCPU runs guest code past this point */

@@ -98,6 +98,12 @@ const char *reg_vm_name(const struct reg_vm *v);
 const struct vm_config *reg_vm_config(const struct reg_vm *v);
 const char *reg_vm_data_dir(const struct reg_vm *v);	/* "" = none */
 bool reg_vm_deleted(struct reg_vm *v);
+/*
+ * True from the moment a delete passed its checks (it then always
+ * succeeds), before it force-stops the VM: a watcher that sees the VM stop
+ * can tell a delete from a stop.  reg_vm_deleted() follows once unlisted.
+ */
+bool reg_vm_deleting(struct reg_vm *v);
 
 /* The machine; NULL while Loading (or after a failed load). */
 struct vm *reg_vm_vm(struct reg_vm *v);

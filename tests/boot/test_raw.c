@@ -445,7 +445,8 @@ static void test_builtin_table(void **state)
 {
 	(void)state;
 	static const char *const want[] = {
-		"ticker", "exitcode", "exitcode_patch", "spinner", "reboot",
+		"ticker", "exitcode", "exitcode_patch", "spinner", "prompt",
+		"reboot",
 		"longmode", "axbios", "axkernel", "smp4", "irqtick",
 		"irqtick64", "irqtick16", "rtctick", "exc", "exc64", "rtcdate", "uartecho", "demo",
 		"mboot", "elf64", "elf32", "pvh", "acpi_off", "acpi_ignore",

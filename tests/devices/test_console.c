@@ -438,6 +438,65 @@ static void test_input_hook(void **state)
 	free(s.buf);
 }
 
+/* Partial lines: told once per episode, to watchers only, and at once
+ * to a watcher that comes while one waits. */
+struct partial_sink {
+	struct sink s;
+	int told;
+};
+
+static void partial_fn(void *ctx)
+{
+	struct partial_sink *p = ctx;
+	p->told++;
+}
+
+static void test_partial_notice(void **state)
+{
+	(void)state;
+	struct console *c = console_create(NULL, 0, NULL);
+	struct partial_sink a = { 0 }, b = { 0 }, late = { 0 };
+	int ia = console_add_listener(c, sink_fn, &a);
+	console_add_listener(c, sink_fn, &b);	/* does not watch */
+	assert_int_equal(console_watch_partial(c, ia, partial_fn), 0);
+	assert_int_equal(console_watch_partial(c, 12345, partial_fn), -ENOENT);
+	assert_int_equal(console_watch_partial(c, ia, NULL), -EINVAL);
+
+	console_write(c, "line\n", 5);		/* whole lines: no notice */
+	assert_int_equal(a.told, 0);
+	console_write(c, "pro", 3);		/* a partial line: told */
+	assert_int_equal(a.told, 1);
+	console_write(c, "mpt> ", 5);		/* the same episode */
+	assert_int_equal(a.told, 1);
+	assert_int_equal(a.s.calls, 1);		/* still unflushed */
+
+	/* a watcher registered while it waits hears of it at once */
+	int il = console_add_listener(c, sink_fn, &late);
+	assert_int_equal(console_watch_partial(c, il, partial_fn), 0);
+	assert_int_equal(late.told, 1);
+
+	console_flush(c);			/* the episode ends */
+	assert_int_equal(a.s.calls, 2);
+	assert_memory_equal(a.s.buf + 5, "prompt> ", 8);
+	console_write(c, "x", 1);		/* a new one */
+	assert_int_equal(a.told, 2);
+	assert_int_equal(late.told, 2);
+	console_write(c, "\n", 1);		/* flushed by its '\n' */
+	console_write(c, "y", 1);
+	assert_int_equal(a.told, 3);
+	assert_int_equal(b.told, 0);
+
+	console_remove_listener(c, ia);		/* removes its watch too */
+	console_flush(c);
+	console_write(c, "z", 1);
+	assert_int_equal(a.told, 3);
+	assert_int_equal(late.told, 4);
+	console_destroy(c);
+	free(a.s.buf);
+	free(b.s.buf);
+	free(late.s.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_listener_reentry),
 		cmocka_unit_test(test_listener_threads),
 		cmocka_unit_test(test_input_hook),
+		cmocka_unit_test(test_partial_notice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,6 +247,64 @@ static void test_eof_and_status(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The main thread's voluntary context switches (tid = pid). */
+static long vol_switches(pid_t pid)
+{
+	char path[64], line[128];
+	long n = -1;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * An attached console waits without a timer (issue 4): the prompt guest's
+ * "prompt> " (no newline; the guest then spins, so only the attach loop's
+ * delayed flush shows it) appears, and while nothing happens the shell's
+ * thread makes at most 4 voluntary context switches in 1 s.  A thread
+ * blocked in poll() switches only when something wakes it: the old loop
+ * polled with a 50 ms timeout (~20 in 1 s); the new one expects 0.
+ */
+static void test_attach_idle(void **state)
+{
+	(void)state;
+	struct term t;
+	spawn(&t);
+	expect(&t, "cvisor:$ ");
+	char line[600];
+	snprintf(line, sizeof(line), "vm create %s\r", sht_cfg("prompt"));
+	type(&t, line);
+	expect(&t, "✓ Successfully created VM[0]");
+	expect(&t, "cvisor:$ ");
+	type(&t, "vm start 0\r");
+	expect(&t, "Connected to VM[0] console");
+	expect(&t, "prompt: start");
+	expect(&t, "prompt> ");
+	expect_not(&t, "\n", 200);		/* settled */
+	long v0 = vol_switches(t.pid);
+	expect_not(&t, "\n", 1000);
+	long v1 = vol_switches(t.pid);
+	printf("attached, idle: %ld voluntary context switches in 1 s\n",
+	       v1 - v0);
+	if (v1 - v0 > 4)
+		fail_msg("the attached shell woke %ld times in 1 s (<= 4)",
+			 v1 - v0);
+	type(&t, "\x1d");
+	expect(&t, "Detached from VM[0] console");
+	expect(&t, "cvisor:$ ");
+	type(&t, "exit\r");
+	assert_int_equal(finish(&t, 0), 0);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t.dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -267,6 +325,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interactive),
 		cmocka_unit_test(test_eof_and_status),
+		cmocka_unit_test(test_attach_idle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
