@@ -58,11 +58,7 @@ ISR_CALLING(isr_tick, on_tick);
 void guest_main(const struct entry_regs *r)
 {
 	irq_guest_start(r);
-	set_gate(TIMER_VECTOR, isr_tick, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	set_gate(0xff, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_idt(TIMER_VECTOR, isr_tick, SPURIOUS_8259 | SPURIOUS_LAPIC);
 	pic_init(0x20, 0);		/* every 8259 line masked */
 	mmio_wr(LAPIC + LAPIC_SVR, 0x1ff);
 	uint32_t ver = ioapic_rd(0x01);

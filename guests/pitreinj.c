@@ -140,11 +140,7 @@ static unsigned cli_periods(unsigned n)
 void guest_main(const struct entry_regs *r)
 {
 	irq_guest_start(r);
-	set_gate(TIMER_VECTOR, isr_tick, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	set_gate(0xff, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_idt(TIMER_VECTOR, isr_tick, SPURIOUS_8259 | SPURIOUS_LAPIC);
 	route_irq0();
 	pit_periodic(TICK_HZ);
 	print(irq_guest_name);

@@ -1,10 +1,11 @@
 /*
  * irqguest: what the interrupt-driven timer guests (irqtick, ioapictick,
- * lapictimer, rtctick) share: the fault and spurious ISRs (lib/irqguest.c,
- * in their sources in guests/meson.build), the first steps of guest_main
- * and the tick loop (inline here: only the guests that call them carry
- * them).  Each guest defines irq_guest_name, the prefix of its own lines
- * ("<name>: unexpected exception", "<name>: shutdown requested").
+ * lapictimer, rtctick, pitreinj) share: the fault and spurious ISRs
+ * (lib/irqguest.c, in their sources in guests/meson.build), the first
+ * steps of guest_main, the rest of their IDT and the tick loop (inline
+ * here: only the guests that call them carry them).  Each guest defines
+ * irq_guest_name, the prefix of its own lines ("<name>: unexpected
+ * exception", "<name>: shutdown requested").
  */
 #ifndef GUEST_IRQGUEST_H
 #define GUEST_IRQGUEST_H
@@ -30,6 +31,31 @@ static inline void irq_guest_start(const struct entry_regs *r)
 	serial_init();
 	for (unsigned v = 0; v < 32; v++)
 		set_gate(v, isr_fault, GATE_INT);
+}
+
+/* The spurious vectors irq_guest_idt gives to isr_spurious: the 8259s'
+ * IRQ7 and IRQ15 (pic_init base 0x20) and the LAPIC's (its SVR 0x1ff). */
+#define SPURIOUS_IRQ7 0x1u
+#define SPURIOUS_IRQ15 0x2u
+#define SPURIOUS_8259 (SPURIOUS_IRQ7 | SPURIOUS_IRQ15)
+#define SPURIOUS_LAPIC 0x4u
+
+/*
+ * The rest of the IDT after irq_guest_start: isr on vector vec, the
+ * spurious vectors named in `spurious` (SPURIOUS_*); then load it.
+ * Inline for the same reason as irq_guest_start.
+ */
+static inline void irq_guest_idt(unsigned vec, void (*isr)(void),
+				 unsigned spurious)
+{
+	set_gate(vec, isr, GATE_INT);
+	if (spurious & SPURIOUS_IRQ7)
+		set_gate(0x27, isr_spurious, GATE_INT);
+	if (spurious & SPURIOUS_IRQ15)
+		set_gate(0x2f, isr_spurious, GATE_INT);
+	if (spurious & SPURIOUS_LAPIC)
+		set_gate(0xff, isr_spurious, GATE_INT);
+	load_idt();
 }
 
 /*
