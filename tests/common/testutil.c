@@ -18,6 +18,13 @@ double tu_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+uint64_t tu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int tu_fork_capture(int (*fn)(void *), void *arg, char *out, size_t len,
 		    unsigned timeout_s)
 {

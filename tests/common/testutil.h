@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * CV_TEST_ASAN, CV_TEST_TSAN: 1 in an AddressSanitizer (ThreadSanitizer)
@@ -39,8 +40,9 @@
 #endif
 #define CV_TEST_SANITIZED (CV_TEST_ASAN || CV_TEST_TSAN)
 
-/* CLOCK_MONOTONIC in seconds. */
+/* CLOCK_MONOTONIC in seconds, and in nanoseconds. */
 double tu_now(void);
+uint64_t tu_now_ns(void);
 
 /*
  * Run fn(arg) in a forked child (stdio flushed first) whose stderr goes
