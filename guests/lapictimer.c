@@ -14,9 +14,6 @@
 
 #include <stdbool.h>
 
-#define LAPIC 0xfee00000u
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INIT 0x380
 #define LAPIC_TIMER_CUR 0x390
