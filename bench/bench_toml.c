@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "toml.h"
 
 struct doc {
@@ -80,12 +81,6 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 50;
@@ -123,9 +118,7 @@ int main(int argc, char **argv)
 		}
 		toml_free(root);
 	}
-	qsort(ms, (size_t)runs, sizeof(*ms), cmp_double);
-	double med = runs % 2 ? ms[runs / 2]
-			      : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+	double med = bench_median_double(ms, (size_t)runs);	/* ms sorted */
 	printf("bench_toml: %zu bytes (%u sections), %d runs: median %.2f ms "
 	       "(%.1f MB/s), best %.2f ms, worst %.2f ms\n", d.len, sections,
 	       runs, med, d.len / 1e6 / (med / 1e3), ms[0], ms[runs - 1]);

@@ -1,7 +1,7 @@
 /*
  * benchutil: what the C benchmarks share — a monotonic clock in ns, the
- * latency summary line (p50, p99, max of a sample, in µs) and main's loop
- * over the backends.
+ * median of a sample of doubles, the latency summary line (p50, p99, max
+ * of a sample, in µs) and main's loop over the backends.
  */
 #ifndef CV_BENCHUTIL_H
 #define CV_BENCHUTIL_H
@@ -23,6 +23,22 @@ static inline int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * Sort v[0..n) (n > 0); returns its median, the mean of the two middle
+ * values when n is even (bench_stats' median of a u64 sample is v[n / 2]).
+ */
+static inline double bench_median_double(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /*

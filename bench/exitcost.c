@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "kvm_exit.h"
 #include "bus.h"
 #include "devices.h"
@@ -125,20 +126,6 @@ static void *worker_main(void *arg)
 	}
 	pthread_mutex_unlock(&mu);
 	return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[MAX_ROUNDS];
-	memcpy(s, v, (size_t)n * sizeof(*v));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /* --- dispatch --------------------------------------------------------- */
@@ -239,8 +226,8 @@ static int dispatch_figures(long calls, int rounds, double *bare_ns,
 		c[r] = (thread_ns() - t0) / (double)calls;
 	}
 	vm_devices_destroy(devs);
-	*bare_ns = median(b, rounds);
-	*cv_ns = median(c, rounds);
+	*bare_ns = bench_median_double(b, (size_t)rounds);
+	*cv_ns = bench_median_double(c, (size_t)rounds);
 	return 0;
 }
 
@@ -314,7 +301,7 @@ int main(int argc, char **argv)
 	double sc[NV];
 	printf("\nKVM_RUN-shaped ioctl (syscall entry + filter):\n");
 	for (int v = 0; v < NV; v++) {
-		sc[v] = median(w[v].ns, rounds);
+		sc[v] = bench_median_double(w[v].ns, (size_t)rounds);
 		printf("  %-24s %8.1f ns\n", vname[v], sc[v]);
 	}
 	double bare, cvd;

@@ -11,39 +11,11 @@
  */
 #include "irqguest.h"
 
-#define LAPIC 0xfee00000u
-#define LAPIC_ID 0x20
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define IOAPIC 0xfec00000u
-#define IOAPIC_PIT_PIN 2
 #define TIMER_VECTOR 0x30
 
 const char irq_guest_name[] = "ioapictick";
 
 static volatile unsigned long ticks;
-
-static uint32_t mmio_rd(uint32_t a)
-{
-	return *(volatile uint32_t *)(uintptr_t)a;
-}
-
-static void mmio_wr(uint32_t a, uint32_t v)
-{
-	*(volatile uint32_t *)(uintptr_t)a = v;
-}
-
-static uint32_t ioapic_rd(uint32_t reg)
-{
-	mmio_wr(IOAPIC, reg);
-	return mmio_rd(IOAPIC + 0x10);
-}
-
-static void ioapic_wr(uint32_t reg, uint32_t v)
-{
-	mmio_wr(IOAPIC, reg);
-	mmio_wr(IOAPIC + 0x10, v);
-}
 
 void on_tick(void);
 void on_tick(void)
@@ -58,11 +30,7 @@ ISR_CALLING(isr_tick, on_tick);
 void guest_main(const struct entry_regs *r)
 {
 	irq_guest_start(r);
-	set_gate(TIMER_VECTOR, isr_tick, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	set_gate(0xff, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_idt(TIMER_VECTOR, isr_tick, SPURIOUS_8259 | SPURIOUS_LAPIC);
 	pic_init(0x20, 0);		/* every 8259 line masked */
 	mmio_wr(LAPIC + LAPIC_SVR, 0x1ff);
 	uint32_t ver = ioapic_rd(0x01);
@@ -72,9 +40,7 @@ void guest_main(const struct entry_regs *r)
 		print("\n");
 		guest_exit(6);
 	}
-	uint32_t id = mmio_rd(LAPIC + LAPIC_ID) >> 24;
-	ioapic_wr(0x10 + 2 * IOAPIC_PIT_PIN + 1, id << 24);
-	ioapic_wr(0x10 + 2 * IOAPIC_PIT_PIN, TIMER_VECTOR);	/* unmasked */
+	ioapic_route_here(IOAPIC_PIT_PIN, TIMER_VECTOR);
 	pit_periodic(TICK_HZ);
 	print("ioapictick: ");
 	print_dec(TICK_HZ);

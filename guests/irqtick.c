@@ -26,10 +26,7 @@ ISR_CALLING(isr_tick, on_tick);
 void guest_main(const struct entry_regs *r)
 {
 	irq_guest_start(r);
-	set_gate(0x20, isr_tick, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_idt(0x20, isr_tick, SPURIOUS_8259);
 	pic_init(0x20, 1u << 0);
 	pit_periodic(TICK_HZ);
 	print("irqtick: ");

@@ -14,9 +14,6 @@
 
 #include <stdbool.h>
 
-#define LAPIC 0xfee00000u
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INIT 0x380
 #define LAPIC_TIMER_CUR 0x390
@@ -144,10 +141,7 @@ static uint32_t calibrate(void)
 void guest_main(const struct entry_regs *r)
 {
 	irq_guest_start(r);
-	set_gate(TIMER_VECTOR, isr_tick, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0xff, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_idt(TIMER_VECTOR, isr_tick, SPURIOUS_IRQ7 | SPURIOUS_LAPIC);
 	pic_init(0x20, 0);		/* every 8259 line masked */
 	lapic_wr(LAPIC_SVR, 0x1ff);
 	uint32_t count = calibrate();

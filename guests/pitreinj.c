@@ -28,34 +28,14 @@
 #define WINDOW_S 3		/* the rest: time to catch up (see header) */
 
 #ifdef VIA_IOAPIC
-#define LAPIC 0xfee00000u
-#define LAPIC_ID 0x20
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define IOAPIC 0xfec00000u
-#define IOAPIC_PIT_PIN 2
 #define TIMER_VECTOR 0x30
 const char irq_guest_name[] = "pitreinj_ioapic";
-
-static void mmio_wr(uint32_t a, uint32_t v)
-{
-	*(volatile uint32_t *)(uintptr_t)a = v;
-}
-
-static uint32_t mmio_rd(uint32_t a)
-{
-	return *(volatile uint32_t *)(uintptr_t)a;
-}
 
 static void route_irq0(void)
 {
 	pic_init(0x20, 0);		/* every 8259 line masked */
 	mmio_wr(LAPIC + LAPIC_SVR, 0x1ff);
-	uint32_t id = mmio_rd(LAPIC + LAPIC_ID) >> 24;
-	mmio_wr(IOAPIC, 0x10 + 2 * IOAPIC_PIT_PIN + 1);
-	mmio_wr(IOAPIC + 0x10, id << 24);
-	mmio_wr(IOAPIC, 0x10 + 2 * IOAPIC_PIT_PIN);
-	mmio_wr(IOAPIC + 0x10, TIMER_VECTOR);	/* edge, unmasked */
+	ioapic_route_here(IOAPIC_PIT_PIN, TIMER_VECTOR);
 }
 
 static void eoi(void)
@@ -140,11 +120,7 @@ static unsigned cli_periods(unsigned n)
 void guest_main(const struct entry_regs *r)
 {
 	irq_guest_start(r);
-	set_gate(TIMER_VECTOR, isr_tick, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	set_gate(0xff, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_idt(TIMER_VECTOR, isr_tick, SPURIOUS_8259 | SPURIOUS_LAPIC);
 	route_irq0();
 	pit_periodic(TICK_HZ);
 	print(irq_guest_name);

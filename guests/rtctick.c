@@ -48,10 +48,7 @@ ISR_CALLING(isr_rtc, on_rtc);
 void guest_main(const struct entry_regs *r)
 {
 	irq_guest_start(r);
-	set_gate(0x28, isr_rtc, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_idt(0x28, isr_rtc, SPURIOUS_8259);
 	pic_init(0x20, 1u << 8);
 	cmos_write(0x0a, (uint8_t)(0x20 | rate_select(RTC_HZ)));
 	(void)cmos_read(0x0c);			/* drop stale flags */

@@ -60,13 +60,6 @@ struct fx {
 	uint8_t mmio[4096];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- test devices ---- */
 
 static uint64_t zero_read(void *o, uint64_t off, unsigned size)
@@ -89,7 +82,8 @@ static enum bus_action log_write(void *o, uint64_t off, unsigned size,
 	(void)off;
 	pthread_mutex_lock(&f->lock);
 	if (f->nlog < LOG_MAX)
-		f->log[f->nlog++] = (struct logent){ (uint32_t)v, size, now_ns() };
+		f->log[f->nlog++] =
+			(struct logent){ (uint32_t)v, size, tu_now_ns() };
 	pthread_mutex_unlock(&f->lock);
 	return BUS_CONTINUE;
 }
@@ -770,7 +764,7 @@ static void *vcpu_thread(void *arg)
 		struct vcpu_exit e;
 		memset(&e, 0, sizeof(e));
 		int rc = ops->vcpu_run(k->f->vcpu[0], 0, &e);
-		uint64_t t = now_ns();
+		uint64_t t = tu_now_ns();
 		bool stop = atomic_load(&k->stop);
 		if (rc || e.reason != VCPU_EXIT_KICK)
 			snprintf(k->bad, sizeof(k->bad), "vcpu_run -> %d %s (%s)",
@@ -820,7 +814,7 @@ static uint64_t kick_counter(struct fx *f, const struct counter *c,
 		nanosleep(&ts, NULL);
 		if (i + 1 == n)
 			atomic_store(&k.stop, true);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = tu_now_ns();
 		ops->vcpu_kick(f->vcpu[0]);
 		if (!wait_return(&k))
 			fail_msg("%s: kick %u was lost (no return within 5 s)", what, i);
@@ -941,9 +935,9 @@ static void test_round_robin_slices(void **state)
 	unsigned progressed[2] = { 0, 0 };
 	for (unsigned r = 0; r < rounds; r++) {
 		for (unsigned i = 0; i < 2; i++) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = tu_now_ns();
 			struct vcpu_exit e = run(f, i, slice_us);
-			d[r * 2 + i] = now_ns() - t0;
+			d[r * 2 + i] = tu_now_ns() - t0;
 			assert_exit(e, VCPU_EXIT_SLICE);
 			uint32_t c = ram32(f, CNT_ADDR + 0x100 * i);
 			/* a slice can pass with the host thread preempted */
@@ -987,9 +981,9 @@ static long rss_kb(void)
 
 static uint64_t one_cycle(void)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tu_now_ns();
 	struct fx *f = fx_new(1);
-	uint64_t t = now_ns() - t0;
+	uint64_t t = tu_now_ns() - t0;
 	load_guest(f, "hlt", 0x8000);
 	struct boot_cpu_state s = rm_state(0x8000);
 	boot(f, 0, &s);
@@ -1005,10 +999,10 @@ static void test_create_destroy_cycles(void **state)
 		one_cycle();
 	unsigned fd0 = count_fds();
 	long rss0 = rss_kb();
-	uint64_t t_create = 0, t0 = now_ns();
+	uint64_t t_create = 0, t0 = tu_now_ns();
 	for (int i = 0; i < 200; i++)
 		t_create += one_cycle();
-	uint64_t t_all = now_ns() - t0;
+	uint64_t t_all = tu_now_ns() - t0;
 	unsigned fd1 = count_fds();
 	long rss1 = rss_kb();
 	printf("# 200 create/boot/run/destroy cycles: %.0f us each (create VM+vCPU %.0f us); fds %u -> %u; RSS %ld -> %ld kB\n",
@@ -1031,14 +1025,14 @@ static void test_first_engine_footprint(void **state)
 {
 	(void)state;
 	long rss0 = rss_kb();
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tu_now_ns();
 	struct fx *f = fx_new(1);
 	load_guest(f, "hlt", 0x8000);
 	struct boot_cpu_state s = rm_state(0x8000);
 	boot(f, 0, &s);
 	assert_exit(run(f, 0, 0), VCPU_EXIT_HLT);
 	long rss1 = rss_kb();
-	double ms = (now_ns() - t0) / 1e6;
+	double ms = (tu_now_ns() - t0) / 1e6;
 	printf("# first engine: %.1f ms to create, boot and run, +%ld kB RSS\n",
 	       ms, rss1 - rss0);
 	fx_free(f);
@@ -1052,9 +1046,9 @@ static void test_engine_footprint(void **state)
 	(void)state;
 	const unsigned n = 16;
 	long rss0 = rss_kb();
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tu_now_ns();
 	struct fx *f = fx_new(n);
-	uint64_t t = now_ns() - t0;
+	uint64_t t = tu_now_ns() - t0;
 	load_guest(f, "hlt", 0x8000);
 	struct boot_cpu_state s = rm_state(0x8000);
 	for (unsigned i = 0; i < n; i++) {
@@ -1076,7 +1070,7 @@ static void test_pio_round_trip(void **state)
 	struct boot_cpu_state s = rm_state(0x8000);
 	s.rcx = n;
 	boot(f, 0, &s);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tu_now_ns();
 	assert_exit(run(f, 0, 0), VCPU_EXIT_EVENT);
 	assert_int_equal(f->nlog, 2);
 	assert_int_equal(stat(&f->stats[0].exits_io), 2ull * n + 3);

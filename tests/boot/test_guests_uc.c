@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "builtin.h"
+#include "testutil.h"
 #include "ucvm.h"
 #include "vmconfig.h"
 
@@ -141,9 +142,9 @@ static void test_ticker(void **state)
 	struct vm_config cfg;
 	struct ucvm *vm = boot("ticker", &cfg);
 	vm->shutdown_after = 12;
-	uint64_t t0 = ucvm_now_ns();
+	uint64_t t0 = tu_now_ns();
 	ucvm_run(vm, RUN_MS);
-	uint64_t dt = ucvm_now_ns() - t0;
+	uint64_t dt = tu_now_ns() - t0;
 	expect_stop(vm, UCVM_EXIT);
 	assert_int_equal(vm->exit_code, 0);
 	assert_int_equal(check_ticks(vm->out, "tick "), 12);
@@ -262,9 +263,9 @@ static void test_demo(void **state)
 	(void)state;
 	struct vm_config cfg;
 	struct ucvm *vm = boot("demo", &cfg);
-	uint64_t t0 = ucvm_now_ns();
+	uint64_t t0 = tu_now_ns();
 	ucvm_run(vm, RUN_MS);
-	uint64_t dt = ucvm_now_ns() - t0;
+	uint64_t dt = tu_now_ns() - t0;
 	expect_stop(vm, UCVM_EXIT);
 	assert_int_equal(vm->exit_code, 0);
 	assert_string_equal(vm->out,

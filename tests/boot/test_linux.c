@@ -26,6 +26,7 @@
 #include "bootfix.h"
 #include "imgbuild.h"
 #include "loader.h"
+#include "testutil.h"
 #include "ucvm.h"
 
 #define MIB (1ull << 20)
@@ -167,9 +168,9 @@ static void test_real_setup_code(void **state)
 	linux_config(f->cfg, 256 * MIB);
 	snprintf(f->cfg->cmdline, sizeof(f->cfg->cmdline),
 		 "earlyprintk=serial,ttyS0,115200 console=ttyS0");
-	uint64_t t0 = ucvm_now_ns();
+	uint64_t t0 = tu_now_ns();
 	struct ucvm *vm = run_vm(f->cfg, MIB);
-	uint64_t ms = (ucvm_now_ns() - t0) / 1000000;
+	uint64_t ms = (tu_now_ns() - t0) / 1000000;
 	print_message("  setup code: %llu ms, %u BIOS calls, output:\n%s\n",
 		      (unsigned long long)ms, vm->interrupts, vm->out);
 	if (vm->stop != UCVM_STOP_AT)

@@ -17,6 +17,7 @@
  * decodes with a 16-bit operand size), so the self-switching longmode
  * guest is checked under QEMU instead (qemu_guests.sh).
  */
+#include "testutil.h"
 #include "ucvm.h"
 
 #include <errno.h>
@@ -26,13 +27,6 @@
 
 #define SLICE_INSNS 200000	/* per vCPU turn when there are several */
 #define MSR_EFER 0xC0000080u
-
-uint64_t ucvm_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Linear address of the current instruction (flat or real-mode CS). */
 static uint64_t linear_pc(const struct ucvm_cpu *cpu)
@@ -92,7 +86,7 @@ static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
 		break;
 	case 0x80:
 		if (!vm->boot_marks++)
-			vm->first_mark_ns = ucvm_now_ns() - vm->boot_ns;
+			vm->first_mark_ns = tu_now_ns() - vm->boot_ns;
 		break;
 	default:
 		break;
@@ -347,7 +341,7 @@ static int start(struct ucvm *vm)
 		snprintf(vm->err, sizeof(vm->err), "boot_load: %s", err.msg);
 		return rc;
 	}
-	vm->boot_ns = ucvm_now_ns();
+	vm->boot_ns = tu_now_ns();
 	for (unsigned i = 0; i < vm->ncpus && !rc; i++)
 		rc = cpu_create(vm, i);
 	if (rc)
@@ -438,7 +432,7 @@ static int run_slice(struct ucvm *vm, struct ucvm_cpu *cpu, uint64_t us,
 
 enum ucvm_stop ucvm_run(struct ucvm *vm, unsigned max_ms)
 {
-	uint64_t deadline = ucvm_now_ns() + (uint64_t)max_ms * 1000000ull;
+	uint64_t deadline = tu_now_ns() + (uint64_t)max_ms * 1000000ull;
 	vm->stop = UCVM_RUNNING;
 	while (vm->stop == UCVM_RUNNING) {
 		bool ran = false;
@@ -446,7 +440,7 @@ enum ucvm_stop ucvm_run(struct ucvm *vm, unsigned max_ms)
 			if (vm->cpu[i].halted)
 				continue;
 			ran = true;
-			uint64_t now = ucvm_now_ns(), left_us =
+			uint64_t now = tu_now_ns(), left_us =
 				now < deadline ? (deadline - now) / 1000 + 1 : 1;
 			if (run_slice(vm, &vm->cpu[i], left_us,
 				      vm->ncpus > 1 ? SLICE_INSNS : 0))
@@ -456,7 +450,7 @@ enum ucvm_stop ucvm_run(struct ucvm *vm, unsigned max_ms)
 			break;
 		if (!ran)
 			vm->stop = UCVM_ALL_HALTED;
-		else if (ucvm_now_ns() > deadline)
+		else if (tu_now_ns() > deadline)
 			vm->stop = UCVM_TIMEOUT;
 	}
 	return vm->stop;

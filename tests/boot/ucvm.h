@@ -90,6 +90,4 @@ void ucvm_destroy(struct ucvm *vm);
 /* Read a general register of vCPU i (for the tests' own checks). */
 uint64_t ucvm_reg(const struct ucvm *vm, unsigned i, int regid);
 
-uint64_t ucvm_now_ns(void);
-
 #endif

@@ -12,13 +12,6 @@
 #include "console.h"
 #include "testutil.h"
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void on_output(void *ctx, const void *buf, size_t len)
 {
 	struct capture *c = ctx;
@@ -76,13 +69,13 @@ static bool contains(struct capture *c, size_t from, const char *s)
 bool capture_wait(struct capture *c, size_t from, const char *s,
 		  uint64_t timeout_ms)
 {
-	uint64_t deadline = mono_ns() + timeout_ms * 1000000ull;
+	uint64_t deadline = tu_now_ns() + timeout_ms * 1000000ull;
 	bool found;
 	for (;;) {
 		/* a partial line may sit in the console's line buffer */
 		if (c->con)
 			console_flush(c->con);
-		uint64_t now = mono_ns();
+		uint64_t now = tu_now_ns();
 		uint64_t until = now + 50000000ull < deadline
 				 ? now + 50000000ull : deadline;
 		struct timespec ts = {
@@ -94,7 +87,7 @@ bool capture_wait(struct capture *c, size_t from, const char *s,
 		       !pthread_cond_timedwait(&c->cond, &c->lock, &ts))
 			;
 		pthread_mutex_unlock(&c->lock);
-		if (found || mono_ns() >= deadline)
+		if (found || tu_now_ns() >= deadline)
 			return found;
 	}
 }

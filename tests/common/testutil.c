@@ -1,16 +1,92 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 double tu_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint64_t tu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int tu_fork_capture(int (*fn)(void *), void *arg, char *out, size_t len,
+		    unsigned timeout_s)
+{
+	int pfd[2];
+	out[0] = '\0';
+	if (pipe(pfd))
+		return -errno;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		_exit(fn(arg));
+	}
+	close(pfd[1]);
+	long limit_ms = (long)timeout_s * 1000;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	size_t n = 0;
+	bool hung = false;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = limit_ms - ((t.tv_sec - t0.tv_sec) * 1000 +
+					(t.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
+			hung = true;
+			break;
+		}
+		ssize_t r = read(pfd[0], out + n, len - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if ((n += (size_t)r) + 1 == len)
+			n = len / 2;	/* keep the head, overwrite the tail */
+	}
+	out[n] = '\0';
+	close(pfd[0]);
+	/* stderr closed (or hung): the child ends now or is made to */
+	int st = 0;
+	for (long i = 0; !hung && i < limit_ms / 10; i++) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return st;
+		if (w < 0)
+			return -errno;
+		struct timespec ms = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ms, NULL);
+	}
+	printf("child %d hung: killed\n", (int)pid);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return -ETIMEDOUT;
 }
 
 /* "key: N" of a /proc/.../status file; -1 when absent or unreadable. */

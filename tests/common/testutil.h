@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * CV_TEST_ASAN, CV_TEST_TSAN: 1 in an AddressSanitizer (ThreadSanitizer)
@@ -39,8 +40,21 @@
 #endif
 #define CV_TEST_SANITIZED (CV_TEST_ASAN || CV_TEST_TSAN)
 
-/* CLOCK_MONOTONIC in seconds. */
+/* CLOCK_MONOTONIC in seconds, and in nanoseconds. */
 double tu_now(void);
+uint64_t tu_now_ns(void);
+
+/*
+ * Run fn(arg) in a forked child (stdio flushed first) whose stderr goes
+ * to out: NUL-terminated, and past len - 1 bytes the head is kept and the
+ * tail overwritten (the pipe is drained to the end).  A child still
+ * writing after timeout_s seconds, or alive timeout_s seconds after its
+ * stderr closed, is killed with SIGKILL and reaped.  Returns the child's
+ * wait status (fn's return value as its exit status), -ETIMEDOUT when it
+ * was killed, -errno when no child could be started.
+ */
+int tu_fork_capture(int (*fn)(void *), void *arg, char *out, size_t len,
+		    unsigned timeout_s);
 
 int tu_thread_count(void);
 int tu_fd_count(void);

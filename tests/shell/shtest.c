@@ -17,13 +17,6 @@
 #include "backend.h"
 #include "console.h"
 
-uint64_t sht_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 const char *sht_accel_name(void)
 {
 	const char *a = getenv("CVISOR_TEST_ACCEL");

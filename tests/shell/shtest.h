@@ -57,7 +57,6 @@ const char *sht_write(struct shtest *t, const char *file, const char *text);
 void cap_attach(struct capture *c, struct registry *reg, uint32_t id);
 void cap_detach(struct capture *c);
 
-uint64_t sht_now_ns(void);
 bool sht_path_exists(const char *path);
 
 #endif

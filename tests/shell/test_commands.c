@@ -22,6 +22,7 @@
 
 #include "console.h"
 #include "shtest.h"
+#include "testutil.h"
 
 #define T_OUT 20000	/* ms: generous, the kvm tier runs under TCG */
 #define MS 1000000ull
@@ -439,9 +440,9 @@ static void *side_main(void *arg)
 	struct shell *sh;
 	assert_int_equal(shell_create(s->t->reg, NULL, &sh, NULL), 0);
 	FILE *f = open_memstream(&s->out, &s->len);
-	uint64_t t0 = sht_now_ns();
+	uint64_t t0 = tu_now_ns();
 	s->status = shell_run_line(sh, s->line, f, f);
-	s->took_ns = sht_now_ns() - t0;
+	s->took_ns = tu_now_ns() - t0;
 	fclose(f);
 	shell_destroy(sh);
 	return NULL;
@@ -462,8 +463,8 @@ static void side_join(struct side *s)
 
 static void wait_state(struct shtest *t, uint32_t id, enum vm_state want)
 {
-	uint64_t end = sht_now_ns() + T_OUT * MS;
-	while (state_of(t, id) != want && sht_now_ns() < end)
+	uint64_t end = tu_now_ns() + T_OUT * MS;
+	while (state_of(t, id) != want && tu_now_ns() < end)
 		usleep(1000);
 	assert_int_equal(state_of(t, id), want);
 }
@@ -569,9 +570,9 @@ static void test_refusals(void **state)
 	delete_refused_running(&t);
 	assert_int_equal(state_of(&t, 0), VM_STOPPING);
 	/* --force overtakes the graceful stop at once (SPEC §1, note 1) */
-	uint64_t t0 = sht_now_ns();
+	uint64_t t0 = tu_now_ns();
 	RUN(&t, 0, "vm stop 0 --force");
-	uint64_t took = sht_now_ns() - t0;
+	uint64_t took = tu_now_ns() - t0;
 	expect_eq("forced", t.out, "Force stopping VM[0]...\n✓ VM[0] stopped\n");
 	side_join(&graceful);
 	print_message("stop --force of a Stopping VM: %.1f ms (graceful waiter "
@@ -635,9 +636,9 @@ static uint64_t force_stop_once(struct shtest *t)
 	RUN(t, 0, "vm start 0");
 	assert_true(capture_wait(&cap, 0, "spinner: start", T_OUT));
 	usleep(50000);
-	uint64_t t0 = sht_now_ns();
+	uint64_t t0 = tu_now_ns();
 	RUN(t, 0, "vm stop 0 --force");
-	uint64_t took = sht_now_ns() - t0;
+	uint64_t took = tu_now_ns() - t0;
 	expect_eq("stop", t->out, "Force stopping VM[0]...\n✓ VM[0] stopped\n");
 	assert_int_equal(state_of(t, 0), VM_STOPPED);
 	cap_detach(&cap);
@@ -744,7 +745,7 @@ static int count_lines(const char *text, const char *s)
 static void expect_fresh_boot(struct capture *cap, int boots)
 {
 	/* wait for the new boot's "tick 1" right after its "tick 0" */
-	uint64_t end = sht_now_ns() + T_OUT * MS;
+	uint64_t end = tu_now_ns() + T_OUT * MS;
 	for (;;) {
 		char *all = capture_copy(cap);
 		int zeros = count_lines(all, "tick 0");
@@ -761,7 +762,7 @@ static void expect_fresh_boot(struct capture *cap, int boots)
 		free(all);
 		if (ok)
 			return;
-		if (sht_now_ns() > end)
+		if (tu_now_ns() > end)
 			fail_msg("no fresh boot #%d from tick 0", boots);
 		capture_wait(cap, capture_len(cap), "\n", 200);
 	}
@@ -1102,9 +1103,9 @@ static void test_fifty_vms(void **state)
 	n = (size_t)sprintf(line, "vm stop");
 	for (int i = 0; i < 50; i++)
 		n += (size_t)sprintf(line + n, " %d", i);
-	uint64_t t0 = sht_now_ns();
+	uint64_t t0 = tu_now_ns();
 	RUN(&t, 0, "%s", line);
-	uint64_t took = sht_now_ns() - t0;
+	uint64_t took = tu_now_ns() - t0;
 	print_message("graceful stop of 50 tickers in one command: %.0f ms\n",
 		      (double)took / 1e6);
 	for (int i = 0; i < 50; i++) {

@@ -23,9 +23,9 @@
 /* Poll `vm log` until the guest printed its first line. */
 static void wait_for_output(struct shtest *t)
 {
-	uint64_t end = sht_now_ns() + 20000000000ull;
+	uint64_t end = tu_now_ns() + 20000000000ull;
 	while (sht_run(t, "vm log 0") == 0 && !strstr(t->out, "tick 0\n")) {
-		if (sht_now_ns() > end)
+		if (tu_now_ns() > end)
 			fail_msg("the guest printed nothing: %s", t->out);
 		usleep(1000);
 	}
@@ -54,10 +54,10 @@ static void test_cycles(void **state)
 		cycle(&t, true);
 	int threads = tu_thread_count(), fds = tu_fd_count();
 	long rss = tu_rss_kb();
-	uint64_t t0 = sht_now_ns();
+	uint64_t t0 = tu_now_ns();
 	for (int i = 0; i < CYCLES; i++)
 		cycle(&t, i % 100 == 0);
-	double secs = (double)(sht_now_ns() - t0) / 1e9;
+	double secs = (double)(tu_now_ns() - t0) / 1e9;
 	int threads2 = tu_thread_count(), fds2 = tu_fd_count();
 	long rss2 = tu_rss_kb();
 	print_message("%d cycles (%s) in %.2f s = %.0f/s; threads %d -> %d, "

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "shtest.h"
+#include "testutil.h"
 
 #define T_OUT 20000
 
@@ -55,7 +56,7 @@ static void pump(struct term *t, int timeout_ms)
 /* Wait until s appears after the mark; the mark moves past it. */
 static void expect(struct term *t, const char *s)
 {
-	uint64_t end = sht_now_ns() + T_OUT * 1000000ull;
+	uint64_t end = tu_now_ns() + T_OUT * 1000000ull;
 	for (;;) {
 		const char *hit = t->len > t->mark ? strstr(t->buf + t->mark, s)
 						   : NULL;
@@ -63,7 +64,7 @@ static void expect(struct term *t, const char *s)
 			t->mark = (size_t)(hit - t->buf) + strlen(s);
 			return;
 		}
-		if (sht_now_ns() > end)
+		if (tu_now_ns() > end)
 			fail_msg("terminal never showed '%s'; it shows:\n%s", s,
 				 t->buf ? t->buf + (t->mark > 2000 ? t->mark - 2000 : 0)
 					: "");
@@ -74,8 +75,8 @@ static void expect(struct term *t, const char *s)
 /* Nothing matching s shows up within ms. */
 static void expect_not(struct term *t, const char *s, int ms)
 {
-	uint64_t end = sht_now_ns() + (uint64_t)ms * 1000000ull;
-	while (sht_now_ns() < end)
+	uint64_t end = tu_now_ns() + (uint64_t)ms * 1000000ull;
+	while (tu_now_ns() < end)
 		pump(t, 20);
 	if (t->len > t->mark && strstr(t->buf + t->mark, s))
 		fail_msg("terminal showed '%s':\n%s", s, t->buf + t->mark);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "vmtest.h"
 
 #define SEC 1000000000ull
@@ -97,10 +98,10 @@ static void test_waiting_ap(void **state)
 		/* both idle (BSP in `sti; hlt`, AP waiting): the thread sleeps */
 		struct vm_stats s1, s2;
 		vm_get_stats(vm, &s1);
-		uint64_t t1 = vmtest_now_ns();
+		uint64_t t1 = tu_now_ns();
 		usleep(1000000);
 		vm_get_stats(vm, &s2);
-		double secs = (double)(vmtest_now_ns() - t1) / 1e9;
+		double secs = (double)(tu_now_ns() - t1) / 1e9;
 		double cpu = (double)(s2.cpu_time_ns - s1.cpu_time_ns) / 1e9;
 		printf("# %s: BSP idle at 100 Hz + AP waiting for SIPI: vCPU thread(s) CPU %.3f s in %.3f s (%.1f%%)\n",
 		       vmtest_accel_name(), cpu, secs, 100.0 * cpu / secs);

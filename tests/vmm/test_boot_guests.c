@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "vmtest.h"
 
 #define SEC 1000000000ull
@@ -203,16 +204,16 @@ static void linux_start(struct linux_run *r, const char *mode,
 	linux_config(&cfg, mode, cmdline);
 	r->vm = vmtest_create(&cfg, &r->cap);
 	struct cv_err err = { 0 };
-	r->t0 = vmtest_now_ns();
+	r->t0 = tu_now_ns();
 	assert_int_equal(vm_start(r->vm, &err), 0);
 }
 
 /* Wait for text; false on timeout or when the VM stopped without it. */
 static bool linux_wait(struct linux_run *r, const char *text, unsigned sec)
 {
-	uint64_t end = vmtest_now_ns() + sec * SEC;
+	uint64_t end = tu_now_ns() + sec * SEC;
 	bool ok = false;
-	while (!ok && vmtest_now_ns() < end) {
+	while (!ok && tu_now_ns() < end) {
 		ok = capture_wait(&r->cap, 0, text, 250);
 		if (!ok && vm_state(r->vm) == VM_STOPPED) {
 			ok = capture_wait(&r->cap, 0, text, 0);
@@ -220,7 +221,7 @@ static bool linux_wait(struct linux_run *r, const char *text, unsigned sec)
 		}
 	}
 	print_message("  %s \"%s\" after %.3f s\n", ok ? "saw" : "no",
-		      text, (double)(vmtest_now_ns() - r->t0) / 1e9);
+		      text, (double)(tu_now_ns() - r->t0) / 1e9);
 	return ok;
 }
 
@@ -284,7 +285,7 @@ static void linux_emu_frontier(const char *mode)
 	vm_last_error(r.vm, last, sizeof(last));
 	enum vm_stop_reason why = vm_stop_reason(r.vm);
 	print_message("  %s entry stopped after %.3f s (stop reason %d): %s\n",
-		      mode, (double)(vmtest_now_ns() - r.t0) / 1e9, (int)why,
+		      mode, (double)(tu_now_ns() - r.t0) / 1e9, (int)why,
 		      last);
 	bool frontier = strstr(last, "0xffffffff81") != NULL;
 	linux_finish(&r);
@@ -357,9 +358,9 @@ static bool linux_init_boot(struct linux_run *r, unsigned limit_s)
 		"Freeing unused kernel image", "Run /init as init process",
 	};
 	bool ok = true;
-	uint64_t end = vmtest_now_ns() + limit_s * SEC;
+	uint64_t end = tu_now_ns() + limit_s * SEC;
 	for (size_t i = 0; ok && i < sizeof(steps) / sizeof(steps[0]); i++) {
-		uint64_t now = vmtest_now_ns();
+		uint64_t now = tu_now_ns();
 		ok = now < end && linux_wait(r, steps[i],
 					     (unsigned)((end - now) / SEC) + 1);
 	}
@@ -428,7 +429,7 @@ static void test_linux_init(void **state)
 		vm_last_error(r.vm, last, sizeof(last));
 		print_message("  VM %s after %.3f s (stop reason %d%s%s)\n",
 			      rc ? "still running" : "stopped by itself",
-			      (double)(vmtest_now_ns() - r.t0) / 1e9, (int)why,
+			      (double)(tu_now_ns() - r.t0) / 1e9, (int)why,
 			      last[0] ? ": " : "", last);
 	} else if (down) {
 		print_message("  NOTE: no ACPI tables, so the kernel halted instead of powering off; stopping the VM with a forced stop\n");

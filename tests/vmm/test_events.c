@@ -25,6 +25,7 @@
 
 #include "event_json.h"
 #include "registry.h"
+#include "testutil.h"
 #include "vmtest.h"
 
 #define SEC 1000000000ull
@@ -88,9 +89,9 @@ static void rec_fini(struct recorder *r)
 /* Wait until at least n events were recorded. */
 static bool rec_wait(struct recorder *r, size_t n, uint64_t timeout_ns)
 {
-	uint64_t end = vmtest_now_ns() + timeout_ns * vmtest_slowdown();
+	uint64_t end = tu_now_ns() + timeout_ns * vmtest_slowdown();
 	pthread_mutex_lock(&r->lock);
-	while (r->n < n && vmtest_now_ns() < end) {
+	while (r->n < n && tu_now_ns() < end) {
 		pthread_mutex_unlock(&r->lock);
 		usleep(2000);
 		pthread_mutex_lock(&r->lock);

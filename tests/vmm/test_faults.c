@@ -146,9 +146,9 @@ static void check_bystander(struct fx *fx)
 	struct vm *vm = vm_of(fx->reg, fx->bystander);
 	assert_int_equal(vm_state(vm), VM_RUNNING);
 	uint64_t b0 = console_bytes(vm_console(vm));
-	uint64_t deadline = vmtest_now_ns() + 5000000000ull * vmtest_slowdown();
+	uint64_t deadline = tu_now_ns() + 5000000000ull * vmtest_slowdown();
 	while (console_bytes(vm_console(vm)) == b0) {
-		if (vmtest_now_ns() > deadline)
+		if (tu_now_ns() > deadline)
 			fail_msg("the bystander VM stopped printing");
 		usleep(1000);
 	}
@@ -417,11 +417,11 @@ static void test_reboot_faults(void **state)
 	for (size_t i = 0; i < npts; i++) {
 		assert_int_equal(vm_start(vm, &e), 0);
 		struct vm_stats st;
-		uint64_t until = vmtest_now_ns() + wait;
+		uint64_t until = tu_now_ns() + wait;
 		do {	/* resetting steadily */
 			usleep(1000);
 			vm_get_stats(vm, &st);
-		} while (st.reboots < 2 && vmtest_now_ns() < until);
+		} while (st.reboots < 2 && tu_now_ns() < until);
 		assert_true(st.reboots >= 2);
 		assert_int_equal(cv_fault_arm(pts[i], 1, EIO), 0);
 		assert_int_equal(vm_wait_stopped(vm, wait), 0);
@@ -436,11 +436,11 @@ static void test_reboot_faults(void **state)
 	/* and it boots again */
 	assert_int_equal(vm_start(vm, &e), 0);
 	struct vm_stats st;
-	uint64_t until = vmtest_now_ns() + wait;
+	uint64_t until = tu_now_ns() + wait;
 	do {
 		usleep(1000);
 		vm_get_stats(vm, &st);
-	} while (st.reboots < 2 && vmtest_now_ns() < until);
+	} while (st.reboots < 2 && tu_now_ns() < until);
 	assert_true(st.reboots >= 2);
 	delete_id(fx->reg, id);
 	leak_check(fx, &base, "the reboot faults");

@@ -129,16 +129,16 @@ static double measure(struct fx *fx, uint32_t ticker, uint64_t *lat,
 {
 	uint64_t window = (uint64_t)WINDOW_MS * 1000000ull;
 	long t0 = last_tick(fx, ticker);
-	uint64_t start = vmtest_now_ns();
-	while (vmtest_now_ns() - start < window) {
+	uint64_t start = tu_now_ns();
+	while (tu_now_ns() - start < window) {
 		if (lat && *n < cap) {
-			uint64_t a = vmtest_now_ns();
+			uint64_t a = tu_now_ns();
 			assert_int_equal(sh(fx, "vm list"), 0);
-			lat[(*n)++] = vmtest_now_ns() - a;
+			lat[(*n)++] = tu_now_ns() - a;
 		}
 		usleep(LIST_EVERY_US);
 	}
-	double secs = (double)(vmtest_now_ns() - start) / 1e9;
+	double secs = (double)(tu_now_ns() - start) / 1e9;
 	long t1 = last_tick(fx, ticker);
 	if (t0 < 0 || t1 <= t0)
 		fail_msg("the ticker did not tick in %.2f s (%ld -> %ld)%s", secs,
@@ -309,13 +309,13 @@ static void test_uart_garbage(void **state)
 	/* a round is ~5000 exits: seconds on nested kvm under load */
 	static char ring[CONSOLE_RING_SIZE];
 	long rounds;
-	uint64_t until = vmtest_now_ns() + 60000000000ull * vmtest_slowdown();
+	uint64_t until = tu_now_ns() + 60000000000ull * vmtest_slowdown();
 	do {
 		size_t n = console_snapshot(vm_console(vm_of(fx, h)), ring,
 					    sizeof(ring));
 		rounds = tu_scan_number(ring, n, 0, "hostile_uart: round ",
 					false);
-	} while (rounds < 2 && vmtest_now_ns() < until && !usleep(100000));
+	} while (rounds < 2 && tu_now_ns() < until && !usleep(100000));
 	print_message("hostile_uart: %ld rounds of 1024 garbage accesses, the "
 		      "UART still prints after each\n", rounds);
 	assert_true(rounds >= 2);
@@ -330,12 +330,12 @@ static void test_console_flood(void **state)
 	struct vm *vm = vm_of(fx, h);
 	/* flood on until past the log cap and the ring (slow on nested kvm) */
 	struct console_stats cs;
-	uint64_t until = vmtest_now_ns() + 60000000000ull * vmtest_slowdown();
+	uint64_t until = tu_now_ns() + 60000000000ull * vmtest_slowdown();
 	do {
 		usleep(100000);
 		console_get_stats(vm_console(vm), &cs);
 	} while (cs.bytes < 2ull * (CONSOLE_RING_SIZE + LOG_CAP) &&
-		 vmtest_now_ns() < until);
+		 tu_now_ns() < until);
 	char path[600];
 	snprintf(path, sizeof(path), "%s/vms/%u-hostile_flood/console.log",
 		 fx->state, h);
@@ -390,27 +390,27 @@ static void test_hlt_cli(void **state)
 	struct vm_vcpu_info info;
 	enum vm_state s;
 	/* just resumed: Running until it executes its hlt again */
-	uint64_t until = vmtest_now_ns() + 2000000000ull * vmtest_slowdown();
+	uint64_t until = tu_now_ns() + 2000000000ull * vmtest_slowdown();
 	do {
 		s = vm_snapshot(vm, &info, 1, false);
-	} while (info.state != VCPU_BLOCKED && vmtest_now_ns() < until &&
+	} while (info.state != VCPU_BLOCKED && tu_now_ns() < until &&
 		 !usleep(1000));
 	print_message("hostile_hlt: VM %s, vCPU %s\n", vm_state_name(s),
 		      vcpu_state_name(info.state));
 	assert_int_equal(s, VM_RUNNING);
 	assert_int_equal(info.state, VCPU_BLOCKED);
 	/* graceful: the guest never answers, so the timeout forces it */
-	uint64_t t = vmtest_now_ns();
+	uint64_t t = tu_now_ns();
 	assert_int_equal(sh(fx, "vm stop %u --timeout 0.3", h), 0);
-	uint64_t graceful = vmtest_now_ns() - t;
+	uint64_t graceful = tu_now_ns() - t;
 	assert_int_equal(vm_state(vm), VM_STOPPED);
 	assert_true(graceful >= 250000000ull);
 	/* forced: at once */
 	assert_int_equal(sh(fx, "vm start %u --detach", h), 0);
 	usleep(200000);
-	t = vmtest_now_ns();
+	t = tu_now_ns();
 	assert_int_equal(sh(fx, "vm stop --force %u", h), 0);
-	uint64_t forced = vmtest_now_ns() - t;
+	uint64_t forced = tu_now_ns() - t;
 	assert_int_equal(vm_state(vm), VM_STOPPED);
 	print_message("hostile_hlt: graceful stop forced after %.0f ms, "
 		      "forced stop %.2f ms\n", (double)graceful / 1e6,
@@ -423,10 +423,10 @@ static void test_spinner(void **state)
 {
 	struct fx *fx = *state;
 	uint32_t h = flood_beside_ticker(fx, "spinner", false);
-	uint64_t t = vmtest_now_ns();
+	uint64_t t = tu_now_ns();
 	assert_int_equal(sh(fx, "vm stop --force %u", h), 0);
 	print_message("spinner: forced stop %.2f ms\n",
-		      (double)(vmtest_now_ns() - t) / 1e6);
+		      (double)(tu_now_ns() - t) / 1e6);
 	delete_vm(fx, h);
 }
 

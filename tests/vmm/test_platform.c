@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "devices.h"
+#include "testutil.h"
 #include "vmtest.h"
 
 #define SEC 1000000000ull
@@ -61,9 +62,9 @@ static void test_acpi_power_button_off(void **state)
 	struct vm *vm = boot("acpi_off", 1, NULL, &cap);
 	expect_line(&cap, 0, TABLES_LINE);
 	expect_line(&cap, 0, "acpi_off: waiting for the power button\n");
-	uint64_t t0 = vmtest_now_ns();
+	uint64_t t0 = tu_now_ns();
 	assert_int_equal(vm_stop(vm, false, 10 * SEC, &err), 0);
-	uint64_t took = vmtest_now_ns() - t0;
+	uint64_t took = tu_now_ns() - t0;
 	print_message("graceful stop by the power button (%s): %.1f ms\n",
 		      vmtest_accel_name(), (double)took / 1e6);
 	assert_int_equal(vm_state(vm), VM_STOPPED);
@@ -102,9 +103,9 @@ static void test_acpi_sci_power_off(void **state)
 	expect_line(&cap, 0, TABLES_LINE);
 	expect_line(&cap, 0,
 		    "acpi_sci: waiting for the power button (SCI on IRQ 9)\n");
-	uint64_t t0 = vmtest_now_ns();
+	uint64_t t0 = tu_now_ns();
 	assert_int_equal(vm_stop(vm, false, 10 * SEC, &err), 0);
-	uint64_t took = vmtest_now_ns() - t0;
+	uint64_t took = tu_now_ns() - t0;
 	print_message("graceful stop through the SCI handler (%s): %.1f ms\n",
 		      vmtest_accel_name(), (double)took / 1e6);
 	if (vm_stop_reason(vm) != VM_STOP_POWEROFF) {
@@ -132,9 +133,9 @@ static void test_acpi_ignored_times_out(void **state)
 	struct vm *vm = boot("acpi_ignore", 1, NULL, &cap);
 	expect_line(&cap, 0, "acpi_ignore: waiting for the power button\n");
 	const uint64_t timeout = 1 * SEC;
-	uint64_t t0 = vmtest_now_ns();
+	uint64_t t0 = tu_now_ns();
 	assert_int_equal(vm_stop(vm, false, timeout, &err), 0);
-	uint64_t took = vmtest_now_ns() - t0;
+	uint64_t took = tu_now_ns() - t0;
 	print_message("graceful stop of a guest that ignores it (%s): %.1f ms "
 		      "(timeout %.0f ms)\n", vmtest_accel_name(),
 		      (double)took / 1e6, (double)timeout / 1e6);

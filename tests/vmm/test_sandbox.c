@@ -101,57 +101,55 @@ static void hook_fn(void *ctx, const char *what)
 	h->result = rc < 0 ? errno : 0;
 }
 
+struct child_run {
+	enum attempt what;
+	const char *thread;
+	bool no_seccomp;
+};
+
 /*
  * In a child: create a ticker VM whose `thread` makes attempt `what`, run
- * it to "tick 2", print "RESULT <errno>" and exit 0.  The parent gets the
- * child's wait status and stderr.
+ * it to "tick 2", print "RESULT <errno>" and exit 0.
  */
+static int child_main(void *arg)
+{
+	const struct child_run *c = arg;
+	struct vm_config cfg;
+	vmtest_config(&cfg, "ticker", 1, NULL);
+	struct hook h = { .what = c->what, .thread = c->thread, .result = -1 };
+	struct vm_host_opts o = {
+		.accel_default = vmtest_accel(),
+		.no_seccomp = c->no_seccomp,
+		.thread_hook = hook_fn,
+		.thread_hook_ctx = &h,
+	};
+	struct vm *vm;
+	struct cv_err err = {0};
+	if (vm_create(&cfg, 0, &o, &vm, &err)) {
+		fprintf(stderr, "vm_create: %s\n", err.msg);
+		return 2;
+	}
+	if (vm_start(vm, &err)) {
+		fprintf(stderr, "vm_start: %s\n", err.msg);
+		return 2;
+	}
+	vm_stop(vm, true, 0, NULL);
+	vm_destroy(vm);
+	fprintf(stderr, "RESULT %d\n", h.result);
+	return 0;
+}
+
+/* child_main in a child process: its wait status and stderr. */
 static int run_child(enum attempt what, const char *thread, bool no_seccomp,
 		     char *errbuf, size_t errlen)
 {
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], STDERR_FILENO);
-		close(pfd[0]);
-		struct vm_config cfg;
-		vmtest_config(&cfg, "ticker", 1, NULL);
-		struct hook h = { .what = what, .thread = thread, .result = -1 };
-		struct vm_host_opts o = {
-			.accel_default = vmtest_accel(),
-			.no_seccomp = no_seccomp,
-			.thread_hook = hook_fn,
-			.thread_hook_ctx = &h,
-		};
-		struct vm *vm;
-		struct cv_err err = {0};
-		if (vm_create(&cfg, 0, &o, &vm, &err)) {
-			fprintf(stderr, "vm_create: %s\n", err.msg);
-			_exit(2);
-		}
-		if (vm_start(vm, &err)) {
-			fprintf(stderr, "vm_start: %s\n", err.msg);
-			_exit(2);
-		}
-		vm_stop(vm, true, 0, NULL);
-		vm_destroy(vm);
-		fprintf(stderr, "RESULT %d\n", h.result);
-		_exit(0);
-	}
-	close(pfd[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < errlen &&
-	       (r = read(pfd[0], errbuf + n, errlen - 1 - n)) > 0)
-		n += (size_t)r;
-	errbuf[n] = '\0';
-	close(pfd[0]);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return status;
+	struct child_run c = { what, thread, no_seccomp };
+	int st = tu_fork_capture(child_main, &c, errbuf, errlen,
+				 60 * vmtest_slowdown());
+	if (st == -ETIMEDOUT)
+		fail_msg("the child hung (stderr so far:\n%s)", errbuf);
+	assert_true(st >= 0);
+	return st;
 }
 
 static void expect_denied(enum attempt what, const char *thread,

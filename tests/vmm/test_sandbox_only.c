@@ -22,7 +22,6 @@
 #include <linux/filter.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -298,59 +297,15 @@ static void test_symbolize_confined(void **state)
 /*
  * Run fn(arg) in a child process with stderr into out (NUL-terminated);
  * the child's wait status.  A child still writing or alive after 60 s is
- * killed (a trap inside a sanitizer runtime once hung the process).
+ * killed and fails the test (a trap inside a sanitizer runtime once hung
+ * the process).
  */
 static int run_captured(int (*fn)(void *), void *arg, char *out, size_t len)
 {
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], STDERR_FILENO);
-		close(pfd[0]);
-		close(pfd[1]);
-		_exit(fn(arg));
-	}
-	close(pfd[1]);
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	size_t n = 0;
-	bool hung = false;
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		long left = 60000 - ((t.tv_sec - t0.tv_sec) * 1000 +
-				     (t.tv_nsec - t0.tv_nsec) / 1000000);
-		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
-		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
-			hung = true;
-			break;
-		}
-		ssize_t r = read(pfd[0], out + n, len - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if ((n += (size_t)r) + 1 == len)
-			n = len / 2;	/* keep the head, overwrite the tail */
-	}
-	out[n] = '\0';
-	close(pfd[0]);
-	/* stderr closed (or hung): the child ends now or is made to */
-	int st = 0;
-	for (int i = 0; !hung && i < 6000; i++) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		assert_true(w >= 0);
-		if (w == pid)
-			return st;
-		struct timespec ms = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ms, NULL);
-	}
-	print_message("child %d hung: killed\n", (int)pid);
-	kill(pid, SIGKILL);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	fail_msg("the child hung (stderr so far:\n%s)", out);
+	int st = tu_fork_capture(fn, arg, out, len, 60);
+	if (st == -ETIMEDOUT)
+		fail_msg("the child hung (stderr so far:\n%s)", out);
+	assert_true(st >= 0);
 	return st;
 }
 

@@ -217,9 +217,9 @@ static void test_spinner_force_stop(void **state)
 		      (double)med / 1e3, (double)lat[rounds - 1] / 1e3);
 	assert_true(med < 1 * MS * vmtest_slowdown());
 	usleep(20000);
-	uint64_t t0 = vmtest_now_ns();
+	uint64_t t0 = tu_now_ns();
 	assert_int_equal(vm_stop(vm, true, 0, &err), 0);
-	uint64_t dt = vmtest_now_ns() - t0;
+	uint64_t dt = tu_now_ns() - t0;
 	print_message("spinner force stop: %.1f us\n", (double)dt / 1e3);
 	assert_true(dt < 100 * MS * vmtest_slowdown());
 	assert_int_equal(vm_state(vm), VM_STOPPED);
@@ -298,7 +298,7 @@ static void test_cycles_no_leak(void **state)
 	}
 	int th0 = tu_thread_count(), fd0 = tu_fd_count();
 	long rss0 = tu_rss_kb();
-	uint64_t t0 = vmtest_now_ns();
+	uint64_t t0 = tu_now_ns();
 	for (int i = 0; i < n; i++) {
 		struct vm *vm = vmtest_create(&cfg, NULL);
 		assert_int_equal(vm_start(vm, &err), 0);
@@ -306,7 +306,7 @@ static void test_cycles_no_leak(void **state)
 		assert_int_equal(vm_exit_code(vm), 42);
 		vmtest_destroy(vm, NULL);
 	}
-	double secs = (double)(vmtest_now_ns() - t0) / 1e9;
+	double secs = (double)(tu_now_ns() - t0) / 1e9;
 	int th1 = tu_thread_count(), fd1 = tu_fd_count();
 	long rss1 = tu_rss_kb();
 	print_message("%d cycles in %.2f s (%.0f/s); threads %d->%d, fds %d->%d, "

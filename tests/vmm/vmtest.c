@@ -14,13 +14,6 @@
 #include "console.h"
 #include "testutil.h"
 
-uint64_t vmtest_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 bool vmtest_sanitized(void)
 {
 #if CV_TEST_SANITIZED
@@ -159,13 +152,13 @@ uint64_t vmtest_wait_number(struct vm *vm, struct capture *cap, size_t from,
 			    const char *prefix, long n, long *seen,
 			    uint64_t timeout_ns)
 {
-	uint64_t end = vmtest_now_ns() + timeout_ns;
-	while (vmtest_now_ns() < end) {
+	uint64_t end = tu_now_ns() + timeout_ns;
+	while (tu_now_ns() < end) {
 		long t = capture_last_number(cap, from, prefix);
 		if (t >= n) {
 			if (seen)
 				*seen = t;
-			return vmtest_now_ns();
+			return tu_now_ns();
 		}
 		if (vm_state(vm) != VM_RUNNING)
 			return 0;

@@ -52,8 +52,6 @@ struct vm *vmtest_start_guest(const char *name, struct capture *cap);
  */
 int vmtest_teardown(void **state);
 
-uint64_t vmtest_now_ns(void);
-
 /*
  * Sanitizer builds run several times slower and ASan's quarantine keeps
  * freed memory resident; the kvm tier ($CVISOR_TEST_TIER) runs KVM nested
@@ -78,7 +76,7 @@ void vmtest_expect_out(const char *out, const char *want);
 
 /*
  * Wait until the last "<prefix>N" in the console output from offset
- * `from` on has N >= n: returns vmtest_now_ns() then, with N in *seen
+ * `from` on has N >= n: returns tu_now_ns() then, with N in *seen
  * (when not NULL); 0 once the VM is no longer running or after timeout_ns.
  */
 uint64_t vmtest_wait_number(struct vm *vm, struct capture *cap, size_t from,
