@@ -56,7 +56,7 @@ static atomic_bool preload_started;
 		*(void **)&api.field = dlsym(h, name);                       \
 		if (!api.field) {                                            \
 			snprintf(api_error, sizeof(api_error),               \
-				 "%s lacks %s", UC_LIBRARY, name);           \
+				 "%s lacks %s", api_path, name);             \
 			return;                                              \
 		}                                                            \
 	} while (0)
