@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "benchutil.h"
+#include "backend.h"
 #include "kvm_exit.h"
 #include "bus.h"
 #include "devices.h"
@@ -175,9 +176,7 @@ static __attribute__((noinline)) int cvisor_dispatch(struct kvm_run *run,
 	int rc = kvm_decode_exit(run, run_size, &a);
 	if (rc < 0 || a.kind != KVM_ACT_IO)
 		return -1;
-	/* kvm.c stat_inc: single writer, no locked read-modify-write */
-	atomic_store_explicit(st, atomic_load_explicit(st, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	vcpu_stat_inc(st);
 	uint8_t *data = (uint8_t *)run + a.io.data_offset;
 	enum bus_action act = BUS_CONTINUE;
 	for (uint32_t i = 0; i < a.io.count; i++) {

@@ -64,6 +64,17 @@ struct vcpu_stats {
 	atomic_uint_least64_t runs;	/* vcpu_run calls */
 };
 
+/*
+ * One more on a counter of struct vcpu_stats.  Each vCPU's counters have
+ * one writer, the thread running it, so no locked read-modify-write;
+ * readers on other threads see whole values.
+ */
+static inline void vcpu_stat_inc(atomic_uint_least64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 enum vcpu_exit_reason {
 	VCPU_EXIT_KICK,		/* kicked: the VM layer has a request */
 	VCPU_EXIT_EVENT,	/* a device returned BUS_EXIT */

@@ -399,7 +399,7 @@ static enum outcome set_error(struct emu_vcpu *v, struct vcpu_exit *exit)
 {
 	exit->reason = VCPU_EXIT_ERROR;
 	snprintf(exit->msg, sizeof(exit->msg), "%s", v->failed);
-	emu_stat_inc(&v->stats->exits_other);
+	vcpu_stat_inc(&v->stats->exits_other);
 	return OUT_DONE;
 }
 
@@ -420,7 +420,7 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 		if (emu_is_triple_fault(v, v->trap.vector)) {
 			v->shutdown = true;
 			exit->reason = VCPU_EXIT_SHUTDOWN;
-			emu_stat_inc(&v->stats->exits_shutdown);
+			vcpu_stat_inc(&v->stats->exits_shutdown);
 			return OUT_DONE;
 		}
 		emu_describe_exception(v, v->failed, sizeof(v->failed));
@@ -450,7 +450,7 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 	if (atomic_exchange(&v->kick_pending, false)) {
 		v->halt_pending = halted;
 		exit->reason = VCPU_EXIT_KICK;
-		emu_stat_inc(&v->stats->exits_kick);
+		vcpu_stat_inc(&v->stats->exits_kick);
 		return OUT_DONE;
 	}
 	if (halted) {
@@ -458,12 +458,12 @@ static enum outcome classify(struct emu_vcpu *v, uc_err e,
 			return OUT_HALT_IRQ;
 		v->halted_for_good = true;
 		exit->reason = VCPU_EXIT_HLT;
-		emu_stat_inc(&v->stats->exits_hlt);
+		vcpu_stat_inc(&v->stats->exits_hlt);
 		return OUT_DONE;
 	}
 	if (v->trap.sliced) {
 		exit->reason = VCPU_EXIT_SLICE;
-		emu_stat_inc(&v->stats->exits_other);
+		vcpu_stat_inc(&v->stats->exits_other);
 		return OUT_DONE;
 	}
 	if (v->trap.timer || v->trap.irq || irq_stop)
@@ -498,7 +498,7 @@ static bool return_kick(struct emu_vcpu *v, struct vcpu_exit *exit)
 	if (!atomic_exchange(&v->kick_pending, false))
 		return false;
 	exit->reason = VCPU_EXIT_KICK;
-	emu_stat_inc(&v->stats->exits_kick);
+	vcpu_stat_inc(&v->stats->exits_kick);
 	return true;
 }
 
@@ -567,7 +567,7 @@ static bool halt_wait(struct emu_vcpu *v, struct vcpu_exit *exit)
 			return false;
 		if (v->slice_end && !others_idle(v, &others)) {
 			exit->reason = VCPU_EXIT_SLICE;	/* let them run */
-			emu_stat_inc(&v->stats->exits_other);
+			vcpu_stat_inc(&v->stats->exits_other);
 			return false;
 		}
 		emu_irq_wait(v, seq0, earliest(next, others));
@@ -610,7 +610,7 @@ static bool sipi_wait(struct emu_vcpu *v, uint32_t slice_us,
 		uint64_t others = 0;
 		if (slice_us && !others_idle(v, &others)) {
 			exit->reason = VCPU_EXIT_SLICE;	/* let them run */
-			emu_stat_inc(&v->stats->exits_other);
+			vcpu_stat_inc(&v->stats->exits_other);
 			return false;
 		}
 		emu_irq_wait(v, seq0, others);
@@ -662,14 +662,14 @@ static int emu_vcpu_run(struct backend_vcpu *bv, uint32_t slice_us,
 {
 	struct emu_vcpu *v = emu_vcpu_of(bv);
 	exit->msg[0] = '\0';
-	emu_stat_inc(&v->stats->runs);
+	vcpu_stat_inc(&v->stats->runs);
 	if (v->failed[0]) {
 		set_error(v, exit);
 		return 0;
 	}
 	if (v->shutdown) {
 		exit->reason = VCPU_EXIT_SHUTDOWN;
-		emu_stat_inc(&v->stats->exits_shutdown);
+		vcpu_stat_inc(&v->stats->exits_shutdown);
 		return 0;
 	}
 	if (v->lapic && lapic_wait_sipi(v->lapic)) {
@@ -687,7 +687,7 @@ static int emu_vcpu_run(struct backend_vcpu *bv, uint32_t slice_us,
 		} else {
 			v->halted_for_good = true;
 			exit->reason = VCPU_EXIT_HLT;
-			emu_stat_inc(&v->stats->exits_hlt);
+			vcpu_stat_inc(&v->stats->exits_hlt);
 			return 0;
 		}
 	}

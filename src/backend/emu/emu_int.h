@@ -121,7 +121,6 @@ struct emu_vcpu {
 int emu_choose_layout(struct emu_vm *vm, struct cv_err *err);
 int emu_map_memory(struct emu_vcpu *v, struct cv_err *err);
 int emu_add_hooks(struct emu_vcpu *v, struct cv_err *err);
-void emu_stat_inc(atomic_uint_least64_t *c);
 uint64_t emu_now_ns(void);
 void emu_request_event(struct emu_vcpu *v);
 

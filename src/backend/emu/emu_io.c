@@ -22,13 +22,6 @@
 #define TRAMP_STEP 0x10000ull
 #define TRAMP_LOWEST 0x100000ull
 
-void emu_stat_inc(atomic_uint_least64_t *c)
-{
-	/* single writer (the vCPU thread): no locked read-modify-write */
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-}
-
 uint64_t emu_now_ns(void)
 {
 	struct timespec ts;
@@ -140,7 +133,7 @@ static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size,
 {
 	struct emu_gap *g = opaque;
 	(void)uc;
-	emu_stat_inc(&g->v->stats->exits_mmio);
+	vcpu_stat_inc(&g->v->stats->exits_mmio);
 	if (in_lapic(g, g->base + off))
 		return lapic_read(g->v->lapic, g->base + off - LAPIC_BASE, size);
 	if (in_ioapic(g, g->base + off))
@@ -153,7 +146,7 @@ static void gap_write(uc_engine *uc, uint64_t off, unsigned size,
 		      uint64_t value, void *opaque)
 {
 	struct emu_gap *g = opaque;
-	emu_stat_inc(&g->v->stats->exits_mmio);
+	vcpu_stat_inc(&g->v->stats->exits_mmio);
 	(void)uc;
 	if (in_lapic(g, g->base + off)) {
 		struct lapic_ipi m;
@@ -253,7 +246,7 @@ static uint32_t pio_in(uc_engine *uc, uint32_t port, int size, void *opaque)
 {
 	struct emu_vcpu *v = opaque;
 	(void)uc;
-	emu_stat_inc(&v->stats->exits_io);
+	vcpu_stat_inc(&v->stats->exits_io);
 	return (uint32_t)bus_read(v->vm->bus, BUS_PIO, port & 0xffff,
 				  (unsigned)size);
 }
@@ -263,7 +256,7 @@ static void pio_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
 {
 	struct emu_vcpu *v = opaque;
 	(void)uc;
-	emu_stat_inc(&v->stats->exits_io);
+	vcpu_stat_inc(&v->stats->exits_io);
 	if (bus_write(v->vm->bus, BUS_PIO, port & 0xffff, (unsigned)size,
 		      value) == BUS_EXIT)
 		emu_request_event(v);

@@ -317,7 +317,7 @@ uint64_t emu_irq_prepare(struct emu_vcpu *v)
 	if (emu_deliver(v, (uint32_t)vec, emu_rd(v, UC_X86_REG_RIP), false, NULL))
 		return UINT64_MAX;
 	v->halt_irq = false;
-	emu_stat_inc(&v->stats->exits_other);
+	vcpu_stat_inc(&v->stats->exits_other);
 	return next;
 }
 

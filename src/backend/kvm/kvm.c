@@ -131,13 +131,6 @@ static int kick_ensure_installed(struct cv_err *err)
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static void stat_inc(atomic_uint_least64_t *c)
-{
-	/* single writer (this vCPU's thread): no locked read-modify-write */
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-}
-
 static int xioctl(int fd, unsigned long req, void *arg)
 {
 	int rc;
@@ -1155,7 +1148,7 @@ static int exit_error(struct backend_vcpu *v, struct vcpu_exit *ex, int rc,
 		snprintf(ex->msg, sizeof(ex->msg), "vCPU %u: %s", v->index,
 			 what);
 	if (v->stats)
-		stat_inc(&v->stats->exits_other);
+		vcpu_stat_inc(&v->stats->exits_other);
 	return rc < 0 ? rc : -EIO;
 }
 
@@ -1167,29 +1160,29 @@ static bool handle_exit(struct backend_vcpu *v, const struct kvm_exit_action *a,
 	switch (a->kind) {
 	case KVM_ACT_IO:
 		if (st)
-			stat_inc(&st->exits_io);
+			vcpu_stat_inc(&st->exits_io);
 		if (do_io(v, a) == BUS_EXIT)
 			*event = true;
 		return false;
 	case KVM_ACT_MMIO:
 		if (st)
-			stat_inc(&st->exits_mmio);
+			vcpu_stat_inc(&st->exits_mmio);
 		if (do_mmio(v, a) == BUS_EXIT)
 			*event = true;
 		return false;
 	case KVM_ACT_HLT:
 		if (st)
-			stat_inc(&st->exits_hlt);
+			vcpu_stat_inc(&st->exits_hlt);
 		ex->reason = VCPU_EXIT_HLT;
 		return true;
 	case KVM_ACT_SHUTDOWN:
 		if (st)
-			stat_inc(&st->exits_shutdown);
+			vcpu_stat_inc(&st->exits_shutdown);
 		ex->reason = VCPU_EXIT_SHUTDOWN;
 		return true;
 	case KVM_ACT_REENTER:
 		if (st)
-			stat_inc(&st->exits_other);
+			vcpu_stat_inc(&st->exits_other);
 		return false;
 	case KVM_ACT_ERROR:
 	default:
@@ -1241,7 +1234,7 @@ static int run_loop(struct backend_vcpu *v, struct vcpu_exit *ex)
 	}
 kicked:
 	if (v->stats)
-		stat_inc(&v->stats->exits_kick);
+		vcpu_stat_inc(&v->stats->exits_kick);
 	ex->reason = VCPU_EXIT_KICK;
 	return 0;
 }
@@ -1258,7 +1251,7 @@ static int kvm_vcpu_run(struct backend_vcpu *v, uint32_t slice_us,
 	ex->reason = VCPU_EXIT_ERROR;
 	ex->msg[0] = '\0';
 	if (v->stats)
-		stat_inc(&v->stats->runs);
+		vcpu_stat_inc(&v->stats->runs);
 	enter_run(v);
 	int rc = run_loop(v, ex);
 	leave_run(v);
