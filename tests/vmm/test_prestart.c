@@ -12,13 +12,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "testutil.h"
 #include "uc_lazy.h"
 #include "vmconfig.h"
 
@@ -26,25 +27,23 @@
 enum { OK, LOADED_BEFORE, NOT_LOADED, LOAD_FAILED, NO_SPARE, SPARE_TWICE,
        SPARE_UNUSABLE };
 
-static int child(enum vm_accel hint)
+static int child(void *arg)
 {
+	enum vm_accel hint = *(const enum vm_accel *)arg;
 	if (uc_lazy_done())
 		return LOADED_BEFORE;
 	backend_prestart(hint);
-	/* nothing here loads it: only the prestart's thread can */
-	struct timespec t0, t, ms = { 0, 1000000 };
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!uc_lazy_done()) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > 30)
-			return NOT_LOADED;
-		nanosleep(&ms, NULL);
-	}
+	/*
+	 * Taking the spare waits for the prestart's thread, which loads the
+	 * library first; nothing here loads it.
+	 */
+	uc_engine *e = uc_lazy_take_spare();
+	if (!uc_lazy_done())
+		return NOT_LOADED;
 	char err[256];
 	if (uc_lazy_load(err, sizeof(err)))
 		return LOAD_FAILED;
 	/* and the spare engine, initialised, for the first vCPU, once */
-	uc_engine *e = uc_lazy_take_spare();
 	if (!e)
 		return NO_SPARE;
 	uint64_t rip = 0;
@@ -55,17 +54,28 @@ static int child(enum vm_accel hint)
 	return uc_lazy_take_spare() ? SPARE_TWICE : OK;
 }
 
-static void run_child(enum vm_accel hint)
+/* Without a preload there is no spare, and asking does not wait. */
+static int child_no_preload(void *arg)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(child(hint));
-	int st = 0;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
+	(void)arg;
+	return uc_lazy_take_spare() ? SPARE_TWICE : OK;
+}
+
+/* fn in a fresh process (the load happens once per process) exits OK. */
+static void expect_ok_in_child(int (*fn)(void *), void *arg)
+{
+	char err[4096];
+	int st = tu_fork_capture(fn, arg, err, sizeof(err), 60);
+	if (st == -ETIMEDOUT)
+		fail_msg("the child hung (stderr: %s)", err);
+	assert_true(st >= 0);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), OK);
+}
+
+static void run_child(enum vm_accel hint)
+{
+	expect_ok_in_child(child, &hint);
 }
 
 static void test_emu_hint_loads_unicorn(void **state)
@@ -86,19 +96,10 @@ static void test_auto_without_kvm_loads_unicorn(void **state)
 	run_child(VM_ACCEL_AUTO);
 }
 
-/* Without a preload there is no spare, and asking does not wait. */
 static void test_no_preload_no_spare(void **state)
 {
 	(void)state;
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(uc_lazy_take_spare() ? SPARE_TWICE : OK);
-	int st = 0;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), OK);
+	expect_ok_in_child(child_no_preload, NULL);
 }
 
 int main(void)
