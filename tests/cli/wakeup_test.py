@@ -29,6 +29,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)),
+                                "..", "common"))
+import wakeutil  # noqa: E402
+from wakeutil import report  # noqa: E402
+
 PROMPT_MAX_MS = 200
 IDLE_S = 1.0
 IDLE_MAX = 4
@@ -39,21 +44,6 @@ SLOW_MAX = 3
 cv = sys.argv[1]
 accel = os.environ.get("CVISOR_TEST_ACCEL", "emu")
 tmp = tempfile.mkdtemp()
-failed = 0
-
-
-def report(ok, what):
-    global failed
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failed += not ok
-
-
-def vol_switches(pid):
-    with open(f"/proc/{pid}/task/{pid}/status") as f:
-        for line in f:
-            if line.startswith("voluntary_ctxt_switches:"):
-                return int(line.split()[1])
-    raise RuntimeError("no voluntary_ctxt_switches")
 
 
 class Run:
@@ -122,9 +112,9 @@ for i in range(RUNS):
         report(ms < PROMPT_MAX_MS, f"the partial line 'prompt> ' shows "
                f"{ms:.1f} ms after the line before it (< {PROMPT_MAX_MS})")
         time.sleep(0.2)
-        v0 = vol_switches(r.p.pid)
+        v0 = wakeutil.vol_switches(r.p.pid, r.p.pid)
         time.sleep(IDLE_S)
-        v1 = vol_switches(r.p.pid)
+        v1 = wakeutil.vol_switches(r.p.pid, r.p.pid)
         report(v1 - v0 <= IDLE_MAX, f"idle main thread: {v1 - v0} "
                f"voluntary context switches in {IDLE_S} s (<= {IDLE_MAX})")
     t0 = time.monotonic()
@@ -143,4 +133,4 @@ else:
            + " ".join(f"{ms:.1f}" for ms in slow))
 
 subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if failed else 0)
+sys.exit(1 if wakeutil.failed else 0)

@@ -39,6 +39,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)),
+                                "..", "common"))
+import wakeutil  # noqa: E402
+from wakeutil import report  # noqa: E402
+
 IDLE_S = 1.0
 IDLE_MAX = 4
 WAIT_MAX = 12
@@ -55,13 +60,6 @@ accel = os.environ.get("CVISOR_TEST_ACCEL", "emu")
 tmp = tempfile.mkdtemp()
 sock = tmp + "/run/cv.sock"
 env = dict(os.environ, CVISOR_SOCKET=sock)
-failed = 0
-
-
-def report(ok, what):
-    global failed
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failed += not ok
 
 
 def tsan_thread(pid):
@@ -95,10 +93,7 @@ def vol_switches_all(pid):
         if int(tid) == skip:
             continue
         try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                for line in f:
-                    if line.startswith("voluntary_ctxt_switches:"):
-                        n += int(line.split()[1])
+            n += wakeutil.vol_switches(pid, tid)
         except OSError:
             pass		# a thread that just ended
     return n
@@ -274,4 +269,4 @@ daemon.wait(timeout=60)
 report(daemon.returncode == 0, f"daemon status {daemon.returncode}")
 
 subprocess.run(["rm", "-rf", tmp])
-sys.exit(1 if failed else 0)
+sys.exit(1 if wakeutil.failed else 0)
