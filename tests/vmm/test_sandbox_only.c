@@ -22,6 +22,7 @@
 #include <linux/filter.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -192,29 +193,60 @@ static uint32_t bpf_run(const struct sock_filter *f, unsigned len, int nr,
 	return 0xdead;
 }
 
-static int hot_path_child(void)
+/*
+ * ioctl(KVM_RUN) is allowed after a short walk of profile p's program.
+ * Also of the profiles of the threads that create VMs (shell, daemon):
+ * a thread inherits its creator's filter and the kernel runs every filter
+ * of the chain on each call whose answer depends on its arguments, so a
+ * vCPU made by the shell or a daemon worker runs theirs on every exit too.
+ */
+static int ioctl_first(enum sandbox_profile p, const char *name)
 {
 	const struct sock_filter *f;
 	unsigned len, steps;
-	unsetenv("CVISOR_SECCOMP");
-	if (sandbox_program(SANDBOX_VCPU_KVM, &f, &len))
-		return fprintf(stderr, "no vcpu-kvm program\n"), 1;
+	if (sandbox_program(p, &f, &len))
+		return fprintf(stderr, "no %s program\n", name), 1;
 	uint32_t r = bpf_run(f, len, SYS_ioctl, 5, KVM_RUN, &steps);
-	fprintf(stderr, "vcpu-kvm: %u instructions; ioctl(KVM_RUN) allowed "
-		"after %u\n", len, steps);
+	fprintf(stderr, "%s: %u instructions; ioctl(KVM_RUN) allowed "
+		"after %u\n", name, len, steps);
 	if ((r & SECCOMP_RET_ACTION_FULL) != SECCOMP_RET_ALLOW)
-		return fprintf(stderr, "ioctl(KVM_RUN): action 0x%x\n", r), 1;
+		return fprintf(stderr, "%s: ioctl(KVM_RUN): action 0x%x\n",
+			       name, r), 1;
 	if (steps > 16)
-		return fprintf(stderr, "ioctl(KVM_RUN) walks %u > 16 "
-			       "instructions: not checked first\n", steps), 1;
+		return fprintf(stderr, "%s: ioctl(KVM_RUN) walks %u > 16 "
+			       "instructions: not checked first\n", name,
+			       steps), 1;
+	return 0;
+}
+
+static int hot_path_child(void)
+{
+	unsigned steps;
+	unsetenv("CVISOR_SECCOMP");
+	int bad = ioctl_first(SANDBOX_VCPU_KVM, "vcpu-kvm") +
+		  ioctl_first(SANDBOX_SHELL, "shell") +
+		  ioctl_first(SANDBOX_SERVER, "server") +
+		  ioctl_first(SANDBOX_WORKER, "server-worker");
+	if (bad)
+		return 1;
+	const struct sock_filter *f;
+	unsigned len;
+	if (sandbox_program(SANDBOX_VCPU_KVM, &f, &len))
+		return 1;
 	/* the interpreter is not allow-all: a VM ioctl traps here */
-	r = bpf_run(f, len, SYS_ioctl, 5, KVM_CREATE_VCPU, &steps);
+	uint32_t r = bpf_run(f, len, SYS_ioctl, 5, KVM_CREATE_VCPU, &steps);
 	if ((r & SECCOMP_RET_ACTION_FULL) != SECCOMP_RET_TRAP)
 		return fprintf(stderr, "ioctl(KVM_CREATE_VCPU): action 0x%x\n",
 			       r), 1;
 	r = bpf_run(f, len, SYS_futex, 0, 0, &steps);
 	if ((r & SECCOMP_RET_ACTION_FULL) != SECCOMP_RET_ALLOW)
 		return fprintf(stderr, "futex: action 0x%x\n", r), 1;
+	/* nor is it for the shell's: TIOCSTI stays forbidden */
+	if (sandbox_program(SANDBOX_SHELL, &f, &len))
+		return 1;
+	r = bpf_run(f, len, SYS_ioctl, 0, TIOCSTI, &steps);
+	if ((r & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ALLOW)
+		return fprintf(stderr, "shell: ioctl(TIOCSTI) allowed\n"), 1;
 	return 0;
 }
 
