@@ -53,9 +53,10 @@
 
 #define MAX_ROUNDS 64
 
-enum variant { V_NONE, V_ALLOW_ALL, V_CVISOR, NV };
+enum variant { V_NONE, V_ALLOW_ALL, V_CVISOR, V_STACKED, NV };
 static const char *const vname[NV] = {
 	"no filter (minivmm)", "allow-all filter", "cvisor vcpu_kvm filter",
+	"vcpu_kvm under worker's",
 };
 
 struct worker {
@@ -84,7 +85,12 @@ static double thread_ns(void)
 static int confine(struct worker *w)
 {
 	struct cv_err err = {0};
-	if (w->v == V_CVISOR) {
+	if (w->v == V_STACKED &&
+	    sandbox_enter(SANDBOX_WORKER, "exitcost", &err)) {
+		snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+		return -1;
+	}
+	if (w->v == V_CVISOR || w->v == V_STACKED) {
 		int rc = sandbox_enter(SANDBOX_VCPU_KVM, "exitcost", &err);
 		if (rc)
 			snprintf(w->msg, sizeof(w->msg), "%s", err.msg);

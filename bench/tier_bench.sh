@@ -29,6 +29,7 @@
 # Usage: bench/tier_bench.sh [--build DIR] [-n RUNS] [--nloop N] [--slines N]
 #                            [--no-linux] [--strace] [--trace] [--norandmaps]
 #                            [--no-seccomp-row] [--auto-row] [--baseline EXE]
+#                            [--baseline-args 'ARGS'] [--baseline-env 'K=V ..']
 #                            [--peers DIR]
 #   --build DIR   meson build directory (default ./build); needs
 #                 src/cli/cvisor, bench/tierdrv, tests/kvm-tier/kvm-tier-keeper
@@ -59,6 +60,10 @@
 #   --baseline EXE  another cvisor binary (e.g. an older commit's build) as
 #                 a VMM of the micro group, "cvisor-baseline": before/after in
 #                 one run
+#   --baseline-args 'ARGS'  extra arguments of the baseline's `cvisor run`
+#                 (e.g. --no-seccomp), before the config
+#   --baseline-env 'K=V ..'  environment of the baseline row (e.g. a
+#                 variable an experimental build reads)
 #   --peers DIR   the peers' kit (default ../shared/peers of the repository)
 set -euo pipefail
 
@@ -71,6 +76,8 @@ TRACE=0
 NOSEC=0
 AUTO=0
 BASELINE=
+BASE_ARGS=
+BASE_ENV=
 NLOOP=5000
 SLINES=20
 LINUX=1
@@ -91,6 +98,8 @@ while [ $# -gt 0 ]; do
 	--no-seccomp-row) NOSEC=1; shift;;
 	--auto-row) AUTO=1; shift;;
 	--baseline) BASELINE=$2; shift 2;;
+	--baseline-args) BASE_ARGS=$2; shift 2;;
+	--baseline-env) BASE_ENV=$2; shift 2;;
 	--peers) PEERS=$2; shift 2;;
 	-h|--help) usage;;
 	*) echo "tier_bench.sh: unknown argument $1" >&2; usage;;
@@ -128,7 +137,9 @@ EOF
 if [ -n "$BASELINE" ]; then
 	mkdir -p "$W/baseline"
 	cp "$BASELINE" "$W/baseline/cvisor"
-	sed -i "/^vmm minivmm /a vmm cvisor-baseline $W/baseline/cvisor run -q --state-dir /tmp/tierbench-state $W/micro.toml" "$W/spec"
+	BASE_CMD="$W/baseline/cvisor run -q --state-dir /tmp/tierbench-state $BASE_ARGS $W/micro.toml"
+	[ -z "$BASE_ENV" ] || BASE_CMD="/bin/env $BASE_ENV $BASE_CMD"
+	sed -i "/^vmm minivmm /a vmm cvisor-baseline $BASE_CMD" "$W/spec"
 	echo "ratio cvisor-baseline minivmm" >>"$W/spec"
 fi
 if [ $NOSEC = 1 ]; then
