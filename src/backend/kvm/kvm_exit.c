@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -185,7 +186,9 @@ static int decode_system_event(const struct kvm_run *run,
 int kvm_decode_exit(const struct kvm_run *run, size_t run_size,
 		    struct kvm_exit_action *out)
 {
-	memset(out, 0, sizeof(*out));
+	/* every exit passes here: the 200-byte msg only gets its NUL */
+	memset(out, 0, offsetof(struct kvm_exit_action, msg));
+	out->msg[0] = '\0';
 	out->exit_reason = run->exit_reason;
 
 	switch (run->exit_reason) {
