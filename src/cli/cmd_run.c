@@ -445,7 +445,9 @@ int cmd_run(int argc, char **argv)
 	 * itself, in parallel too (sandbox_enter); only the five that run
 	 * uses (precompiled: nothing to compile).
 	 */
+	cv_tmark("run: options parsed");
 	backend_prestart(hopts.accel_default);
+	cv_tmark("run: backend prestart begun");
 	if (!host.no_seccomp)
 		sandbox_only(1u << SANDBOX_VCPU_KVM | 1u << SANDBOX_VCPU_EMU |
 			     1u << SANDBOX_RESET | 1u << SANDBOX_SIGNALS |

@@ -457,12 +457,15 @@ static void *pre_main(void *arg)
 	int kvm_fd = -1, vm_fd = -1;
 	size_t run_size = 0;
 	const struct kvm_cpuid2 *c;
+	cv_tmark("kvm prestart: running");
 	/* no fault point here: kvm_vm_create counts one per VM, as before */
 	if (!open_kvm(&kvm_fd, &run_size, NULL)) {
 		vm_fd = xioctl(kvm_fd, KVM_CREATE_VM, 0);
+		cv_tmark("kvm prestart: VM fd made");
 		if (vm_fd >= 0)
 			supported_cpuid(&c, NULL);
 	}
+	cv_tmark("kvm prestart: done");
 	pthread_mutex_lock(&pre.lock);
 	if (pre.unwanted) {
 		close_fds(kvm_fd, vm_fd);
