@@ -197,7 +197,12 @@ static void call_listeners(struct console *c, const void *buf, size_t n)
 	}
 }
 
-/* A partial line waits: once per episode (until a flush takes it). */
+/*
+ * A partial line waits.  Told once, then not again until console_flush()
+ * (the viewer's, CONSOLE_PARTIAL_FLUSH_MS later): a guest printing line
+ * after line, each a partial line for a moment, wakes its viewer once
+ * per period, not once per line.
+ */
 static void tell_partial_locked(struct console *c)
 {
 	c->partial_told = true;
@@ -218,7 +223,6 @@ static void flush_locked(struct console *c)
 	call_listeners(c, c->line, c->line_len);
 	c->line_len = 0;
 	c->line_has_nl = false;
-	c->partial_told = false;
 	c->flushes++;
 	c->flushing = false;
 }
@@ -263,6 +267,7 @@ void console_flush(struct console *c)
 		return;
 	pthread_mutex_lock(&c->lock);
 	flush_locked(c);
+	c->partial_told = false;	/* the next partial line is news */
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -358,7 +363,7 @@ int console_watch_partial(struct console *c, int id, console_partial_fn fn)
 			l->partial = fn;
 			rc = 0;
 			/* announced before this watcher came: tell it now */
-			if (c->partial_told)
+			if (c->partial_told && c->line_len)
 				fn(l->ctx);
 		}
 	}

@@ -11,9 +11,11 @@
  * A guest that prints a prompt without '\n' and then idles inside KVM (or
  * spins) is only seen after the next flush.  So whoever shows output live
  * (`cvisor run`, `vm console`) watches for partial lines
- * (console_watch_partial): it is told once when a write leaves one
- * behind, and flushes CONSOLE_PARTIAL_FLUSH_MS later (the rest of the
- * line usually comes meanwhile).  No timer: an idle console wakes no one.
+ * (console_watch_partial): it is told when a write leaves one behind,
+ * and flushes CONSOLE_PARTIAL_FLUSH_MS later (the rest of the line
+ * usually comes meanwhile); until that console_flush() it is not told
+ * again, so a busy console wakes it once per period, not once per line.
+ * No timer: an idle console wakes no one.
  *
  * Every function is thread-safe.  Listeners run on the flushing thread
  * with the console locked: they must be quick, they may add or remove

@@ -481,10 +481,31 @@ static void test_partial_notice(void **state)
 	console_write(c, "x", 1);		/* a new one */
 	assert_int_equal(a.told, 2);
 	assert_int_equal(late.told, 2);
-	console_write(c, "\n", 1);		/* flushed by its '\n' */
+	/*
+	 * Lines that are partial for a moment each (a guest writing byte by
+	 * byte) are not news until the viewer's flush: one notice per
+	 * flush period, not per line.
+	 */
+	for (int i = 0; i < 1000; i++) {
+		console_write(c, "\n", 1);	/* flushed by its '\n' */
+		console_write(c, "y", 1);
+	}
+	assert_int_equal(a.told, 2);
+	assert_int_equal(late.told, 2);
+	assert_int_equal(b.told, 0);
+	console_flush(c);			/* the viewer's flush */
 	console_write(c, "y", 1);
 	assert_int_equal(a.told, 3);
-	assert_int_equal(b.told, 0);
+	assert_int_equal(late.told, 3);
+
+	/* a newcomer is told of a partial line only if one waits */
+	console_write(c, "\n", 1);
+	struct partial_sink n2 = { 0 };
+	int in2 = console_add_listener(c, sink_fn, &n2);
+	assert_int_equal(console_watch_partial(c, in2, partial_fn), 0);
+	assert_int_equal(n2.told, 0);
+	console_remove_listener(c, in2);
+	free(n2.s.buf);
 
 	console_remove_listener(c, ia);		/* removes its watch too */
 	console_flush(c);
