@@ -25,6 +25,16 @@ static inline void mmio_wr(uint32_t a, uint32_t v)
 	*(volatile uint32_t *)(uintptr_t)a = v;
 }
 
+static inline uint32_t lapic_rd(uint32_t off)
+{
+	return mmio_rd(LAPIC + off);
+}
+
+static inline void lapic_wr(uint32_t off, uint32_t v)
+{
+	mmio_wr(LAPIC + off, v);
+}
+
 static inline uint32_t ioapic_rd(uint32_t reg)
 {
 	mmio_wr(IOAPIC, reg);
