@@ -29,7 +29,7 @@
  */
 #include "guest.h"
 #if defined(ACPI_SCI)
-#include "idt.h"
+#include "irqguest.h"
 #endif
 
 #define PM1_STS_PWRBTN 0x0100
@@ -209,30 +209,17 @@ void on_sci(void)
 	guest_exit(1);
 }
 
-void on_fault(void);
-void on_fault(void)
-{
-	print("acpi_sci: unexpected exception\n");
-	guest_exit(3);
-}
+const char irq_guest_name[] = GUEST_NAME;
 
 ISR(isr_sci);
-ISR(isr_fault);
-ISR(isr_spurious);
 ISR_CALLING(isr_sci, on_sci);
-ISR_CALLING(isr_fault, on_fault);
-__asm__(".text\nisr_spurious: " IRET "\n");
 
 static void sci_main(void)
 {
 	if (!(inw(sci_hw.cnt) & PM1_CNT_SCI_EN))
 		bad("SCI_EN is clear (no SMI_CMD to enable it)");
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, isr_fault, GATE_INT);
-	set_gate(0x29, isr_sci, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_fault_gates();
+	irq_guest_idt(0x29, isr_sci, SPURIOUS_8259);
 	pic_init(0x20, 1u << 9);
 	outb(0x4d1, (uint8_t)(inb(0x4d1) | 1u << (9 - 8)));	/* ELCR: level */
 	outw((uint16_t)(sci_hw.evt + 2), PM1_EN_PWRBTN);

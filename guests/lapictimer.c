@@ -26,16 +26,6 @@ const char irq_guest_name[] = "lapictimer";
 
 static volatile unsigned long ticks;
 
-static uint32_t lapic_rd(uint32_t off)
-{
-	return *(volatile uint32_t *)(uintptr_t)(LAPIC + off);
-}
-
-static void lapic_wr(uint32_t off, uint32_t val)
-{
-	*(volatile uint32_t *)(uintptr_t)(LAPIC + off) = val;
-}
-
 void on_tick(void);
 void on_tick(void)
 {

@@ -16,11 +16,8 @@
  * meanwhile) and exits 0, or 1 when the AP never comes up, 2 on a bad
  * BSP APIC ID, 4 when an ICR stays busy.
  */
-#include "guest.h"
+#include "apic.h"
 
-#define LAPIC 0xfee00000u
-#define LAPIC_ID 0x20
-#define LAPIC_SVR 0xf0
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_ICR_HI 0x310
 #define ICR_INIT 0x500u
@@ -31,16 +28,6 @@
 #define TRAMP_ADDR 0x10000u
 #define AP_MAGIC 0x51b1u
 #define AP_TICKS 3
-
-static uint32_t lapic_rd(uint32_t off)
-{
-	return *(volatile uint32_t *)(uintptr_t)(LAPIC + off);
-}
-
-static void lapic_wr(uint32_t off, uint32_t val)
-{
-	*(volatile uint32_t *)(uintptr_t)(LAPIC + off) = val;
-}
 
 /* Shared with the trampoline and the AP (plain stores, one writer each). */
 static volatile uint32_t ap_state;	/* 1 = up, 2 = done */

@@ -7,8 +7,9 @@
  * line answers "echo: <line>"; the line "quit" exits 0.  Prints
  * "uartecho: ready" first (with the polled routine, before interrupts).
  */
-#include "guest.h"
-#include "idt.h"
+#include "irqguest.h"
+
+const char irq_guest_name[] = "uartecho";
 
 #define RING 256
 static volatile char rx[RING], tx[RING];
@@ -54,17 +55,7 @@ void on_uart(void)
 }
 
 ISR(isr_uart);
-ISR(isr_fault);
-ISR(isr_spurious);
 ISR_CALLING(isr_uart, on_uart);
-void on_fault(void);
-void on_fault(void)
-{
-	print("uartecho: unexpected exception\n");
-	guest_exit(3);
-}
-ISR_CALLING(isr_fault, on_fault);
-__asm__(".text\nisr_spurious: " IRET "\n");
 
 static void send(const char *s)
 {
@@ -96,12 +87,8 @@ void guest_main(const struct entry_regs *r)
 	if (r->index)
 		halt_forever();
 	serial_init();
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, isr_fault, GATE_INT);
-	set_gate(0x24, isr_uart, GATE_INT);
-	set_gate(0x27, isr_spurious, GATE_INT);
-	set_gate(0x2f, isr_spurious, GATE_INT);
-	load_idt();
+	irq_guest_fault_gates();
+	irq_guest_idt(0x24, isr_uart, SPURIOUS_8259);
 	pic_init(0x20, 1u << 4);
 	outb(COM1 + 4, 0x0b);		/* DTR, RTS, OUT2 (IRQ enable) */
 	outb(COM1 + 1, 0x01);		/* RX data interrupts */

@@ -1,16 +1,17 @@
 /*
- * irqguest: what the interrupt-driven timer guests (irqtick, ioapictick,
- * lapictimer, rtctick, pitreinj) share: the fault and spurious ISRs
- * (lib/irqguest.c, in their sources in guests/meson.build), the first
- * steps of guest_main, the rest of their IDT, LAPIC and IOAPIC access
- * and the tick loop (inline here: only the guests that call them carry
- * them).  Each guest defines
- * irq_guest_name, the prefix of its own lines ("<name>: unexpected
+ * irqguest: what the interrupt-driven guests (the timer guests irqtick,
+ * ioapictick, lapictimer, rtctick, pitreinj; acpi_sci, uartecho) share:
+ * the fault and spurious ISRs (lib/irqguest.c, in their sources in
+ * guests/meson.build), the first steps of guest_main, the rest of their
+ * IDT and the tick loop (inline here: only the guests that call them
+ * carry them); LAPIC and IOAPIC access come with apic.h.  Each guest
+ * defines irq_guest_name, the prefix of its own lines ("<name>: unexpected
  * exception", "<name>: shutdown requested").
  */
 #ifndef GUEST_IRQGUEST_H
 #define GUEST_IRQGUEST_H
 
+#include "apic.h"
 #include "idt.h"
 
 extern const char irq_guest_name[];
@@ -20,9 +21,17 @@ extern const char irq_guest_name[];
 ISR(isr_fault);
 ISR(isr_spurious);
 
+/* isr_fault on vectors 0-31.  Inline: the IDT (idt.h) is the caller's. */
+static inline void irq_guest_fault_gates(void)
+{
+	for (unsigned v = 0; v < 32; v++)
+		set_gate(v, isr_fault, GATE_INT);
+}
+
 /*
  * guest_main's first steps: APs halt for good; the boot mark, COM1, and
- * isr_fault on vectors 0-31.  Inline: the IDT (idt.h) is the caller's.
+ * the fault gates.  (acpi_sci and uartecho take the steps apart: the
+ * former sets its gates later, the latter sends no boot mark.)
  */
 static inline void irq_guest_start(const struct entry_regs *r)
 {
@@ -30,8 +39,7 @@ static inline void irq_guest_start(const struct entry_regs *r)
 		halt_forever();
 	boot_mark();
 	serial_init();
-	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, isr_fault, GATE_INT);
+	irq_guest_fault_gates();
 }
 
 /* The spurious vectors irq_guest_idt gives to isr_spurious: the 8259s'
@@ -42,7 +50,7 @@ static inline void irq_guest_start(const struct entry_regs *r)
 #define SPURIOUS_LAPIC 0x4u
 
 /*
- * The rest of the IDT after irq_guest_start: isr on vector vec, the
+ * The rest of the IDT after the fault gates: isr on vector vec, the
  * spurious vectors named in `spurious` (SPURIOUS_*); then load it.
  * Inline for the same reason as irq_guest_start.
  */
@@ -57,45 +65,6 @@ static inline void irq_guest_idt(unsigned vec, void (*isr)(void),
 	if (spurious & SPURIOUS_LAPIC)
 		set_gate(0xff, isr_spurious, GATE_INT);
 	load_idt();
-}
-
-/* The LAPIC and IOAPIC at their default bases (the MADT's). */
-#define LAPIC 0xfee00000u
-#define LAPIC_ID 0x20
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define IOAPIC 0xfec00000u
-#define IOAPIC_PIT_PIN 2	/* ISA IRQ 0, per the MADT's source override */
-
-static inline uint32_t mmio_rd(uint32_t a)
-{
-	return *(volatile uint32_t *)(uintptr_t)a;
-}
-
-static inline void mmio_wr(uint32_t a, uint32_t v)
-{
-	*(volatile uint32_t *)(uintptr_t)a = v;
-}
-
-static inline uint32_t ioapic_rd(uint32_t reg)
-{
-	mmio_wr(IOAPIC, reg);
-	return mmio_rd(IOAPIC + 0x10);
-}
-
-static inline void ioapic_wr(uint32_t reg, uint32_t v)
-{
-	mmio_wr(IOAPIC, reg);
-	mmio_wr(IOAPIC + 0x10, v);
-}
-
-/* IOAPIC pin `pin` to vector vec of this CPU (its APIC ID, physical
- * destination): fixed, edge, unmasked. */
-static inline void ioapic_route_here(unsigned pin, uint32_t vec)
-{
-	uint32_t id = mmio_rd(LAPIC + LAPIC_ID) >> 24;
-	ioapic_wr(0x10 + 2 * pin + 1, id << 24);
-	ioapic_wr(0x10 + 2 * pin, vec);
 }
 
 /*

@@ -108,8 +108,10 @@ struct child_run {
 };
 
 /*
- * In a child: create a ticker VM whose `thread` makes attempt `what`, run
- * it to "tick 2", print "RESULT <errno>" and exit 0.
+ * In a child: create a ticker VM whose `thread` makes attempt `what` (the
+ * hook runs as the thread confines itself, before vm_create returns),
+ * start it and force-stop it at once (nothing waits for guest output),
+ * print "RESULT <errno>" and exit 0.
  */
 static int child_main(void *arg)
 {
