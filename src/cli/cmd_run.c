@@ -131,7 +131,9 @@ static void print_diags(const struct vmcfg_diags *d)
  * What the main thread waits for (run_wait): the VM reached Stopped (the
  * VM's on_state hook), the first stop signal (the signal thread), a
  * partial console line to flush (the console's partial-line notice).
- * All three wake it through cond; nothing wakes it on a timer.
+ * All three wake it through cond; beyond them it sleeps only until a
+ * deadline of its own (a partial line's flush, a graceful stop's
+ * --stop-timeout), never on a period.
  * Lock order: the VM's and the console's locks (held by the hooks), then
  * this one; the main thread calls no vm_ or console_ function holding it.
  */
@@ -242,37 +244,60 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* On the first stop signal: stop the VM gracefully, then force. */
-static void stop_on_signal(struct vm *vm, int sig, uint64_t timeout_ns,
-			   bool quiet)
+/*
+ * On the first stop signal: ask the guest to shut down and return at
+ * once; wait_vm() waits for it (flushing partial lines meanwhile) and
+ * forces the stop past the deadline.  Returns that deadline, 0 when
+ * there is nothing to wait for: --stop-timeout 0 forced the stop here,
+ * or the request was refused (the guest is stopping by itself already,
+ * or a second signal forced it: wait_vm waits for Stopped either way).
+ */
+static uint64_t stop_on_signal(struct vm *vm, int sig, uint64_t timeout_ns,
+			       bool quiet, bool *stop_asked)
 {
 	if (!quiet)
 		fprintf(stderr, "cvisor: %s: stopping VM '%s' (up to "
 			"%.3g s for the guest to shut down; a second "
 			"signal forces)\n", strsignal(sig),
 			vm_config(vm)->name, (double)timeout_ns / 1e9);
-	/*
-	 * vm.c: 0 means its default; "--stop-timeout 0" means at once.
-	 * Refused: the guest is stopping by itself already (or a second
-	 * signal forced it); the caller waits for it.
-	 */
-	if (vm_stop(vm, timeout_ns == 0, timeout_ns ? timeout_ns : 1,
-		    NULL) == 0 && !quiet)
+	if (timeout_ns == 0) {
+		*stop_asked = vm_stop(vm, true, 0, NULL) == 0;
+		return 0;
+	}
+	if (vm_stop_begin(vm, NULL))
+		return 0;
+	*stop_asked = true;
+	return mono_ns() + timeout_ns;
+}
+
+/* The end of a stop we asked for: whether the guest made it in time. */
+static void say_stopped(struct vm *vm, bool quiet)
+{
+	if (!quiet)
 		fprintf(stderr, "cvisor: VM '%s' %s\n", vm_config(vm)->name,
 			vm_stop_reason(vm) == VM_STOP_REQUESTED
 			? "forced to stop" : "shut down");
 }
 
+static struct timespec ns_to_ts(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ull),
+				  .tv_nsec = (long)(ns % 1000000000ull) };
+}
+
 /*
  * The main thread's wait for the VM: it sleeps until the VM stopped, a
- * stop signal came or a partial console line (a prompt) is due for its
- * flush, CONSOLE_PARTIAL_FLUSH_MS after the console said it waits.
+ * stop signal came, a partial console line (a prompt) is due for its
+ * flush, CONSOLE_PARTIAL_FLUSH_MS after the console said it waits, or a
+ * graceful stop's deadline passed (then it forces the stop).  Partial
+ * lines are flushed during a graceful stop too: the guest's last words.
  */
 static void wait_vm(struct vm *vm, struct run_wait *rw,
 		    const struct sigwaiter *w, uint64_t timeout_ns, bool quiet)
 {
-	bool stopping = false;
+	bool stopping = false, stop_asked = false;
 	uint64_t flush_at = 0;		/* 0: no partial line waiting */
+	uint64_t force_at = 0;		/* 0: no graceful stop to time */
 	pthread_mutex_lock(&rw->lock);
 	while (!rw->stopped) {
 		if (rw->partial && !flush_at) {
@@ -281,15 +306,17 @@ static void wait_vm(struct vm *vm, struct run_wait *rw,
 				   CONSOLE_PARTIAL_FLUSH_MS * 1000000ull;
 		}
 		bool sig = rw->signalled && !stopping;
-		bool due = flush_at && mono_ns() >= flush_at;
-		if (!sig && !due) {
-			if (!flush_at) {
+		uint64_t now = flush_at || force_at ? mono_ns() : 0;
+		bool due = flush_at && now >= flush_at;
+		bool force = force_at && now >= force_at;
+		if (!sig && !due && !force) {
+			uint64_t at = !flush_at ? force_at
+				      : !force_at || flush_at < force_at
+				      ? flush_at : force_at;
+			if (!at) {
 				pthread_cond_wait(&rw->cond, &rw->lock);
 			} else {
-				struct timespec ts = {
-					.tv_sec = (time_t)(flush_at / 1000000000ull),
-					.tv_nsec = (long)(flush_at % 1000000000ull),
-				};
+				struct timespec ts = ns_to_ts(at);
 				pthread_cond_timedwait(&rw->cond, &rw->lock,
 						       &ts);
 			}
@@ -300,14 +327,21 @@ static void wait_vm(struct vm *vm, struct run_wait *rw,
 			flush_at = 0;
 			console_flush(vm_console(vm));
 		}
+		if (force) {
+			force_at = 0;
+			vm_stop(vm, true, 0, NULL);
+		}
 		if (sig) {
 			stopping = true;
-			stop_on_signal(vm, atomic_load(&w->signo), timeout_ns,
-				       quiet);
+			force_at = stop_on_signal(vm, atomic_load(&w->signo),
+						  timeout_ns, quiet,
+						  &stop_asked);
 		}
 		pthread_mutex_lock(&rw->lock);
 	}
 	pthread_mutex_unlock(&rw->lock);
+	if (stop_asked)
+		say_stopped(vm, quiet);
 }
 
 static int exit_status(struct vm *vm, int signo)

@@ -1113,6 +1113,27 @@ static void force_stop_locked(struct vm *vm)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 }
 
+/*
+ * Running/Suspended -> Stopping: ask the guest to shut down (ctl and the
+ * lock held; the lock is dropped meanwhile: callers re-check the state).
+ */
+static void ask_guest_to_stop_locked(struct vm *vm)
+{
+	vm->stop_reason = VM_STOP_REQUESTED;
+	set_state_locked(vm, VM_STOPPING);
+	vm->force_requested = false;
+	cvports_request_shutdown(vm_devices_cvports(vm->devs));
+	want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
+	/*
+	 * The ACPI power button raises the SCI through the backend's
+	 * interrupt controller: not under vm->lock (ctl still keeps other
+	 * controllers out).
+	 */
+	pthread_mutex_unlock(&vm->lock);
+	acpi_pm_press_power_button(vm_devices_acpi_pm(vm->devs));
+	pthread_mutex_lock(&vm->lock);
+}
+
 static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 			   struct cv_err *err)
 {
@@ -1130,19 +1151,7 @@ static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
 	if (!force) {
 		uint64_t deadline = deadline_after(timeout_ns ? timeout_ns
 						   : 10000000000ull);
-		vm->stop_reason = VM_STOP_REQUESTED;
-		set_state_locked(vm, VM_STOPPING);
-		vm->force_requested = false;
-		cvports_request_shutdown(vm_devices_cvports(vm->devs));
-		want_all_locked(vm, WANT_RUN);	/* wake parked vCPUs */
-		/*
-		 * The ACPI power button raises the SCI through the backend's
-		 * interrupt controller: not under vm->lock (ctl still keeps
-		 * other controllers out; the loop below re-checks the state).
-		 */
-		pthread_mutex_unlock(&vm->lock);
-		acpi_pm_press_power_button(vm_devices_acpi_pm(vm->devs));
-		pthread_mutex_lock(&vm->lock);
+		ask_guest_to_stop_locked(vm);
 		while (vm->state != VM_STOPPED && !vm->force_requested &&
 		       cond_wait_until(vm, deadline) != ETIMEDOUT)
 			;
@@ -1178,6 +1187,25 @@ int vm_stop(struct vm *vm, bool force, uint64_t timeout_ns,
 	pthread_mutex_lock(&vm->ctl);
 	int rc = overtook && vm_state(vm) == VM_STOPPED
 		 ? 0 : stop_locked_ctl(vm, force, timeout_ns, err);
+	pthread_mutex_unlock(&vm->ctl);
+	return rc;
+}
+
+int vm_stop_begin(struct vm *vm, struct cv_err *err)
+{
+	pthread_mutex_lock(&vm->ctl);
+	pthread_mutex_lock(&vm->lock);
+	wait_reset_locked(vm);
+	int rc = refuse(VM_CMD_STOP, vm, false, err);
+	if (!rc && (vm->state == VM_LOADING || vm->state == VM_LOADED)) {
+		vm->stop_reason = VM_STOP_REQUESTED;
+		set_state_locked(vm, VM_STOPPED);
+		changed_locked(vm);
+	} else if (!rc) {
+		ask_guest_to_stop_locked(vm);
+		changed_locked(vm);
+	}
+	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&vm->ctl);
 	return rc;
 }

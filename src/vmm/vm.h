@@ -137,6 +137,16 @@ int vm_resume(struct vm *vm, struct cv_err *err);
 int vm_stop(struct vm *vm, bool force, uint64_t timeout_ns,
 	    struct cv_err *err);
 
+/*
+ * The first half of a graceful stop, for a caller that waits by itself
+ * (`cvisor run`: its main thread keeps flushing the console meanwhile):
+ * asks the guest as vm_stop() does and returns at once, the VM Stopping
+ * (Stopped when it never started).  Nothing forces it later: the caller
+ * waits for Stopped and, past its own deadline, calls vm_stop(force).
+ * Refused like vm_stop() (e.g. -EINVAL when the VM is Stopping already).
+ */
+int vm_stop_begin(struct vm *vm, struct cv_err *err);
+
 /* Restart = stop (force or graceful with timeout), reset, start. */
 int vm_restart(struct vm *vm, bool force, struct cv_err *err);
 

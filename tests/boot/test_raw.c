@@ -446,6 +446,7 @@ static void test_builtin_table(void **state)
 	(void)state;
 	static const char *const want[] = {
 		"ticker", "exitcode", "exitcode_patch", "spinner", "prompt",
+		"lastwords", "lastwords_exit",
 		"reboot",
 		"longmode", "axbios", "axkernel", "smp4", "irqtick",
 		"irqtick64", "irqtick16", "rtctick", "exc", "exc64", "rtcdate", "uartecho", "demo",

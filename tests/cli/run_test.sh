@@ -138,6 +138,21 @@ check "SIGINT (Ctrl-C): status 130" 130 $st "spinner: start" "$tmp/spin2.out"
 sig=HUP sig_stop spin3 "spinner: start" --image spinner --stop-timeout 0
 check "SIGHUP: status 129" 129 $st "spinner: start" "$tmp/spin3.out"
 
+# partial lines (no '\n') during and at a stop: cvisor run flushes them
+# CONSOLE_PARTIAL_FLUSH_MS after they come, while it waits for the guest
+# too.  lastwords says "lastwords: bye" without '\n' on the stop request
+# and never powers off: the line must show long before the 20 s timeout
+# (a second signal then ends the run), not when the stop is forced.
+again="lastwords: bye" sig_stop lastwords "lastwords: start" --image lastwords --stop-timeout 20
+check "SIGTERM: last words without a newline shown, status 143" 143 $st "lastwords: bye" "$tmp/lastwords.out"
+within "a partial line during the graceful stop shows before the stop ends" 0 10000
+# a guest that ends by itself with a partial line: shown, status its own
+run --image lastwords_exit >"$tmp/lastexit.out" 2>"$tmp/lastexit.err"
+st=$?
+printf '%s' "lastwords_exit: bye" >"$tmp/lastexit.want"
+tail -c "$(stat -c %s "$tmp/lastexit.want")" "$tmp/lastexit.out" | cmp -s - "$tmp/lastexit.want"
+check "guest exits after a partial line: it ends stdout, status 42" "42 0" "$st $?"
+
 run --stop-timeout soon >"$tmp/usage3.out" 2>&1
 check "--stop-timeout soon: usage error" 2 $? "expected seconds" "$tmp/usage3.out"
 

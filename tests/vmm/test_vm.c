@@ -3,6 +3,7 @@
  * named by $CVISOR_TEST_ACCEL (emu | kvm).  Each test watches the guest's
  * own output, so it proves behaviour, not only return codes.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <setjmp.h>
 #include <stddef.h>
@@ -152,6 +153,44 @@ static void test_ticker_graceful_stop(void **state)
 	assert_int_equal(vm_state(vm), VM_STOPPED);
 	assert_true(capture_wait(&cap, 0, "ticker: shutdown requested", 1));
 	/* the guest shut itself down: it wrote its exit code */
+	assert_int_equal(vm_exit_code(vm), 0);
+	vmtest_destroy(vm, &cap);
+}
+
+/*
+ * vm_stop_begin: the graceful stop's request alone (cvisor run waits by
+ * itself).  It returns at once with the VM Stopping: lastwords answers
+ * the request with "lastwords: bye" and never powers off, so the VM stays
+ * Stopping until forced; ticker answers it by exiting.
+ */
+static void test_stop_begin(void **state)
+{
+	(void)state;
+	struct vm_config cfg;
+	struct capture cap;
+	struct cv_err err = {0};
+	vmtest_config(&cfg, "lastwords", 1, NULL);
+	struct vm *vm = vmtest_create(&cfg, &cap);
+	assert_int_equal(vm_start(vm, &err), 0);
+	assert_true(capture_wait(&cap, 0, "lastwords: start\n", T_OUT));
+	assert_int_equal(vm_stop_begin(vm, &err), 0);
+	assert_int_equal(vm_state(vm), VM_STOPPING);
+	assert_true(capture_wait(&cap, 0, "lastwords: bye", T_OUT));
+	assert_int_equal(vm_state(vm), VM_STOPPING);
+	/* asked already: refused, like vm_stop */
+	assert_int_equal(vm_stop_begin(vm, &err), -EINVAL);
+	assert_int_equal(vm_stop(vm, true, 0, &err), 0);
+	assert_int_equal(vm_state(vm), VM_STOPPED);
+	assert_int_equal(vm_stop_reason(vm), VM_STOP_REQUESTED);
+	vmtest_destroy(vm, &cap);
+
+	vmtest_config(&cfg, "ticker", 1, NULL);
+	vm = vmtest_create(&cfg, &cap);
+	assert_int_equal(vm_start(vm, &err), 0);
+	assert_true(capture_wait(&cap, 0, "tick 1\n", T_OUT));
+	assert_int_equal(vm_stop_begin(vm, &err), 0);
+	assert_int_equal(vm_wait_stopped(vm, 10 * SEC * vmtest_slowdown()), 0);
+	assert_true(capture_wait(&cap, 0, "ticker: shutdown requested", 1));
 	assert_int_equal(vm_exit_code(vm), 0);
 	vmtest_destroy(vm, &cap);
 }
@@ -353,6 +392,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_axvisor_layout, vmtest_teardown),
 		cmocka_unit_test_teardown(test_ticker_suspend_resume, vmtest_teardown),
 		cmocka_unit_test_teardown(test_ticker_graceful_stop, vmtest_teardown),
+		cmocka_unit_test_teardown(test_stop_begin, vmtest_teardown),
 		cmocka_unit_test_teardown(test_ticker_restart_from_zero, vmtest_teardown),
 		cmocka_unit_test_teardown(test_spinner_force_stop, vmtest_teardown),
 		cmocka_unit_test_teardown(test_reboot_resets, vmtest_teardown),
