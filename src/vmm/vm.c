@@ -1134,31 +1134,44 @@ static void ask_guest_to_stop_locked(struct vm *vm)
 	pthread_mutex_lock(&vm->lock);
 }
 
-static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
-			   struct cv_err *err)
+/*
+ * What every stop begins with (ctl and the lock held): refused, or a VM
+ * that never ran is Stopped at once (both: *done), or, unless forced,
+ * the guest is asked to shut down (the VM Stopping).
+ */
+static int stop_begin_locked(struct vm *vm, bool force, bool *done,
+			     struct cv_err *err)
 {
-	pthread_mutex_lock(&vm->lock);
 	wait_reset_locked(vm);
 	int rc = refuse(VM_CMD_STOP, vm, force, err);
-	if (rc)
-		goto out;
-	if (vm->state == VM_LOADING || vm->state == VM_LOADED) {
+	*done = rc != 0;
+	if (!rc && (vm->state == VM_LOADING || vm->state == VM_LOADED)) {
 		vm->stop_reason = VM_STOP_REQUESTED;
 		set_state_locked(vm, VM_STOPPED);
 		changed_locked(vm);
-		goto out;
+		*done = true;
+	} else if (!rc && !force) {
+		ask_guest_to_stop_locked(vm);
 	}
-	if (!force) {
+	return rc;
+}
+
+static int stop_locked_ctl(struct vm *vm, bool force, uint64_t timeout_ns,
+			   struct cv_err *err)
+{
+	bool done;
+	pthread_mutex_lock(&vm->lock);
+	int rc = stop_begin_locked(vm, force, &done, err);
+	if (!done) {
 		uint64_t deadline = deadline_after(timeout_ns ? timeout_ns
 						   : 10000000000ull);
-		ask_guest_to_stop_locked(vm);
-		while (vm->state != VM_STOPPED && !vm->force_requested &&
+		while (!force && vm->state != VM_STOPPED &&
+		       !vm->force_requested &&
 		       cond_wait_until(vm, deadline) != ETIMEDOUT)
 			;
+		if (vm->state != VM_STOPPED)
+			force_stop_locked(vm);
 	}
-	if (vm->state != VM_STOPPED)
-		force_stop_locked(vm);
-out:
 	pthread_mutex_unlock(&vm->lock);
 	return rc;
 }
@@ -1193,18 +1206,12 @@ int vm_stop(struct vm *vm, bool force, uint64_t timeout_ns,
 
 int vm_stop_begin(struct vm *vm, struct cv_err *err)
 {
+	bool done;
 	pthread_mutex_lock(&vm->ctl);
 	pthread_mutex_lock(&vm->lock);
-	wait_reset_locked(vm);
-	int rc = refuse(VM_CMD_STOP, vm, false, err);
-	if (!rc && (vm->state == VM_LOADING || vm->state == VM_LOADED)) {
-		vm->stop_reason = VM_STOP_REQUESTED;
-		set_state_locked(vm, VM_STOPPED);
+	int rc = stop_begin_locked(vm, false, &done, err);
+	if (!done)
 		changed_locked(vm);
-	} else if (!rc) {
-		ask_guest_to_stop_locked(vm);
-		changed_locked(vm);
-	}
 	pthread_mutex_unlock(&vm->lock);
 	pthread_mutex_unlock(&vm->ctl);
 	return rc;
