@@ -52,7 +52,7 @@ struct cvports {
 	atomic_bool shutdown;
 	atomic_int exit_code;	/* -1 = none */
 
-	atomic_uint_least64_t boot_writes, boot_first_ns, boot_last_ns;
+	atomic_uint_least64_t boot_writes, boot_first_ns;
 	atomic_uint boot_last_value;
 	atomic_uint_least64_t start_ns;
 
@@ -112,17 +112,23 @@ static enum bus_action boot_write(void *opaque, uint64_t offset,
 				  unsigned size, uint64_t value)
 {
 	struct cvports *p = opaque;
-	uint64_t now = cvports_now_ns(), zero = 0;
 	(void)size;
 
 	if (offset != 0)
 		return BUS_CONTINUE;
-	if (now == 0)
-		now = 1;	/* 0 means "no write yet" */
-	/* Plain load first: the CAS (a locked op) only until the first write. */
-	if (atomic_load_explicit(&p->boot_first_ns, memory_order_relaxed) == 0)
+	/*
+	 * Only the first write is timestamped (the boot time): a clock read
+	 * per write would be a system call per exit wherever the vDSO cannot
+	 * read the clock source, and Linux's outb_p() writes here after every
+	 * slow port access.  Plain load first: the CAS (a locked op) only
+	 * until the first write.
+	 */
+	if (atomic_load_explicit(&p->boot_first_ns, memory_order_relaxed) == 0) {
+		uint64_t now = cvports_now_ns(), zero = 0;
+		if (now == 0)
+			now = 1;	/* 0 means "no write yet" */
 		atomic_compare_exchange_strong(&p->boot_first_ns, &zero, now);
-	atomic_store_explicit(&p->boot_last_ns, now, memory_order_relaxed);
+	}
 	atomic_store_explicit(&p->boot_last_value, (unsigned)(value & 0xff),
 			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->boot_writes, 1, memory_order_relaxed);
@@ -347,7 +353,6 @@ void cvports_reset(struct cvports *p)
 	atomic_store(&p->exit_code, -1);
 	atomic_store(&p->boot_writes, 0);
 	atomic_store(&p->boot_first_ns, 0);
-	atomic_store(&p->boot_last_ns, 0);
 	atomic_store(&p->boot_last_value, 0);
 	pthread_mutex_lock(&p->kbc.lock);
 	kbc_reset_locked(&p->kbc);
@@ -393,7 +398,6 @@ void cvports_boot_info(const struct cvports *cp, struct cvports_boot_info *out)
 		return;
 	out->writes = atomic_load(&p->boot_writes);
 	out->first_ns = atomic_load(&p->boot_first_ns);
-	out->last_ns = atomic_load(&p->boot_last_ns);
 	out->last_value = (uint8_t)atomic_load(&p->boot_last_value);
 	out->start_ns = atomic_load(&p->start_ns);
 	out->has_boot_time = out->first_ns && out->start_ns &&

@@ -3,8 +3,9 @@
  * stub, one object per VM:
  *   0xf4        debug-exit: a byte written is the guest's exit code
  *               (posts VM_EVENT_DEBUG_EXIT, returns BUS_EXIT)
- *   0x80        boot/debug port: every write is timestamped
- *               (CLOCK_MONOTONIC); the first one gives the boot time
+ *   0x80        boot/debug port: the first write is timestamped
+ *               (CLOCK_MONOTONIC: the boot time); the later ones are
+ *               counted and their value kept, without a clock read
  *   0x5f0-0x5f3 shutdown request: a 32-bit register reading 1 after
  *               cvports_request_shutdown(), else 0; writes ignored
  *   0x60, 0x64  i8042 keyboard controller stub: enough of the command set
@@ -80,7 +81,6 @@ void cvports_set_start_time(struct cvports *p, uint64_t start_ns);
 struct cvports_boot_info {
 	uint64_t writes;	/* 0x80 writes since reset */
 	uint64_t first_ns;	/* time of the first one (0 = none yet) */
-	uint64_t last_ns;	/* time of the latest one */
 	uint8_t last_value;
 	uint64_t start_ns;	/* as set, 0 = never */
 	bool has_boot_time;	/* a write happened after a set start time */

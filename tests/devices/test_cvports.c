@@ -1,6 +1,7 @@
 /*
  * test_cvports: cvisor's own ports on a real bus - debug-exit (event +
- * BUS_EXIT), the 0x80 boot port timestamps, the 0x5f0 shutdown register
+ * BUS_EXIT), the 0x80 boot port (the first write timestamped, the later
+ * ones only counted: no clock read per exit), the 0x5f0 shutdown register
  * (zero-extended per width, writes ignored, cleared on reset) and the
  * i8042 stub (status, self-test, CTR, the reset paths).
  */
@@ -16,6 +17,19 @@
 
 #include "bus.h"
 #include "cvports.h"
+
+/* ---- clock_gettime interposition (cvports.o's calls are wrapped) ---- */
+
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
+
+static int clock_reads;
+
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	clock_reads++;
+	return __real_clock_gettime(id, ts);
+}
 
 #define MAX_EVENTS 16
 
@@ -121,13 +135,20 @@ static void test_boot_port(void **state)
 			 BUS_CONTINUE);
 	uint64_t after = cvports_now_ns();
 	nanosleep(&ts, NULL);
+	/*
+	 * Later writes are counted, not timestamped: a clock read per exit
+	 * is a system call wherever the vDSO cannot read the clock source
+	 * (hpet, acpi_pm: nested guests), and Linux's outb_p() writes 0x80
+	 * after every slow port access.
+	 */
+	int reads = clock_reads;
 	bus_write(&f->bus, BUS_PIO, 0x80, 1, 0x22);
 	bus_write(&f->bus, BUS_PIO, 0x80, 1, 0x33);
+	assert_int_equal(clock_reads, reads);
 
 	cvports_boot_info(f->p, &bi);
 	assert_int_equal(bi.writes, 3);
 	assert_true(bi.first_ns >= before && bi.first_ns <= after);
-	assert_true(bi.last_ns >= bi.first_ns + 2 * 1000 * 1000);
 	assert_int_equal(bi.last_value, 0x33);
 	assert_true(bi.has_boot_time);
 	assert_true(bi.boot_time_ns >= 2 * 1000 * 1000);
