@@ -383,6 +383,28 @@ static int list_images(void)
 	return 0;
 }
 
+/*
+ * Before the options are parsed: the backend hint (--accel) and whether
+ * this run makes a VM at all (not for --help or --list-images), so that
+ * the prestart begins first thing.  Exact spellings only; an abbreviated
+ * option (getopt_long takes them) just prestarts for the default hint,
+ * and a prestart nobody takes is released or dies with the process.
+ */
+static bool run_prescan(int argc, char **argv, enum vm_accel *hint)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help") ||
+		    !strcmp(a, "--list-images"))
+			return false;
+		if (!strcmp(a, "--accel") && i + 1 < argc)
+			(void)parse_accel(argv[++i], hint);
+		else if (!strncmp(a, "--accel=", 8))
+			(void)parse_accel(a + 8, hint);
+	}
+	return true;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	enum { O_ACCEL = 256, O_STATE, O_NOREBOOT, O_KEEP, O_IMAGE, O_LIST,
@@ -413,6 +435,19 @@ int cmd_run(int argc, char **argv)
 	uint64_t stop_timeout_ns = 10000000000ull;
 	int c, which = 0;
 	struct cv_err herr = {0};
+
+	/*
+	 * Off the path to the guest's first byte: the kvm backend makes its
+	 * VM on a helper thread (KVM_CREATE_VM mostly waits in the kernel)
+	 * while this thread parses the options, loads the config and builds
+	 * the machine.  The seccomp filters are readied by the first VM
+	 * thread that confines itself, in parallel too (sandbox_enter); only
+	 * the five that run uses (precompiled: nothing to compile).
+	 */
+	enum vm_accel hint = VM_ACCEL_AUTO;
+	if (run_prescan(argc, argv, &hint))
+		backend_prestart(hint);
+	cv_tmark("run: backend prestart begun");
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, &which)) != -1) {
@@ -471,17 +506,7 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 
-	/*
-	 * Off the path to the guest's first byte: the kvm backend makes its
-	 * VM on a helper thread (KVM_CREATE_VM mostly waits in the kernel)
-	 * while this thread loads the config and builds the machine.  The
-	 * seccomp filters are readied by the first VM thread that confines
-	 * itself, in parallel too (sandbox_enter); only the five that run
-	 * uses (precompiled: nothing to compile).
-	 */
 	cv_tmark("run: options parsed");
-	backend_prestart(hopts.accel_default);
-	cv_tmark("run: backend prestart begun");
 	if (!host.no_seccomp)
 		sandbox_only(1u << SANDBOX_VCPU_KVM | 1u << SANDBOX_VCPU_EMU |
 			     1u << SANDBOX_RESET | 1u << SANDBOX_SIGNALS |
