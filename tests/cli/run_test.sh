@@ -52,8 +52,8 @@ if [ "$accel" = emu ]; then
   check "emu without libunicorn: status 1, says why" 1 $? "cannot load /nonexistent/libunicorn.so" "$tmp/nolib.out"
   # which Unicorn a running emu VM loaded: cvisor's module beside the
   # executable (src/backend/emu/ucmod.c) when built, else libunicorn.so.2
-  unicorn_maps() {  # -> the unicorn files mapped by a ticking `cvisor run`
-    ( exec "$cv" run --accel emu --state-dir "$tmp/state" --image ticker >"$tmp/uc.out" 2>&1 ) &
+  unicorn_maps() {  # [EXE] -> the unicorn files mapped by a ticking `cvisor run`
+    ( exec "${1:-$cv}" run --accel emu --state-dir "$tmp/state" --image ticker >"$tmp/uc.out" 2>&1 ) &
     local p=$!
     for _ in $(seq 100); do grep -q "tick 1" "$tmp/uc.out" && break; sleep 0.1; done
     grep -q "tick 1" "$tmp/uc.out" && grep -oE '[^/ ]*unicorn[^/ ]*$' /proc/$p/maps | sort -u | tr '\n' ' '
@@ -63,6 +63,19 @@ if [ "$accel" = emu ]; then
     got=$(unicorn_maps)
     [ "$got" = "cvisor-unicorn.so " ] && { echo "ok   emu loads cvisor-unicorn.so"; pass=$((pass+1)); } \
       || { echo "FAIL emu should load only cvisor-unicorn.so, mapped: '$got'"; fail=$((fail+1)); }
+    # an installed tree moved elsewhere: bin/cvisor finds the module in
+    # its libdir relative to itself (meson passes that relative path)
+    rel=${CVISOR_TEST_UCMOD_FROM_BIN:-}
+    if [ -n "$rel" ]; then
+      mkdir -p "$tmp/inst/bin" "$tmp/inst/bin/$rel"
+      cp "$cv" "$tmp/inst/bin/cvisor"
+      cp "$(dirname "$cv")/cvisor-unicorn.so" "$tmp/inst/bin/$rel/"
+      got=$(unicorn_maps "$tmp/inst/bin/cvisor")
+      [ "$got" = "cvisor-unicorn.so " ] && { echo "ok   a moved install loads cvisor-unicorn.so from bin/$rel"; pass=$((pass+1)); } \
+        || { echo "FAIL a moved install should load bin/$rel/cvisor-unicorn.so, mapped: '$got'"; fail=$((fail+1)); }
+    else
+      echo "skip moved install: bindir or libdir is absolute"
+    fi
   else
     echo "skip emu module: not built (-Demu_module, libunicorn.a missing)"
   fi

@@ -63,7 +63,9 @@ static atomic_bool preload_started;
 
 /*
  * cvisor's Unicorn module (ucmod.c), beside the executable (a build tree,
- * an unpacked tarball) or where `meson install` put it; NULL when absent.
+ * an unpacked tarball), where `meson install` put it relative to the
+ * executable (an installed tree moved elsewhere: DESTDIR, a container
+ * image) or at its installed absolute path; NULL when absent.
  */
 static void *open_module(char *path, size_t len)
 {
@@ -76,10 +78,15 @@ static void *open_module(char *path, size_t len)
 	}
 	if (slash) {
 		*slash = 0;
-		snprintf(path, len, "%s/" UCMOD_NAME, exe);
-		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-		if (h)
-			return h;
+		const char *const rel[] = { "", CV_UCMOD_FROM_BIN "/" };
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			if (i && !CV_UCMOD_FROM_BIN[0])
+				break;
+			snprintf(path, len, "%s/%s" UCMOD_NAME, exe, rel[i]);
+			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+			if (h)
+				return h;
+		}
 	}
 	snprintf(path, len, "%s", CV_UCMOD_INSTALLED);
 	return dlopen(path, RTLD_NOW | RTLD_LOCAL);
