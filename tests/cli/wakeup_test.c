@@ -44,7 +44,15 @@
  * longer.  The counting bounds (IDLE_MAX, SLOW_MAX, FLOOD_MAX) and the
  * measuring windows (IDLE_S, FLOOD_S) are the same everywhere: an idle
  * thread makes no more switches on a slow machine, and a flush period is
- * a period of the host's clock.
+ * a period of the host's clock.  What the tier can then still catch:
+ * checks 2 and 4 in full (a waking idle thread; a flush held until the
+ * stop is forced), a prompt later than 4 s and signals noticed 200 ms
+ * late, not the old 50 ms tick, which only the host's bounds catch
+ * (measured in the tier, 2026-12-06: the prompt 38 ms, SIGTERM 2.4-18 ms,
+ * the stop flush 26 ms).
+ * Check 5 needs a guest that prints more than FLOOD_MAX lines in FLOOD_S
+ * (the host: ~22 000; the tier: ~130), else once per line is within the
+ * bound: the test says so on a "# note" line instead of failing.
  *
  * Prints an "ok"/"FAIL" line per check; exit 0 when all passed, 1 when
  * any failed, 77 when kvm was asked for and is not usable.
@@ -434,6 +442,10 @@ static void check_flood(void)
 	run_free(&r);
 	if (gone)
 		return;
+	if (lines <= FLOOD_MAX)
+		printf("# note: only %ld lines in %.1f s: the flood check "
+		       "cannot tell one wake-up per line from one per flush "
+		       "period here\n", lines, FLOOD_S);
 	report(lines > 0 && v1 - v0 <= FLOOD_MAX, "flooding guest: the main "
 	       "thread made %ld voluntary context switches in %.1f s while "
 	       "%ld lines came (<= %d); status %d", v1 - v0, FLOOD_S, lines,
