@@ -17,6 +17,13 @@
  *             thread has (the daemon main thread's filter, a worker's,
  *             then its own: the kernel runs all three for a call whose
  *             answer depends on its arguments).
+ *   serial    one byte of the micro-guest's polled serial output: an IN
+ *             from COM1's LSR and an OUT to its THR (two exits), every 64th
+ *             byte a newline; minivmm answers LSR with a constant and
+ *             buffers the line, one write(2) to /dev/null per line, while
+ *             cvisor's 16550 feeds the VM console (ring buffer, console.log
+ *             in a temporary directory, a listener writing each line to
+ *             /dev/null as `cvisor run`'s stdout listener does).
  *   dispatch  what follows KVM_RUN for an OUT to an unassigned port (the
  *             benchmarks' exit-overhead loop): minivmm's switch on the
  *             exit reason and port, against cvisor's kvm_decode_exit() +
@@ -28,7 +35,8 @@
  * Thread CPU time, ROUNDS rounds of N calls alternating between the
  * variants, medians.  A figure for the shape of the cost, not a test.
  *
- * Usage: exitcost [-n CALLS] [-r ROUNDS]
+ * Usage: exitcost [-n CALLS] [-r ROUNDS] [-s]   (-s: the serial figure
+ * only, e.g. under perf)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +58,7 @@
 #include "backend.h"
 #include "kvm_exit.h"
 #include "bus.h"
+#include "console.h"
 #include "devices.h"
 #include "err.h"
 #include "sandbox.h"
@@ -200,9 +209,123 @@ static __attribute__((noinline)) int cvisor_dispatch(struct kvm_run *run,
 	return act == BUS_EXIT;
 }
 
+/* --- serial ------------------------------------------------------------ */
+
 static void no_event(void *ctx, enum vm_event_kind kind, int arg)
 {
 	(void)ctx, (void)kind, (void)arg;
+}
+
+
+#define COM1 0x3f8
+
+static void fabricate_io(struct kvm_run *run, bool in, uint16_t port,
+			 uint8_t val)
+{
+	run->io.direction = in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
+	run->io.port = port;
+	((uint8_t *)run + run->io.data_offset)[0] = val;
+}
+
+/* minivmm -b: LSR a constant, THR into a line buffer, a write per line */
+static __attribute__((noinline)) void bare_serial_byte(struct kvm_run *run,
+						       char *line, size_t *len,
+						       int out_fd, uint8_t c)
+{
+	unsigned long dummy = 0;
+	fabricate_io(run, true, COM1 + 5, 0);
+	bare_dispatch(run, &dummy);
+	fabricate_io(run, false, COM1, c);
+	uint8_t *d = (uint8_t *)run + run->io.data_offset;
+	line[(*len)++] = (char)d[0];
+	if (d[0] == '\n' || *len == 4096) {
+		if (write(out_fd, line, *len) < 0)
+			*len = 0;
+		*len = 0;
+	}
+}
+
+/* kvm.c's do_io for the same two exits, through cvisor's devices */
+static __attribute__((noinline)) int cvisor_serial_byte(struct kvm_run *run,
+							size_t run_size,
+							struct bus *bus,
+							atomic_uint_least64_t *st,
+							uint8_t c)
+{
+	struct kvm_exit_action a;
+	fabricate_io(run, true, COM1 + 5, 0);
+	if (kvm_decode_exit(run, run_size, &a) < 0 || a.kind != KVM_ACT_IO)
+		return -1;
+	vcpu_stat_inc(st);
+	uint64_t v = bus_read(bus, BUS_PIO, a.io.port, a.io.size);
+	memcpy((uint8_t *)run + a.io.data_offset, &v, a.io.size);
+	fabricate_io(run, false, COM1, c);
+	return cvisor_dispatch(run, run_size, bus, st);
+}
+
+static void to_fd(void *ctx, const void *buf, size_t len)
+{
+	if (write(*(int *)ctx, buf, len) < 0)
+		return;
+}
+
+static int serial_figures(long bytes, int rounds, double *bare_ns,
+			  double *cv_ns)
+{
+	static _Alignas(4096) uint8_t page[8192];
+	struct kvm_run *run = (struct kvm_run *)page;
+	char dir[] = "/tmp/exitcost-XXXXXX", log[64];
+	if (!mkdtemp(dir)) {
+		perror("exitcost: mkdtemp");
+		return -1;
+	}
+	snprintf(log, sizeof(log), "%s/console.log", dir);
+	int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	struct cv_err err = {0};
+	/* a log cap above what the rounds write: every line goes to the log */
+	struct console *con = console_create(log, (uint64_t)bytes * rounds * 2,
+					     &err);
+	struct bus bus;
+	struct vm_devices *devs = NULL;
+	bus_init(&bus);
+	int rc = -1;
+	if (!con || null_fd < 0 ||
+	    console_add_listener(con, to_fd, &null_fd) < 0 ||
+	    vm_devices_create(&devs, &bus, NULL, con,
+			      (struct vm_event_sink){ no_event, NULL }, &err)) {
+		fprintf(stderr, "exitcost: serial set-up: %s\n",
+			err.msg[0] ? err.msg : strerror(errno));
+		goto out;
+	}
+	fabricate_out(run, sizeof(page));
+	atomic_uint_least64_t stat = 0;
+	static char line[4096];
+	size_t len = 0;
+	double b[MAX_ROUNDS], c[MAX_ROUNDS];
+	for (int r = 0; r < rounds; r++) {
+		double t0 = thread_ns();
+		for (long i = 0; i < bytes; i++)
+			bare_serial_byte(run, line, &len, null_fd,
+					 i % 64 == 63 ? '\n' : 'x');
+		b[r] = (thread_ns() - t0) / (double)bytes;
+		t0 = thread_ns();
+		for (long i = 0; i < bytes; i++)
+			if (cvisor_serial_byte(run, sizeof(page), &bus, &stat,
+					       i % 64 == 63 ? '\n' : 'x') < 0)
+				goto out;
+		c[r] = (thread_ns() - t0) / (double)bytes;
+	}
+	*bare_ns = bench_median_double(b, (size_t)rounds);
+	*cv_ns = bench_median_double(c, (size_t)rounds);
+	rc = 0;
+out:
+	vm_devices_destroy(devs);
+	console_destroy(con);
+	if (null_fd >= 0)
+		close(null_fd);
+	unlink(log);
+	rmdir(dir);
+	return rc;
 }
 
 static int dispatch_figures(long calls, int rounds, double *bare_ns,
@@ -245,8 +368,12 @@ int main(int argc, char **argv)
 {
 	long calls = 200000;
 	int rounds = 15, opt;
-	while ((opt = getopt(argc, argv, "n:r:h")) != -1) {
+	bool serial_only = false;
+	while ((opt = getopt(argc, argv, "n:r:sh")) != -1) {
 		switch (opt) {
+		case 's':
+			serial_only = true;
+			break;
 		case 'n':
 			calls = strtol(optarg, NULL, 10);
 			break;
@@ -255,13 +382,21 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: %s [-n CALLS] [-r ROUNDS "
-					"(max %d)]\n", argv[0], MAX_ROUNDS);
+					"(max %d)] [-s]\n", argv[0], MAX_ROUNDS);
 			return opt == 'h' ? 0 : 2;
 		}
 	}
 	if (calls < 1 || rounds < 1 || rounds > MAX_ROUNDS) {
 		fprintf(stderr, "exitcost: bad -n or -r\n");
 		return 2;
+	}
+	if (serial_only) {
+		double sb, sc;
+		if (serial_figures(calls, rounds, &sb, &sc))
+			return 1;
+		printf("serial byte: minivmm -b %.1f ns, cvisor %.1f ns\n",
+		       sb, sc);
+		return 0;
 	}
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -320,6 +455,12 @@ int main(int argc, char **argv)
 	printf("\nexit dispatch, OUT to an unassigned port:\n");
 	printf("  %-24s %8.1f ns\n", "minivmm's switch", bare);
 	printf("  %-24s %8.1f ns\n", "cvisor decode+bus", cvd);
+	double sbare, scv;
+	if (serial_figures(calls, rounds, &sbare, &scv))
+		return 1;
+	printf("\nserial byte (LSR in + THR out, a line per 64 bytes):\n");
+	printf("  %-24s %8.1f ns\n", "minivmm -b", sbare);
+	printf("  %-24s %8.1f ns\n", "cvisor 16550+console", scv);
 
 	double added = (sc[V_CVISOR] - sc[V_NONE]) + (cvd - bare);
 	printf("\ncvisor adds %.0f ns per exit (filter %+.0f ns, of which "
