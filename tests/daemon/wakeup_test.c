@@ -9,11 +9,15 @@
  * With the `prompt` guest running (it prints "prompt> " without a newline
  * and spins inside the guest), a `vm console` client attached and an
  * `events` client connected:
- *   1. the attached client sees this boot's prompt (the attach replays the
- *      console's earlier output, every earlier boot's prompt with it: the
- *      test waits for one more than those; a prompt printed before the
- *      attach shows through the replay's flush, one printed after it only
- *      through the attach loop's delayed flush);
+ *   1. the attached client sees this boot's prompt.  The attach replays
+ *      the console's earlier output, every earlier boot's prompt with it:
+ *      the test waits for one more than those (it once passed on the
+ *      replay with every flush of a partial line removed).  A prompt
+ *      printed before the attach shows through the replay's flush, one
+ *      printed after it through the attach loop's delayed flush (on emu
+ *      also through the flush after each engine run).  The guest usually
+ *      prints before the attach connects: without the attach loop's
+ *      flush alone this still passed on emu (checked);
  *   2. the daemon, all its threads together, makes at most IDLE_MAX
  *      voluntary context switches in IDLE_S s.  Blocked threads switch only
  *      when woken: the old attach loop woke every 50 ms and the old events
