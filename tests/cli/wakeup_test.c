@@ -57,21 +57,16 @@
  * Prints an "ok"/"FAIL" line per check; exit 0 when all passed, 1 when
  * any failed, 77 when kvm was asked for and is not usable.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
+#include "wakeutil.h"
 
 #define PROMPT_MAX_MS 200.0
 #define IDLE_S 1.0
@@ -88,21 +83,6 @@
 static const char *cvisor, *accel;
 static char tmp[256], state_dir[300];
 static unsigned scale = 1;	/* TIER_SCALE in the kvm tier */
-static int failed;
-
-static void report(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void report(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-	fputs(ok ? "ok   " : "FAIL ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	failed += !ok;
-}
 
 /* A hang guard of secs seconds; longer in the kvm tier. */
 static double guard(double secs)
@@ -110,202 +90,13 @@ static double guard(double secs)
 	return scale > 1 && secs < 60 ? 60 : secs;
 }
 
-/*
- * Voluntary context switches of thread tid of process pid; -1 when the
- * thread is gone.
- */
-static long vol_switches(pid_t pid, pid_t tid)
-{
-	char path[64], line[128];
-	long n = -1;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
-		 (int)tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
-enum { OUT, ERR };
-
-/* One `cvisor run`, its stdout and stderr read as they come. */
-struct run {
-	pid_t pid;
-	int fd[2];		/* -1 once at EOF (or not captured) */
-	char *buf[2];		/* everything read, NUL-terminated */
-	size_t len[2], cap[2];
-};
-
-/* Start cvisor with argv[1..] (NULL-terminated); stderr to /dev/null
- * unless capture_err. */
-static void spawn(struct run *r, const char *const *args, bool capture_err)
-{
-	int p[2][2] = { { -1, -1 }, { -1, -1 } };
-	memset(r, 0, sizeof(*r));
-	for (int i = 0; i < 2; i++) {
-		if ((i == OUT || capture_err) && pipe2(p[i], O_CLOEXEC)) {
-			perror("pipe2");
-			exit(1);
-		}
-		r->cap[i] = 65536;
-		r->buf[i] = calloc(1, r->cap[i]);
-		if (!r->buf[i]) {
-			perror("calloc");
-			exit(1);
-		}
-	}
-	const char *argv[32];
-	int n = 0;
-	argv[n++] = cvisor;
-	for (; *args && n < 31; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	fflush(NULL);
-	r->pid = fork();
-	if (r->pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (r->pid == 0) {
-		dup2(p[OUT][1], STDOUT_FILENO);
-		if (capture_err) {
-			dup2(p[ERR][1], STDERR_FILENO);
-		} else {
-			int dn = open("/dev/null", O_WRONLY);
-			dup2(dn, STDERR_FILENO);
-		}
-		execv(cvisor, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 2; i++) {
-		if (p[i][1] >= 0)
-			close(p[i][1]);
-		r->fd[i] = p[i][0];
-	}
-}
-
-/* Read what one ready fd has; false at EOF (the fd is closed then). */
-static bool read_some(struct run *r, int i)
-{
-	if (r->len[i] + 65537 > r->cap[i]) {
-		r->cap[i] *= 2;
-		char *b = realloc(r->buf[i], r->cap[i]);
-		if (!b) {
-			perror("realloc");
-			exit(1);
-		}
-		r->buf[i] = b;
-	}
-	ssize_t n;
-	do
-		n = read(r->fd[i], r->buf[i] + r->len[i], 65536);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		close(r->fd[i]);
-		r->fd[i] = -1;
-		return false;
-	}
-	r->len[i] += (size_t)n;
-	r->buf[i][r->len[i]] = '\0';
-	return true;
-}
-
-/* Poll the open fds for up to timeout_ms and read what is there; the
- * monotonic time (s) poll returned at, or -1 when nothing was open. */
-static double pump(struct run *r, int timeout_ms)
-{
-	struct pollfd pf[2];
-	int map[2], n = 0;
-	for (int i = 0; i < 2; i++)
-		if (r->fd[i] >= 0) {
-			pf[n] = (struct pollfd){ .fd = r->fd[i],
-						 .events = POLLIN };
-			map[n++] = i;
-		}
-	if (!n)
-		return -1;
-	int k = poll(pf, (nfds_t)n, timeout_ms);
-	double now = tu_now();
-	for (int j = 0; k > 0 && j < n; j++)
-		if (pf[j].revents)
-			read_some(r, map[j]);
-	return now;
-}
-
-/*
- * The monotonic time (s) at which text showed on stream i (already there:
- * now), or -1 when it did not within timeout_s or the stream ended.
- */
-static double wait_for(struct run *r, int i, const char *text,
-		       double timeout_s)
-{
-	double end = tu_now() + timeout_s;
-	while (!strstr(r->buf[i], text)) {
-		double left = end - tu_now();
-		if (left <= 0 || r->fd[i] < 0)
-			return -1;
-		double now = pump(r, (int)(left * 1000) + 1);
-		if (strstr(r->buf[i], text))
-			return now;
-	}
-	return tu_now();
-}
-
-/*
- * Wait up to timeout_s for the child to end; its exit status, -signal
- * when a signal ended it (as Python's returncode), or -1000 when it did
- * not end (it is left running).
- */
-static int reap(pid_t pid, double timeout_s)
-{
-	double end = tu_now() + timeout_s;
-	for (;;) {
-		int st;
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st)
-					     : -WTERMSIG(st);
-		if (w < 0 || tu_now() >= end)
-			return -1000;
-		struct timespec ts = { 0, 5000000 };
-		nanosleep(&ts, NULL);
-	}
-}
-
-/* Read both streams to their end and reap the child (killed after 30 s). */
-static int finish(struct run *r)
-{
-	double end = tu_now() + guard(30);
-	while ((r->fd[OUT] >= 0 || r->fd[ERR] >= 0) && tu_now() < end)
-		pump(r, 100);
-	int st = reap(r->pid, end - tu_now() > 0 ? end - tu_now() : 0);
-	if (st == -1000) {
-		kill(r->pid, SIGKILL);
-		st = reap(r->pid, 30);
-	}
-	for (int i = 0; i < 2; i++)
-		if (r->fd[i] >= 0)
-			close(r->fd[i]);
-	return st;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->buf[OUT]);
-	free(r->buf[ERR]);
-}
-
 /* cvisor run --image prompt with --stop-timeout stop_timeout. */
-static void start_prompt(struct run *r, const char *stop_timeout)
+static void start_prompt(struct wu_child *r, const char *stop_timeout)
 {
 	const char *args[] = { "run", "--accel", accel, "--state-dir",
 			       state_dir, "--image", "prompt",
 			       "--stop-timeout", stop_timeout, NULL };
-	spawn(r, args, true);
+	wu_spawn(r, cvisor, args, WU_ERR_PIPE, false);
 }
 
 /* Checks 1-3: the prompt, the idle main thread, the SIGTERM latency. */
@@ -314,50 +105,52 @@ static void check_prompt_idle_sigterm(void)
 	double slow_ms[RUNS];
 	int done = 0;
 	for (int i = 0; i < RUNS; i++) {
-		struct run r;
+		struct wu_child r;
 		start_prompt(&r, "0");
-		double t_line = wait_for(&r, OUT, "prompt: start\n", 60);
+		double t_line = wu_wait_for(&r, WU_OUT, "prompt: start\n",
+					    60);
 		double t_prompt = t_line < 0 ? -1
-				  : wait_for(&r, OUT, "prompt> ", guard(10));
+			: wu_wait_for(&r, WU_OUT, "prompt> ", guard(10));
 		if (t_line < 0 || t_prompt < 0) {
-			report(false, "run %d: the prompt never showed; "
-			       "stdout '%s' stderr '%s'", i, r.buf[OUT],
-			       r.buf[ERR]);
+			wu_report(false, "run %d: the prompt never showed; "
+				  "stdout '%s' stderr '%s'", i, r.buf[WU_OUT],
+				  r.buf[WU_ERR]);
 			kill(r.pid, SIGKILL);
-			finish(&r);
-			run_free(&r);
+			wu_finish(&r, guard(30));
+			wu_free(&r);
 			return;
 		}
 		if (i == 0) {
 			double ms = (t_prompt - t_line) * 1000;
-			report(ms < PROMPT_MAX_MS * scale, "the partial line "
-			       "'prompt> ' shows %.1f ms after the line before "
-			       "it (< %.0f)", ms, PROMPT_MAX_MS * scale);
+			wu_report(ms < PROMPT_MAX_MS * scale, "the partial "
+				  "line 'prompt> ' shows %.1f ms after the "
+				  "line before it (< %.0f)", ms,
+				  PROMPT_MAX_MS * scale);
 			struct timespec settle = { 0, 200000000 };
 			nanosleep(&settle, NULL);
-			long v0 = vol_switches(r.pid, r.pid);
+			long v0 = wu_vol_switches(r.pid, r.pid);
 			struct timespec idle = { (time_t)IDLE_S,
 				(long)((IDLE_S - (time_t)IDLE_S) * 1e9) };
 			nanosleep(&idle, NULL);
-			long v1 = vol_switches(r.pid, r.pid);
-			report(v0 >= 0 && v1 >= 0 && v1 - v0 <= IDLE_MAX,
-			       "idle main thread: %ld voluntary context "
-			       "switches in %.1f s (<= %d)%s", v1 - v0, IDLE_S,
-			       IDLE_MAX, v0 < 0 || v1 < 0 ? "; the thread "
-			       "was gone" : "");
+			long v1 = wu_vol_switches(r.pid, r.pid);
+			wu_report(v0 >= 0 && v1 >= 0 && v1 - v0 <= IDLE_MAX,
+				  "idle main thread: %ld voluntary context "
+				  "switches in %.1f s (<= %d)%s", v1 - v0,
+				  IDLE_S, IDLE_MAX, v0 < 0 || v1 < 0 ?
+				  "; the thread was gone" : "");
 		}
 		double t0 = tu_now();
 		kill(r.pid, SIGTERM);
-		double t_stop = wait_for(&r, ERR, "stopping VM 'prompt'",
-					 guard(30));
-		int st = finish(&r);
+		double t_stop = wu_wait_for(&r, WU_ERR,
+					    "stopping VM 'prompt'", guard(30));
+		int st = wu_finish(&r, guard(30));
 		if (t_stop < 0 || st != 128 + SIGTERM) {
-			report(false, "run %d: SIGTERM: status %d, stderr '%s'",
-			       i, st, r.buf[ERR]);
-			run_free(&r);
+			wu_report(false, "run %d: SIGTERM: status %d, "
+				  "stderr '%s'", i, st, r.buf[WU_ERR]);
+			wu_free(&r);
 			return;
 		}
-		run_free(&r);
+		wu_free(&r);
 		slow_ms[done++] = (t_stop - t0) * 1000;
 	}
 	int n = 0;
@@ -367,8 +160,9 @@ static void check_prompt_idle_sigterm(void)
 		size_t l = strlen(list);
 		snprintf(list + l, sizeof(list) - l, " %.1f", slow_ms[i]);
 	}
-	report(n <= SLOW_MAX, "SIGTERM acted on: %d of %d runs took >= %.0f "
-	       "ms (<= %d); ms:%s", n, RUNS, SLOW_MS * scale, SLOW_MAX, list);
+	wu_report(n <= SLOW_MAX, "SIGTERM acted on: %d of %d runs took >= "
+		  "%.0f ms (<= %d); ms:%s", n, RUNS, SLOW_MS * scale, SLOW_MAX,
+		  list);
 }
 
 /* Check 4: a partial line waiting when the graceful stop begins. */
@@ -377,38 +171,38 @@ static void check_stop_flush(void)
 	char stop_timeout[16];
 	snprintf(stop_timeout, sizeof(stop_timeout), "%u",
 		 STOP_TIMEOUT_S * scale);
-	struct run r;
+	struct wu_child r;
 	start_prompt(&r, stop_timeout);
-	double t_line = wait_for(&r, OUT, "prompt: start\n", 60);
+	double t_line = wu_wait_for(&r, WU_OUT, "prompt: start\n", 60);
 	double t0 = tu_now();
 	kill(r.pid, SIGTERM);
-	double t_prompt = wait_for(&r, OUT, "prompt> ",
-				   STOP_PROMPT_MAX_MS * scale / 1000);
+	double t_prompt = wu_wait_for(&r, WU_OUT, "prompt> ",
+				      STOP_PROMPT_MAX_MS * scale / 1000);
 	kill(r.pid, SIGINT);		/* forces at once */
-	int st = finish(&r);
+	int st = wu_finish(&r, guard(30));
 	char when[32] = "not";
 	if (t_prompt >= 0)
 		snprintf(when, sizeof(when), "%.1f ms", (t_prompt - t0) * 1000);
-	report(t_line >= 0 && t_prompt >= 0 && st == 128 + SIGTERM,
-	       "a partial line waiting when SIGTERM comes shows %s after it "
-	       "(< %.0f ms; stop timeout %s s); status %d", when,
-	       STOP_PROMPT_MAX_MS * scale, stop_timeout, st);
-	run_free(&r);
+	wu_report(t_line >= 0 && t_prompt >= 0 && st == 128 + SIGTERM,
+		  "a partial line waiting when SIGTERM comes shows %s after it "
+		  "(< %.0f ms; stop timeout %s s); status %d", when,
+		  STOP_PROMPT_MAX_MS * scale, stop_timeout, st);
+	wu_free(&r);
 }
 
 /* Read the flood's stdout for secs seconds; the lines seen (-1: EOF
  * before any). */
-static long drain(struct run *r, double secs)
+static long drain(struct wu_child *r, double secs)
 {
 	long n = 0;
 	double end = tu_now() + secs;
-	for (double left; (left = end - tu_now()) > 0 && r->fd[OUT] >= 0;) {
-		size_t from = r->len[OUT];
-		pump(r, (int)(left * 1000) + 1);
-		for (size_t k = from; k < r->len[OUT]; k++)
-			n += r->buf[OUT][k] == '\n';
-		r->len[OUT] = 0;	/* the lines are not kept */
-		r->buf[OUT][0] = '\0';
+	for (double left; (left = end - tu_now()) > 0 && r->fd[WU_OUT] >= 0;) {
+		size_t from = r->len[WU_OUT];
+		wu_pump(r, (int)(left * 1000) + 1);
+		for (size_t k = from; k < r->len[WU_OUT]; k++)
+			n += r->buf[WU_OUT][k] == '\n';
+		r->len[WU_OUT] = 0;	/* the lines are not kept */
+		r->buf[WU_OUT][0] = '\0';
 	}
 	return n;
 }
@@ -419,45 +213,37 @@ static void check_flood(void)
 	const char *args[] = { "run", "--accel", accel, "--state-dir",
 			       state_dir, "--image", "hostile_flood", "-q",
 			       "--stop-timeout", "0", NULL };
-	struct run r;
-	spawn(&r, args, false);
+	struct wu_child r;
+	wu_spawn(&r, cvisor, args, WU_ERR_NULL, false);
 	/* the first line (the VM runs), then 0.3 s to settle */
 	double end = tu_now() + 60;
 	long first = 0;
-	while (!first && r.fd[OUT] >= 0 && tu_now() < end)
+	while (!first && r.fd[WU_OUT] >= 0 && tu_now() < end)
 		first = drain(&r, 0.1);
 	drain(&r, 0.3);
-	long v0 = vol_switches(r.pid, r.pid);
+	long v0 = wu_vol_switches(r.pid, r.pid);
 	long lines = drain(&r, FLOOD_S);
-	long v1 = vol_switches(r.pid, r.pid);
+	long v1 = wu_vol_switches(r.pid, r.pid);
 	bool gone = v0 < 0 || v1 < 0;
 	if (gone)
-		report(false, "flooding guest: the main thread was gone "
-		       "(first line %s)", first ? "seen" : "not seen");
+		wu_report(false, "flooding guest: the main thread was gone "
+			  "(first line %s)", first ? "seen" : "not seen");
 	kill(r.pid, SIGTERM);
 	end = tu_now() + guard(30);
 	while (drain(&r, 1.0) && tu_now() < end)
 		;
-	int st = finish(&r);
-	run_free(&r);
+	int st = wu_finish(&r, guard(30));
+	wu_free(&r);
 	if (gone)
 		return;
 	if (lines <= FLOOD_MAX)
 		printf("# note: only %ld lines in %.1f s: the flood check "
 		       "cannot tell one wake-up per line from one per flush "
 		       "period here\n", lines, FLOOD_S);
-	report(lines > 0 && v1 - v0 <= FLOOD_MAX, "flooding guest: the main "
-	       "thread made %ld voluntary context switches in %.1f s while "
-	       "%ld lines came (<= %d); status %d", v1 - v0, FLOOD_S, lines,
-	       FLOOD_MAX, st);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
+	wu_report(lines > 0 && v1 - v0 <= FLOOD_MAX, "flooding guest: the main "
+		  "thread made %ld voluntary context switches in %.1f s while "
+		  "%ld lines came (<= %d); status %d", v1 - v0, FLOOD_S, lines,
+		  FLOOD_MAX, st);
 }
 
 /* kvm where it is not usable: skip like run_test.sh. */
@@ -467,15 +253,15 @@ static void skip_if_no_kvm(void)
 		return;
 	const char *args[] = { "run", "--accel", "kvm", "--image", "exitcode",
 			       "--state-dir", state_dir, "-q", NULL };
-	struct run r;
-	spawn(&r, args, true);
-	finish(&r);
-	if (strstr(r.buf[ERR], "not usable")) {
-		printf("SKIP: kvm not usable here: %s", r.buf[ERR]);
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	struct wu_child r;
+	wu_spawn(&r, cvisor, args, WU_ERR_PIPE, false);
+	wu_finish(&r, guard(30));
+	if (strstr(r.buf[WU_ERR], "not usable")) {
+		printf("SKIP: kvm not usable here: %s", r.buf[WU_ERR]);
+		wu_rm_tree(tmp);
 		exit(77);
 	}
-	run_free(&r);
+	wu_free(&r);
 }
 
 int main(int argc, char **argv)
@@ -504,6 +290,6 @@ int main(int argc, char **argv)
 	check_prompt_idle_sigterm();
 	check_stop_flush();
 	check_flood();
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return failed ? 1 : 0;
+	wu_rm_tree(tmp);
+	return wu_failed ? 1 : 0;
 }
