@@ -23,6 +23,7 @@
 
 #include "shtest.h"
 #include "testutil.h"
+#include "wakeutil.h"
 
 #define T_OUT 20000
 
@@ -248,22 +249,6 @@ static void test_eof_and_status(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* The main thread's voluntary context switches (tid = pid). */
-static long vol_switches(pid_t pid)
-{
-	char path[64], line[128];
-	long n = -1;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
-		 (int)pid);
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
 /*
  * An attached console waits without a timer (issue 4): the prompt guest's
  * "prompt> " (no newline; the guest then spins, so only the attach loop's
@@ -288,9 +273,10 @@ static void test_attach_idle(void **state)
 	expect(&t, "prompt: start");
 	expect(&t, "prompt> ");
 	expect_not(&t, "\n", 200);		/* settled */
-	long v0 = vol_switches(t.pid);
+	long v0 = wu_vol_switches(t.pid, t.pid);
 	expect_not(&t, "\n", 1000);
-	long v1 = vol_switches(t.pid);
+	long v1 = wu_vol_switches(t.pid, t.pid);
+	assert_true(v0 >= 0 && v1 >= 0);	/* -1: the shell is gone */
 	printf("attached, idle: %ld voluntary context switches in 1 s\n",
 	       v1 - v0);
 	if (v1 - v0 > 4)
