@@ -1,8 +1,9 @@
 #!/bin/bash
 # Build cvisor and run the whole test suite (installs dependencies).
 #   1. release-ish build (-O2): every test, incl. the KVM-inside-TCG tier
-#   2. ASan+UBSan build: every test but the tier
-#   3. TSan build: the threaded parts (suites vmm, backend, devices, guests)
+#   2. ASan+UBSan build: every test, incl. the tier
+#   3. TSan build: the threaded parts (suites vmm, backend, devices, guests,
+#      daemon, common) and the tier
 #   (each build first gets the stock Linux kernel: tests/boot/fetch_linux.sh)
 #   (all three with -Dfault_injection=true: the fault points of src/common/fault.h)
 #   4. fuzz smoke: every libFuzzer target (clang) for 10 s on its seeds
@@ -48,10 +49,10 @@ for b in $builds; do
   release) run_build release build-test "" --buildtype=debugoptimized -Dfault_injection=true ;;
   # (LSan's suppressions, tests/lsan.supp, come from meson: tests/meson.build)
   asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        run_build asan build-test-asan "--no-suite kvm-tier" \
+        run_build asan build-test-asan "" \
           -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug \
           -Dfault_injection=true ;;
-  tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests --suite daemon --suite common" \
+  tsan) run_build tsan build-test-tsan "--suite vmm --suite backend --suite devices --suite guests --suite daemon --suite common --suite kvm-tier" \
           -Db_sanitize=thread -Db_lundef=false --buildtype=debug \
           -Dfault_injection=true ;;
   fuzz)

@@ -44,6 +44,9 @@
 #                    crash.  $KVM_TIER_SELFTEST_STALL=1 makes the first
 #                    boot stall there on purpose (to check this).
 #   Extra guest kernel arguments (debugging): $KVM_TIER_KERNEL_ARGS.
+#   $ASAN_OPTIONS, $UBSAN_OPTIONS, $LSAN_OPTIONS and $TSAN_OPTIONS, when
+#   set, are passed to the tests inside, and the files their
+#   suppressions= name are copied in (sanitizer builds run the tier too).
 #
 # Exit status: 0 when every test passed (tests that exit 77 count as
 # skipped), 1 when any failed or the tier itself broke, 77 only when it
@@ -244,6 +247,7 @@ if [ -e /kvmtier/selftest-stall ]; then
 fi
 echo "KVMTIER-KVM-READY uptime=$(up)s"
 limit=$(cat /kvmtier/timeout)
+. /kvmtier/sanenv	# the host's sanitizer options (build_tests)
 tab=$(printf '\t')
 # A test over its limit: show where its threads are, then kill it.
 overtime() {
@@ -389,6 +393,20 @@ build_tests() {
 			while IFS= read -r f; do copy_closure "$f"; done \
 				< <(find "$abs" -type f -perm -u+x)
 		fi
+	done
+	# The sanitizers' options reach the tests inside as they are here
+	# (scripts/test.sh sets them for its ASan and TSan builds, meson adds
+	# LSan's suppressions), with every file a suppressions= names.
+	: >"$ROOT/kvmtier/sanenv"
+	local v val
+	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS TSAN_OPTIONS; do
+		val=${!v:-}
+		[ -n "$val" ] || continue
+		[[ $val != *"'"* ]] || die "$v contains a quote: $val"
+		printf "export %s='%s'\n" "$v" "$val" >>"$ROOT/kvmtier/sanenv"
+		while IFS= read -r f; do
+			[ -f "$f" ] && [ ! -e "$ROOT$f" ] && copy_path "$(abspath "$f")"
+		done < <(printf '%s\n' "$val" | tr ':' '\n' | sed -n 's/^suppressions=//p')
 	done
 	mkdir -p "$ROOT$START_DIR"
 	RUN_CPIO=$CACHE/run.$$.cpio
