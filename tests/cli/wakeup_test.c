@@ -40,7 +40,7 @@
  * The kvm tier (env CVISOR_TEST_TIER set: KVM nested in QEMU's TCG, 10-50x
  * slower, host load showing through) multiplies the latency bounds only -
  * PROMPT_MAX_MS, SLOW_MS, STOP_PROMPT_MAX_MS (and STOP_TIMEOUT_S, which
- * must stay above the last) - by TIER_SCALE, and its hang guards wait
+ * must stay above the last) - by WU_TIER_SCALE, and its hang guards wait
  * longer.  The counting bounds (IDLE_MAX, SLOW_MAX, FLOOD_MAX) and the
  * measuring windows (IDLE_S, FLOOD_S) are the same everywhere: an idle
  * thread makes no more switches on a slow machine, and a flush period is
@@ -78,11 +78,10 @@
 #define STOP_TIMEOUT_S 20
 #define FLOOD_S 1.0
 #define FLOOD_MAX 200
-#define TIER_SCALE 20
 
 static const char *cvisor, *accel;
 static char tmp[256], state_dir[300];
-static unsigned scale = 1;	/* TIER_SCALE in the kvm tier */
+static unsigned scale = 1;	/* WU_TIER_SCALE in the kvm tier */
 
 /* A hang guard of secs seconds; longer in the kvm tier. */
 static double guard(double secs)
@@ -153,13 +152,9 @@ static void check_prompt_idle_sigterm(void)
 		wu_free(&r);
 		slow_ms[done++] = (t_stop - t0) * 1000;
 	}
-	int n = 0;
-	char list[RUNS * 16] = "";
-	for (int i = 0; i < done; i++) {
-		n += slow_ms[i] >= SLOW_MS * scale;
-		size_t l = strlen(list);
-		snprintf(list + l, sizeof(list) - l, " %.1f", slow_ms[i]);
-	}
+	char list[RUNS * 16];
+	int n = wu_count_slow(slow_ms, done, SLOW_MS * scale, list,
+			      sizeof(list));
 	wu_report(n <= SLOW_MAX, "SIGTERM acted on: %d of %d runs took >= "
 		  "%.0f ms (<= %d); ms:%s", n, RUNS, SLOW_MS * scale, SLOW_MAX,
 		  list);
@@ -271,22 +266,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cvisor = argv[1];
-	const char *a = getenv("CVISOR_TEST_ACCEL");
-	accel = a && *a ? a : "emu";
-	const char *tier = getenv("CVISOR_TEST_TIER");
-	if (tier && *tier)
-		scale = TIER_SCALE;
-	const char *td = getenv("TMPDIR");
-	snprintf(tmp, sizeof(tmp), "%s/cli-wakeup.XXXXXX",
-		 td && *td ? td : "/tmp");
-	if (!mkdtemp(tmp)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	wu_setup("cli-wakeup", &accel, &scale, tmp, sizeof(tmp));
 	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
 	skip_if_no_kvm();
-	if (scale > 1)
-		printf("# kvm tier: latency bounds x%u\n", scale);
 	check_prompt_idle_sigterm();
 	check_stop_flush();
 	check_flood();

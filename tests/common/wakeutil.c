@@ -229,3 +229,35 @@ void wu_rm_tree(const char *path)
 {
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+void wu_setup(const char *name, const char **accel, unsigned *scale,
+	      char *tmp, size_t len)
+{
+	const char *a = getenv("CVISOR_TEST_ACCEL");
+	*accel = a && *a ? a : "emu";
+	const char *tier = getenv("CVISOR_TEST_TIER");
+	*scale = tier && *tier ? WU_TIER_SCALE : 1;
+	if (*scale > 1)
+		printf("# kvm tier: latency bounds x%u\n", *scale);
+	const char *td = getenv("TMPDIR");
+	snprintf(tmp, len, "%s/%s.XXXXXX", td && *td ? td : "/tmp", name);
+	if (!mkdtemp(tmp)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+int wu_count_slow(const double *ms, int n, double bound, char *list,
+		  size_t len)
+{
+	int slow = 0;
+	size_t l = 0;
+	if (len)
+		list[0] = 0;
+	for (int i = 0; i < n; i++) {
+		slow += ms[i] >= bound;
+		if (l < len)
+			l += (size_t)snprintf(list + l, len - l, " %.1f", ms[i]);
+	}
+	return slow;
+}

@@ -78,4 +78,22 @@ void wu_free(struct wu_child *c);
 /* rm -rf path (errors ignored). */
 void wu_rm_tree(const char *path);
 
+/* How many of the n latencies ms[] are >= bound; list gets them all as
+ * " 1.2 0.3 ..." (ms, one decimal). */
+int wu_count_slow(const double *ms, int n, double bound, char *list,
+		  size_t len);
+
+/* The latency bounds' factor in the kvm tier ($CVISOR_TEST_TIER set:
+ * everything there is 10-50x slower); counting bounds are not scaled. */
+#define WU_TIER_SCALE 20
+
+/*
+ * The test's set-up: *accel = $CVISOR_TEST_ACCEL (default "emu"),
+ * *scale = WU_TIER_SCALE in the kvm tier (said on stdout) else 1, and a
+ * fresh directory $TMPDIR/NAME.XXXXXX in tmp (exits the test when it
+ * cannot make it).
+ */
+void wu_setup(const char *name, const char **accel, unsigned *scale,
+	      char *tmp, size_t len);
+
 #endif

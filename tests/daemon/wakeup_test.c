@@ -44,7 +44,7 @@
  *
  * The kvm tier (env CVISOR_TEST_TIER set: KVM nested in QEMU's TCG, 10-50x
  * slower, host load showing through) multiplies the latency bounds only -
- * SLOW_MS and END_MAX_MS - by TIER_SCALE, and its hang guards wait longer.
+ * SLOW_MS and END_MAX_MS - by WU_TIER_SCALE, and its hang guards wait longer.
  * The counting bounds (IDLE_MAX, WAIT_MAX, SLOW_MAX, GRACE_TICKS_MAX) and
  * the windows (IDLE_S, the 1 s of check 7, GRACE_WAIT_S) are the same
  * everywhere: a sleeping thread makes no more switches and burns no more
@@ -88,12 +88,11 @@
 #define END_MAX_MS 2000.0
 #define GRACE_WAIT_S 3
 #define GRACE_TICKS_MAX 10
-#define TIER_SCALE 20
 
 static char cvisor[PATH_MAX];
 static const char *cfg, *accel;
 static char tmp[256], sock[300], prompt_toml[PATH_MAX];
-static unsigned scale = 1;	/* TIER_SCALE in the kvm tier */
+static unsigned scale = 1;	/* WU_TIER_SCALE in the kvm tier */
 static pid_t daemon_pid;
 
 /* A hang guard of secs seconds; longer in the kvm tier. */
@@ -437,13 +436,9 @@ static void check_attach_stop(void)
 		wu_free(&att);
 		slow_ms[i] = t > t0 ? (t - t0) * 1000 : 0;
 	}
-	int n = 0;
-	char list[RUNS * 16] = "";
-	for (int i = 0; i < RUNS; i++) {
-		n += slow_ms[i] >= SLOW_MS * scale;
-		size_t l = strlen(list);
-		snprintf(list + l, sizeof(list) - l, " %.1f", slow_ms[i]);
-	}
+	char list[RUNS * 16];
+	int n = wu_count_slow(slow_ms, RUNS, SLOW_MS * scale, list,
+			      sizeof(list));
 	wu_report(n <= SLOW_MAX, "a stop ends the attach: %d of %d took >= "
 		  "%.0f ms after the stop returned (<= %d); ms:%s", n, RUNS,
 		  SLOW_MS * scale, SLOW_MAX, list);
@@ -553,25 +548,12 @@ int main(int argc, char **argv)
 	}
 	cfg = argv[2];
 	snprintf(prompt_toml, sizeof(prompt_toml), "%s/prompt.toml", cfg);
-	const char *a = getenv("CVISOR_TEST_ACCEL");
-	accel = a && *a ? a : "emu";
-	const char *tier = getenv("CVISOR_TEST_TIER");
-	if (tier && *tier)
-		scale = TIER_SCALE;
-	const char *td = getenv("TMPDIR");
-	snprintf(tmp, sizeof(tmp), "%s/daemon-wakeup.XXXXXX",
-		 td && *td ? td : "/tmp");
-	if (!mkdtemp(tmp)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	wu_setup("daemon-wakeup", &accel, &scale, tmp, sizeof(tmp));
 	snprintf(sock, sizeof(sock), "%s/run/cv.sock", tmp);
 	setenv("CVISOR_SOCKET", sock, 1);
 
 	start_daemon();
 	create_prompt_vm();
-	if (scale > 1)
-		printf("# kvm tier: latency bounds x%u\n", scale);
 	check_wait();
 	struct wu_child ev;
 	const char *eargs[] = { "events", NULL };
