@@ -228,6 +228,11 @@ write_init() {
 /bin/busybox mount -t devtmpfs dev /dev
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+# user and group names for tests that print or switch them
+mkdir -p /etc
+[ -e /etc/passwd ] || printf '%s\n' 'root:x:0:0:root:/tmp:/bin/sh' \
+	'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >/etc/passwd
+[ -e /etc/group ] || printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >/etc/group
 up() { cut -d' ' -f1 /proc/uptime; }
 echo "KVMTIER-BOOTED uptime=$(up)s cpus=$(grep -c ^processor /proc/cpuinfo)"
 for m in $(cat /modules/order); do
