@@ -214,6 +214,7 @@ static void *sigwait_main(void *arg)
 	if (w->sandbox &&
 	    sandbox_enter(SANDBOX_SIGNALS, "the signal thread", &err))
 		fprintf(stderr, "cvisor run: %s\n", err.msg);	/* runs on */
+	cv_tmark("run: signal thread confined");
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -606,6 +607,7 @@ int cmd_run(int argc, char **argv)
 		rc = -1;
 		status = 1;
 	} else {
+		cv_tmark("run: main thread confined");
 		wait_vm(vm, &rw, &w, stop_timeout_ns, quiet);
 		status = waiter ? 0 : 1;
 	}

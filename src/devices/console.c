@@ -9,6 +9,7 @@
  * handed out.
  */
 #include "console.h"
+#include "tmark.h"
 #include "fault.h"
 
 #include <errno.h>
@@ -229,6 +230,7 @@ static void flush_locked(struct console *c)
 
 void console_write(struct console *c, const void *buf, size_t len)
 {
+	CV_TMARK_ONCE("console: first bytes in");
 	const uint8_t *p = buf;
 
 	if (!c || !buf || !len)

@@ -1228,6 +1228,7 @@ static int run_loop(struct backend_vcpu *v, struct vcpu_exit *ex)
 				 strerror(e));
 			return exit_error(v, ex, -e, what);
 		}
+		CV_TMARK_ONCE("kvm: first exit");
 		struct kvm_exit_action a;
 		int rc = kvm_decode_exit(v->run, v->vm->run_size, &a);
 		if (rc < 0 || a.kind == KVM_ACT_ERROR)
