@@ -140,43 +140,77 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return rc < 0 ? -errno : rc;
 }
 
-static int open_kvm(int *out, size_t *run_size, struct cv_err *err)
+/* /dev/kvm has the API version and the capabilities cvisor needs. */
+static int check_kvm(int fd, size_t *run_size, struct cv_err *err)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		return cv_err_set(err, e, "cannot open /dev/kvm: %s", strerror(e));
-	}
 	int ver = ioctl(fd, KVM_GET_API_VERSION, 0);
-	if (ver != KVM_API_VERSION_WANTED) {
-		close(fd);
+	if (ver != KVM_API_VERSION_WANTED)
 		return cv_err_set(err, ENOTSUP,
 				  "/dev/kvm reports API version %d, cvisor needs %d",
 				  ver, KVM_API_VERSION_WANTED);
-	}
 	static const struct { int cap; const char *name; } caps[] = {
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
 		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		if (ioctl(fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
-			close(fd);
+		if (ioctl(fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
 			return cv_err_set(err, ENOTSUP,
 					  "/dev/kvm lacks %s, which cvisor needs",
 					  caps[i].name);
-		}
 	}
 	int sz = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (sz < (int)sizeof(struct kvm_run)) {
-		close(fd);
+	if (sz < (int)sizeof(struct kvm_run))
 		return cv_err_set(err, ENOTSUP,
 				  "/dev/kvm reports a vCPU mmap size of %d bytes, too small",
 				  sz);
-	}
-	*out = fd;
 	*run_size = (size_t)sz;
 	return 0;
+}
+
+static int open_kvm_fd(struct cv_err *err)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return cv_err_set(err, e, "cannot open /dev/kvm: %s", strerror(e));
+	}
+	return fd;
+}
+
+static int open_kvm(int *out, size_t *run_size, struct cv_err *err)
+{
+	int fd = open_kvm_fd(err);
+	if (fd < 0)
+		return fd;
+	int rc = check_kvm(fd, run_size, err);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+/*
+ * Host facts every VM asks about, read once per process (the prestart
+ * reads them off the path to the first VM; 0 = not read yet).
+ */
+static atomic_int host_max_vcpus;	/* KVM_CAP_MAX_VCPUS, else NR_VCPUS; -1: neither */
+static atomic_int host_idmap_cap;	/* KVM_CAP_SET_IDENTITY_MAP_ADDR: 1 yes, -1 no */
+
+static void host_facts_read(int kvm_fd)
+{
+	if (!atomic_load(&host_max_vcpus)) {
+		int max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+		if (max <= 0)
+			max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+		atomic_store(&host_max_vcpus, max > 0 ? max : -1);
+	}
+	if (!atomic_load(&host_idmap_cap))
+		atomic_store(&host_idmap_cap,
+			     ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+				   KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 ? 1 : -1);
 }
 
 /* fault: the "kvm.create_vm" fault point's hit (-errno) or 0 */
@@ -228,7 +262,8 @@ static int set_private_pages(struct backend_vm *vm, const struct guest_mem *mem,
 	int rc = pick_private_window(mem, &base, err);
 	if (rc)
 		return rc;
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+	host_facts_read(vm->kvm_fd);
+	if (atomic_load(&host_idmap_cap) > 0) {
 		/* must precede KVM_CREATE_VCPU */
 		uint64_t idmap = base;
 		rc = xioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
@@ -458,12 +493,24 @@ static void *pre_main(void *arg)
 	size_t run_size = 0;
 	const struct kvm_cpuid2 *c;
 	cv_tmark("kvm prestart: running");
-	/* no fault point here: kvm_vm_create counts one per VM, as before */
-	if (!open_kvm(&kvm_fd, &run_size, NULL)) {
+	/*
+	 * KVM_CREATE_VM first: it is the long wait, and the checks cost a
+	 * system call each.  A /dev/kvm that fails them leaves no VM here;
+	 * kvm_vm_create then repeats them and says what is wrong.
+	 * No fault point here: kvm_vm_create counts one per VM, as before.
+	 */
+	kvm_fd = open_kvm_fd(NULL);
+	if (kvm_fd >= 0) {
 		vm_fd = xioctl(kvm_fd, KVM_CREATE_VM, 0);
 		cv_tmark("kvm prestart: VM fd made");
-		if (vm_fd >= 0)
+		if (vm_fd >= 0 && check_kvm(kvm_fd, &run_size, NULL)) {
+			close(vm_fd);
+			vm_fd = -1;
+		}
+		if (vm_fd >= 0) {
 			supported_cpuid(&c, NULL);
+			host_facts_read(kvm_fd);
+		}
 	}
 	cv_tmark("kvm prestart: done");
 	pthread_mutex_lock(&pre.lock);
@@ -609,9 +656,8 @@ static int kvm_probe(struct cv_err *err)
 static int check_vcpu_count(struct backend_vm *vm, unsigned ncpus,
 			    struct cv_err *err)
 {
-	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-	if (max <= 0)
-		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	host_facts_read(vm->kvm_fd);
+	int max = atomic_load(&host_max_vcpus);
 	if (max > 0 && ncpus > (unsigned)max)
 		return cv_err_set(err, EINVAL,
 				  "this host's KVM allows at most %d vCPUs per VM, the VM wants %u",
