@@ -16,16 +16,18 @@
 
 extern const char irq_guest_name[];
 
-/* isr_fault prints "<name>: unexpected exception" and exits 3;
+/* isr_fault prints "<name>: unexpected exception V [error code E] at
+ * CS:IP" and exits 3; irq_fault_stubs[V] enter it for vector V.
  * isr_spurious only returns. */
 ISR(isr_fault);
 ISR(isr_spurious);
+extern void (*const irq_fault_stubs[32])(void);
 
 /* isr_fault on vectors 0-31.  Inline: the IDT (idt.h) is the caller's. */
 static inline void irq_guest_fault_gates(void)
 {
 	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, isr_fault, GATE_INT);
+		set_gate(v, irq_fault_stubs[v], GATE_INT);
 }
 
 /*
