@@ -13,11 +13,12 @@
  * never lost.
  *
  * Process-wide state: the kick signal handler (installed once with
- * pthread_once), one documented cache, KVM_GET_SUPPORTED_CPUID's table (a
- * fact about the host kernel and CPU), and the prestarted VM: the prestart
+ * pthread_once), documented caches of facts about the host kernel and
+ * CPU (KVM_GET_SUPPORTED_CPUID's table, the vCPU limit, whether
+ * KVM_SET_IDENTITY_MAP_ADDR exists), and the prestarted VM: the prestart
  * op (`cvisor run` calls it before reading its config, vm_create first
  * thing) starts a helper thread that opens /dev/kvm, makes a VM fd and
- * reads that table while the caller does its own start-up work; the first
+ * reads those facts while the caller does its own start-up work; the first
  * kvm_vm_create of the process takes the fds (see pre_take).  Each vCPU
  * gets its own copy of the table shaped by src/common/cpuid.h
  * (APIC IDs, topology from cpu_num, the "cvisor" hypervisor leaf) through
@@ -462,8 +463,9 @@ static int supported_cpuid(const struct kvm_cpuid2 **out, struct cv_err *err)
  * tier 16-25 ms of wall time for under 2 ms of CPU), so the first VM of a
  * process is made ahead on a helper thread while the VM layer (and `cvisor
  * run`, which prestarts before it reads its config) does its own work.
- * The helper opens /dev/kvm, creates the VM fd and reads the supported-
- * CPUID table; the first kvm_vm_create takes the fds.  One per process;
+ * The helper opens /dev/kvm, creates the VM fd, checks /dev/kvm and reads
+ * the host facts (after KVM_CREATE_VM: the long wait starts first); the
+ * first kvm_vm_create takes the fds.  One per process;
  * later VMs create their own.  Best effort: if the helper cannot start or
  * fails, kvm_vm_create does it all itself (and reports any error).
  */
