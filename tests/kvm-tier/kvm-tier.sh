@@ -36,10 +36,12 @@
 #   Per-test limit inside the guest: $KVM_TIER_TEST_TIMEOUT (default 300 s).
 #   Boot limit: $KVM_TIER_BOOT_LIMIT (default 120 s) from QEMU's start to
 #                    "KVMTIER-KVM-READY" (kvm loaded, the keeper started;
-#                    ~4 s normally).  The tier's kernel has been seen to
+#                    ~3 s normally).  The tier's kernel has been seen to
 #                    stall there for over 12 minutes (2026-12-06, in CI,
-#                    after "KVMTIER-BOOTED"; not traced: keeper.c names a
-#                    known stall of that phase).  Past the limit QEMU is
+#                    after "KVMTIER-BOOTED"; once caught: a soft lockup in
+#                    the keeper, whose vCPUs flip KVM's static keys; /init
+#                    now starts it with one CPU online, see there).
+#                    Past the limit QEMU is
 #                    stopped and the tests get another boot, as after a
 #                    crash.  $KVM_TIER_SELFTEST_STALL=N makes the first N
 #                    boots stall there on purpose (to check this).
@@ -248,15 +250,28 @@ if [ ! -c /dev/kvm ]; then
 	echo "KVMTIER-NOKVM /dev/kvm missing after loading $(cat /modules/order); svm flag: $(grep -c -w svm /proc/cpuinfo) cpus; dmesg: $(dmesg | grep -i -E 'kvm|svm' | tail -n 3 | tr '\n' ' ')"
 	poweroff -f
 fi
+# The kernel boots with one CPU (maxcpus=1): the keeper's first vCPUs flip
+# KVM's static keys, text patching that has hung the whole guest for
+# minutes under TCG with two CPUs online (a soft lockup in the keeper,
+# CI 2026-12-06).  With one CPU the patching waits for no other; the
+# rest come online after it.
 if [ -x /kvmtier/keeper ]; then
-	/kvmtier/keeper </dev/null &
-	sleep 1
+	/kvmtier/keeper </dev/null >/tmp/keeper.out 2>&1 &
+	for _ in $(seq 300); do
+		grep -q holding /tmp/keeper.out && break
+		kill -0 $! 2>/dev/null || break
+		sleep 0.1
+	done
+	cat /tmp/keeper.out
 fi
+for c in /sys/devices/system/cpu/cpu[0-9]*/online; do
+	[ -e "$c" ] && [ "$(cat "$c")" != 1 ] && { echo 1 >"$c" || echo "KVMTIER-CPU-ONLINE-FAIL $c"; }
+done
 if [ -e /kvmtier/selftest-stall ]; then
 	echo "KVMTIER-SELFTEST stalling before KVM-READY on purpose"
 	sleep 100000
 fi
-echo "KVMTIER-KVM-READY uptime=$(up)s"
+echo "KVMTIER-KVM-READY uptime=$(up)s cpus=$(grep -c ^processor /proc/cpuinfo)"
 limit=$(cat /kvmtier/timeout)
 . /kvmtier/sanenv	# the host's sanitizer options (build_tests)
 tab=$(printf '\t')
@@ -475,7 +490,7 @@ boot_and_parse() {
 	done < <(timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu EPYC -smp 2 -m 1024 \
 			-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 			-kernel "$CACHE/vmlinuz-$KVER" -initrd "$initrd" \
-			-append "console=ttyS0 panic=-1 quiet loglevel=1 ${KVM_TIER_KERNEL_ARGS:-}" </dev/null 2>&1
+			-append "console=ttyS0 panic=-1 quiet loglevel=1 maxcpus=1 ${KVM_TIER_KERNEL_ARGS:-}" </dev/null 2>&1
 		 echo "KVMTIER-QEMU-EXIT $?")
 	rm -f "$initrd"
 	NOKVM=$nokvm
