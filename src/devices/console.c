@@ -364,9 +364,19 @@ int console_watch_partial(struct console *c, int id, console_partial_fn fn)
 		if (l->fn && l->id == id) {
 			l->partial = fn;
 			rc = 0;
-			/* announced before this watcher came: tell it now */
-			if (c->partial_told && c->line_len)
+			/*
+			 * A partial line waits: tell this watcher now (the
+			 * others were told when it began).  None waits: the
+			 * next one is news, also when the last was told to
+			 * nobody or to a viewer that left before its flush
+			 * (partial_told would otherwise stay set for good).
+			 */
+			if (c->line_len) {
+				c->partial_told = true;
 				fn(l->ctx);
+			} else {
+				c->partial_told = false;
+			}
 		}
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -68,8 +68,10 @@ void console_remove_listener(struct console *c, int id);
 /*
  * Partial lines, for live viewers: fn(ctx of listener id) runs when a
  * write leaves bytes without a '\n' in the line buffer, once per such
- * episode (not again until a flush took them), and at once when one is
- * waiting as it is registered.  It runs like a listener (on the writing
+ * episode (not again until a viewer's console_flush()), at once when one
+ * is waiting as it is registered, and for the next one when none waits
+ * then (an episode told to nobody, or to a viewer that left before its
+ * flush, does not silence it).  It runs like a listener (on the writing
  * thread, console locked) and must only note it and wake the viewer,
  * which then calls console_flush() after CONSOLE_PARTIAL_FLUSH_MS.
  * Removing the listener removes fn.  0, -EINVAL, or -ENOENT (no such id).

@@ -518,6 +518,47 @@ static void test_partial_notice(void **state)
 	free(late.s.buf);
 }
 
+/*
+ * A partial line announced while nobody watched (a guest printing before
+ * the first viewer attaches) and then ended by its '\n', or announced to
+ * a viewer that left before its flush: the next viewer must still hear of
+ * the next partial line.  (CI 2026-12-07, TSan: the shell's attach after
+ * `vm start` came between "prompt: start\n" and "prompt> ", and the
+ * prompt never showed.)
+ */
+static void test_partial_unwatched(void **state)
+{
+	(void)state;
+	struct console *c = console_create(NULL, 0, NULL);
+	console_write(c, "prompt: st", 10);	/* told to nobody */
+	console_write(c, "art\n", 4);		/* ended by its '\n' */
+	struct partial_sink v = { 0 };
+	int iv = console_add_listener_replay(c, sink_fn, &v);
+	assert_true(iv >= 0);
+	assert_int_equal(console_watch_partial(c, iv, partial_fn), 0);
+	assert_int_equal(v.told, 0);		/* nothing waits yet */
+	console_write(c, "prompt> ", 8);
+	assert_int_equal(v.told, 1);
+	console_flush(c);			/* the viewer's flush */
+	assert_true(v.s.len >= 22);
+	assert_memory_equal(v.s.buf + v.s.len - 8, "prompt> ", 8);
+
+	/* told, then gone before its flush: the next viewer still hears */
+	console_write(c, "a", 1);
+	assert_int_equal(v.told, 2);
+	console_write(c, "\n", 1);
+	console_remove_listener(c, iv);
+	struct partial_sink w = { 0 };
+	int iw = console_add_listener(c, sink_fn, &w);
+	assert_int_equal(console_watch_partial(c, iw, partial_fn), 0);
+	assert_int_equal(w.told, 0);
+	console_write(c, "b", 1);
+	assert_int_equal(w.told, 1);
+	console_destroy(c);
+	free(v.s.buf);
+	free(w.s.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_listener_threads),
 		cmocka_unit_test(test_input_hook),
 		cmocka_unit_test(test_partial_notice),
+		cmocka_unit_test(test_partial_unwatched),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
