@@ -360,6 +360,21 @@ static void test_cycles_no_leak(void **state)
 static void test_fifty_vms(void **state)
 {
 	(void)state;
+	/*
+	 * The kvm tier's own kernel (6.1, nested SVM under QEMU TCG) panicked
+	 * here under TSan in 2 of 6 TSan tier runs of 2026-12-06/07
+	 * ("corrupted stack end detected inside scheduler"; none in the
+	 * release and ASan tier runs of those days).  The tier's retry boots
+	 * cover one or two; three in a row would fail CI.  The test still
+	 * runs under TSan on emu and on kvm in the release and ASan tiers.
+	 */
+	if (CV_TEST_TSAN && getenv("CVISOR_TEST_TIER") &&
+	    !strcmp(vmtest_accel_name(), "kvm")) {
+		print_message("skipped: 50 VMs under TSan panic the kvm tier's "
+			      "kernel (the test runs on emu under TSan and on "
+			      "kvm in the release and ASan tiers)\n");
+		skip();
+	}
 	enum { N = 50 };
 	struct vm *vms[N];
 	struct capture *caps = calloc(N, sizeof(*caps));
