@@ -365,18 +365,16 @@ int console_watch_partial(struct console *c, int id, console_partial_fn fn)
 			l->partial = fn;
 			rc = 0;
 			/*
-			 * A partial line waits: tell this watcher now (the
-			 * others were told when it began).  None waits: the
-			 * next one is news, also when the last was told to
-			 * nobody or to a viewer that left before its flush
-			 * (partial_told would otherwise stay set for good).
+			 * A partial line waits: tell this watcher now.  None
+			 * waits: the next one is news, also when the last was
+			 * told to nobody or to a viewer that left before its
+			 * flush (partial_told would otherwise stay set for
+			 * good).
 			 */
-			if (c->line_len) {
-				c->partial_told = true;
+			if (c->line_len)
 				fn(l->ctx);
-			} else {
+			else
 				c->partial_told = false;
-			}
 		}
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -40,11 +40,11 @@
 #                    stall there for over 12 minutes (2026-12-06, in CI,
 #                    after "KVMTIER-BOOTED"; once caught: a soft lockup in
 #                    the keeper, whose vCPUs flip KVM's static keys; /init
-#                    now starts it with one CPU online, see there).
-#                    Past the limit QEMU is
-#                    stopped and the tests get another boot, as after a
-#                    crash.  $KVM_TIER_SELFTEST_STALL=N makes the first N
-#                    boots stall there on purpose (to check this).
+#                    now starts it with one CPU online, see there).  Past
+#                    the limit QEMU is stopped and the tests get another
+#                    boot, as after a crash.  $KVM_TIER_SELFTEST_STALL=N
+#                    makes the first N boots stall there on purpose (to
+#                    check this).
 #   After a crash, hang or boot stall of the tier itself the tests without
 #                    a result get another boot, at most $KVM_TIER_RETRIES
 #                    more (default 2), none begun after
